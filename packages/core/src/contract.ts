@@ -1,0 +1,157 @@
+/**
+ * The plugin contracts of synthmix: the only file a third-party generator or classifier needs.
+ *
+ * A plugin module's default export is a factory returning a plain object (Vite style):
+ *
+ * ```ts
+ * import type { GeneratorPlugin } from '@synthmix/core';
+ * export default function myDiffusion(): GeneratorPlugin { return { name: 'acme:diffusion', ... }; }
+ * ```
+ *
+ * Images cross the contract as {@link ImageSet}: NHWC float32 in [-1, 1], the same range and
+ * shape as preprocessed real images, so real and synthetic data are interchangeable.
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+
+/** The TensorFlow.js namespace of the selected backend (tfjs-node, tfjs-node-gpu or pure JS). */
+export type TF = typeof tfjs;
+
+/** A JSON Schema (draft 2020-12 or draft-07 subset understood by ajv). */
+export type JsonSchema = Record<string, unknown>;
+
+/** A batch of images with integer class labels. */
+export interface ImageSet {
+  /** Pixels, NHWC, row-major, float32 in [-1, 1]; length = count × height × width × channels. */
+  images: Float32Array;
+  /** Class index per image, into `classNames`. */
+  labels: Int32Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+  /** Class names in label order (index 0 is label 0). */
+  classNames: string[];
+  /** Optional identifier per image (file path, or `synthetic:<class>:<n>`), for reports. */
+  ids?: string[];
+}
+
+/** Where a synthetic image came from, so every run can be traced to a generator state. */
+export interface Provenance {
+  plugin: string;
+  pluginVersion: string;
+  seed: number;
+  /** Content hash of the generator state that produced the images. */
+  stateHash: string;
+  /** Free-form details such as the epoch of the checkpoint or the sampler's step count. */
+  details?: Record<string, string | number | boolean>;
+}
+
+/** Progress of one unit of work (an epoch of a GAN, a block of diffusion steps, a classifier epoch). */
+export interface Progress {
+  /** 1-based index of the unit just finished. */
+  step: number;
+  /** Total number of units, when known. */
+  total?: number;
+  /** What a unit is, for display: `epoch`, `step`, … */
+  unit?: string;
+  /** Optional sub-task, e.g. the class a per-class GAN is training on. */
+  label?: string;
+  /** Scalar metrics of this unit (losses, accuracies); they are logged with `step` as the step. */
+  metrics?: Record<string, number>;
+}
+
+/** What the runner hands every plugin call. Plugins never print: they report through here. */
+export interface PluginContext {
+  /** TensorFlow.js of the selected backend. Plugins must use this one, never import their own. */
+  tf: TF;
+  /** Seed of this run; derive every random choice from it so runs are reproducible. */
+  seed: number;
+  /** Seeded uniform random numbers in [0, 1). */
+  random(): number;
+  /** Aborted when the user stops the sweep; check it between epochs and stop cleanly. */
+  signal: AbortSignal;
+  /**
+   * A folder owned by this call. For a generator it holds its state and checkpoints and is the
+   * unit the runner caches; a plugin that finds a checkpoint here must resume from it.
+   */
+  workDir: string;
+  /** Reports progress after a unit of work; the runner turns it into events and metrics. */
+  progress(progress: Progress): void;
+  /** Logs a scalar metric (a step defaults to 0). */
+  metric(name: string, value: number, step?: number): void;
+  /** Registers a file the plugin wrote (sample grid, checkpoint, model) for tracking and reports. */
+  artifact(path: string, description?: string): void;
+  /** Raises a warning (e.g. mode collapse), shown in the UI and logged by the tracker. */
+  warn(message: string): void;
+}
+
+interface PluginBase {
+  /** Namespaced, unique name: `synthmix:dcgan`, `acme:ddpm`. */
+  name: string;
+  /** Semantic version; part of cache keys, so bump it when outputs change. */
+  version: string;
+  /** One line for `synthmix plugins`. */
+  description?: string;
+  /**
+   * JSON Schema of `options`. The runner validates the manifest's options against it (with
+   * `default`s filled in) before any work starts, and errors point at the manifest line.
+   */
+  optionsSchema: JsonSchema;
+}
+
+/** What a generator is asked for after training. */
+export interface GenerateRequest {
+  /** How many images per class. */
+  countPerClass: number;
+  /** Class names in label order, as in the real training set. */
+  classNames: string[];
+  /** Shape the images must have (same as the real ones). */
+  height: number;
+  width: number;
+  channels: number;
+}
+
+/** A trained generator's output. */
+export interface GeneratedSet extends ImageSet {
+  provenance: Provenance;
+}
+
+/**
+ * A generative model (GAN, diffusion, …) that learns from real images and produces synthetic ones.
+ *
+ * The runner calls `train` once per seed (or skips it on a cache hit) and `generate` once per
+ * seed; the synthetic pool is reused by every ratio of that seed.
+ */
+export interface GeneratorPlugin<Options = Record<string, unknown>> extends PluginBase {
+  kind: 'generator';
+  /**
+   * Learns from `real` (never the test set). Writes everything `generate` needs into
+   * `ctx.workDir`; checkpoints there too, so an interrupted call resumes when called again with
+   * the same folder.
+   */
+  train(real: ImageSet, options: Options, ctx: PluginContext): Promise<void>;
+  /** Produces images from the state in `ctx.workDir`, deterministic for `ctx.seed`. */
+  generate(request: GenerateRequest, options: Options, ctx: PluginContext): Promise<GeneratedSet>;
+}
+
+/** A classifier after `fit`. */
+export interface TrainedClassifier {
+  /** Class probabilities, row-major N × K (K = number of classes); rows sum to 1. */
+  predict(images: ImageSet): Promise<Float32Array>;
+  /** Saves the model so it can be reloaded (e.g. tfjs layers format); returns the folder. */
+  save?(dir: string): Promise<string>;
+  /** Frees tensors. */
+  dispose(): void;
+}
+
+/** A classifier trained on each cell's mixed set and evaluated on the real test set. */
+export interface ClassifierPlugin<Options = Record<string, unknown>> extends PluginBase {
+  kind: 'classifier';
+  /** Trains on `train`, monitoring `val`; reports per-epoch metrics through `ctx.progress`. */
+  fit(train: ImageSet, val: ImageSet, options: Options, ctx: PluginContext): Promise<TrainedClassifier>;
+}
+
+export type Plugin = GeneratorPlugin<never> | ClassifierPlugin<never>;
+
+/** What a plugin module exports: a factory (preferred) or the plain object. */
+export type PluginModule = { default: (() => Plugin) | Plugin };

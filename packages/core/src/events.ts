@@ -1,0 +1,56 @@
+/**
+ * The typed events a sweep emits. Data flows one way: the runner emits, and the CLI, the
+ * tracker and the report consume; core itself never prints.
+ */
+import type { Progress } from './contract.js';
+import type { BackendDecision } from './backend.js';
+import type { CellPlan, ResolvedPlan } from './manifest.js';
+
+/** Where a metric, artifact or warning belongs: the sweep, one generator run, or one cell. */
+export type Scope = { kind: 'sweep' } | { kind: 'generator'; seed: number } | { kind: 'cell'; cellId: string };
+
+/** Final test metrics of a cell (binary metrics use the plan's positive class). */
+export interface CellMetrics {
+  accuracy: number;
+  precision: number;
+  recall: number;
+  specificity: number;
+  f1: number;
+  auc: number;
+  balancedAccuracy: number;
+  mcc: number;
+  /** 95 % bootstrap interval bounds, keyed like `accuracy_ci_low`. */
+  [key: string]: number;
+}
+
+export interface CellResult {
+  cell: CellPlan;
+  metrics: CellMetrics;
+  /** Confusion matrix [actual][predicted]. */
+  confusion: number[][];
+  /** Best validation accuracy during training. */
+  valAccuracy?: number;
+  durationMs: number;
+  /** Files written for this cell (predictions CSV, metrics JSON, model). */
+  files: Record<string, string>;
+}
+
+export type SweepEvent =
+  | { type: 'sweep:start'; time: number; plan: ResolvedPlan; backend: BackendDecision & { backendName: string; tensorflowVersion?: string }; resumed: string[] }
+  | { type: 'data:loaded'; time: number; fingerprint: string; counts: Record<string, number>; skipped: number; groups: number; testPerClass: number; reportFile: string; cached: boolean }
+  | { type: 'generator:start'; time: number; seed: number; plugin: string; cached: boolean; stateKey: string }
+  | { type: 'generator:progress'; time: number; seed: number; progress: Progress }
+  | { type: 'generator:done'; time: number; seed: number; cached: boolean; stateKey: string; poolPerClass: number; durationMs: number }
+  | { type: 'cell:start'; time: number; cell: CellPlan; index: number; total: number }
+  | { type: 'cell:progress'; time: number; cellId: string; progress: Progress }
+  | { type: 'cell:done'; time: number; result: CellResult; cached: boolean }
+  | { type: 'cell:failed'; time: number; cellId: string; error: string }
+  | { type: 'metric'; time: number; scope: Scope; name: string; value: number; step: number }
+  | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string }
+  | { type: 'warning'; time: number; scope: Scope; message: string }
+  | { type: 'sweep:done'; time: number; status: 'finished' | 'failed' | 'interrupted'; results: CellResult[]; outputDir: string; error?: string };
+
+export type SweepEventType = SweepEvent['type'];
+export type EventOf<T extends SweepEventType> = Extract<SweepEvent, { type: T }>;
+/** An event without its timestamp, as the runner builds it. */
+export type SweepEventInput = SweepEvent extends infer E ? (E extends SweepEvent ? Omit<E, 'time'> : never) : never;

@@ -1,0 +1,404 @@
+/**
+ * Manifest loading: parse (YAML with positions) → validate at one boundary → normalise into a
+ * fully resolved {@link ResolvedPlan} that the rest of synthmix uses.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { JsonSchema } from './contract.js';
+import { didYouMean, ManifestError, UserError, type Diagnostic } from './errors.js';
+import type { ProjectConfig } from './config.js';
+import type { BackendRequest } from './backend.js';
+
+export const MANIFEST_SCHEMA_PATH = fileURLToPath(new URL('../schema/manifest.schema.json', import.meta.url));
+export const manifestSchema: JsonSchema = JSON.parse(fs.readFileSync(MANIFEST_SCHEMA_PATH, 'utf8'));
+
+/** The manifest as written (after defaults), i.e. what the JSON Schema describes. */
+export interface Manifest {
+  $schema?: string;
+  name: string;
+  description?: string;
+  seeds: number[];
+  backend?: BackendRequest;
+  dataset: {
+    source: 'folder' | 'phantom';
+    path?: string;
+    classes: Record<string, string>;
+    positiveClass?: string;
+    phantomPerClass: number;
+    imageSize: number;
+    channels: 1 | 3;
+    testPerClass: number;
+    validationFraction: number;
+    leakageGuard: { enabled: boolean; maxHammingDistance: number };
+    strict: boolean;
+    maxPixels: number;
+  };
+  generator: { plugin: string; options: Record<string, unknown> };
+  classifier: { plugin: string; options: Record<string, unknown> };
+  ratios: number[] | { from: number; to: number; step: number };
+  trainingSetSize: number;
+  syntheticPerClass?: number;
+  tracking: { enabled: boolean; experiment?: string; uri?: string };
+  output?: string;
+}
+
+/** One ratio × seed training run. */
+export interface CellPlan {
+  /** Stable identifier and readable run name: `real900-synth100-seed1`. */
+  id: string;
+  ratio: number;
+  seed: number;
+  /** Per class. */
+  realPerClass: number;
+  syntheticPerClass: number;
+  /** Per class, of real + synthetic. */
+  trainPerClass: number;
+  valPerClass: number;
+}
+
+export interface ResolvedDataset {
+  source: 'folder' | 'phantom';
+  /** Absolute folder (source: folder). */
+  path?: string;
+  classes: { name: string; folder: string }[];
+  positiveClass: number;
+  phantomPerClass: number;
+  imageSize: number;
+  channels: 1 | 3;
+  testPerClass: number;
+  validationFraction: number;
+  leakageGuard: { enabled: boolean; maxHammingDistance: number };
+  strict: boolean;
+  maxPixels: number;
+}
+
+/** Everything a sweep needs, with every default applied and every path absolute. */
+export interface ResolvedPlan {
+  manifestFile: string;
+  manifestText: string;
+  /** sha256 of the resolved manifest (after overrides and defaults). */
+  manifestHash: string;
+  manifest: Manifest;
+  name: string;
+  description: string;
+  seeds: number[];
+  backend: BackendRequest;
+  dataset: ResolvedDataset;
+  generator: { plugin: string; options: Record<string, unknown> };
+  classifier: { plugin: string; options: Record<string, unknown> };
+  ratios: number[];
+  trainingSetSize: number;
+  syntheticPerClass: number;
+  tracking: { enabled: boolean; experiment: string; uri?: string };
+  outputDir: string;
+  cells: CellPlan[];
+}
+
+/** A `--set key=value` override. */
+export interface Override {
+  path: string[];
+  value: unknown;
+  text: string;
+}
+
+export function parseOverride(text: string): Override {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UserError(`--set ${text}: expected key=value, e.g. --set generator.options.epochs=5`);
+  const key = text.slice(0, eq).trim();
+  const raw = text.slice(eq + 1);
+  const doc = parseDocument(raw);
+  const value = doc.errors.length ? raw : doc.toJS();
+  return { path: key.split('.'), value, text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation with positions
+
+/** Validates `value` against `schema` and turns ajv's errors into located, plain diagnostics. */
+export class SchemaChecker {
+  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false });
+  private readonly cache = new WeakMap<object, ValidateFunction>();
+
+  check(schema: JsonSchema, value: unknown, locate: (path: string[], key?: string) => string, prefix: string[] = []): Diagnostic[] {
+    let validate = this.cache.get(schema);
+    if (!validate) {
+      validate = this.ajv.compile(schema);
+      this.cache.set(schema, validate);
+    }
+    if (validate(value)) return [];
+    return describeErrors(validate.errors ?? []).map(({ path: p, key, message }) => {
+      const full = [...prefix, ...p];
+      return { where: locate(full, key), path: [...full, ...(key ? [key] : [])].join('.'), message };
+    });
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${String(v)}`;
+}
+
+function expectedType(t: unknown): string {
+  const list = Array.isArray(t) ? t : [t];
+  const words: Record<string, string> = { integer: 'a whole number', number: 'a number', string: 'text', boolean: 'true or false', array: 'a list', object: 'a mapping' };
+  return list.map((x) => words[String(x)] ?? String(x)).join(' or ');
+}
+
+function splitPointer(p: string): string[] {
+  return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function describeErrors(errors: ErrorObject[]): { path: string[]; key?: string; message: string }[] {
+  // A failed oneOf reports every branch's errors too; the oneOf's own line says it better.
+  const oneOfPaths = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath);
+  const kept = errors.filter((e) => e.keyword === 'oneOf' || !oneOfPaths.some((p) => e.instancePath.startsWith(p) && e.schemaPath.includes('/oneOf/')));
+  const out: { path: string[]; key?: string; message: string }[] = [];
+  const seen = new Set<string>();
+  for (const e of kept) {
+    const p = splitPointer(e.instancePath);
+    const params = e.params as Record<string, unknown>;
+    let item: { path: string[]; key?: string; message: string };
+    switch (e.keyword) {
+      case 'required':
+        item = { path: p, key: String(params.missingProperty), message: 'is required but missing' };
+        break;
+      case 'additionalProperties': {
+        const key = String(params.additionalProperty);
+        const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {});
+        const hint = didYouMean(key, known);
+        item = { path: p, key, message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : known.length ? `; expected one of ${known.join(', ')}` : ''}` };
+        break;
+      }
+      case 'type':
+        item = { path: p, message: `expected ${expectedType(params.type)}, found ${describeValue(e.data)}` };
+        break;
+      case 'enum': {
+        const allowed = (params.allowedValues as unknown[]).map(String);
+        const hint = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
+        item = { path: p, message: `expected one of ${allowed.join(', ')}, found ${describeValue(e.data)}${hint ? `; did you mean "${hint}"?` : ''}` };
+        break;
+      }
+      case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': {
+        const op = { minimum: '≥', maximum: '≤', exclusiveMinimum: '>', exclusiveMaximum: '<' }[e.keyword];
+        item = { path: p, message: `expected a number ${op} ${params.limit}, found ${describeValue(e.data)}` };
+        break;
+      }
+      case 'minItems': item = { path: p, message: `expected at least ${params.limit} item(s), found ${(e.data as unknown[]).length}` }; break;
+      case 'uniqueItems': item = { path: p, message: `items ${params.j} and ${params.i} are the same; each must appear once` }; break;
+      case 'minProperties': item = { path: p, message: `expected at least ${params.limit} entries, found ${Object.keys(e.data as object).length}` }; break;
+      case 'minLength': item = { path: p, message: 'must not be empty' }; break;
+      case 'pattern': item = { path: p, message: `expected text matching ${params.pattern}, found ${describeValue(e.data)}` }; break;
+      case 'oneOf': item = { path: p, message: `expected ${describeOneOf(e.parentSchema)}, found ${describeValue(e.data)}` }; break;
+      default: item = { path: p, message: `${e.message ?? 'is invalid'}` };
+    }
+    const id = `${item.path.join('.')}|${item.key}|${item.message}`;
+    if (!seen.has(id)) {
+      seen.add(id);
+      out.push(item);
+    }
+  }
+  return out;
+}
+
+function describeOneOf(schema: unknown): string {
+  const branches = ((schema as { oneOf?: Record<string, unknown>[] })?.oneOf ?? []).map((b) => {
+    if (b.type === 'array') return 'a list';
+    if (b.type === 'object' && b.required) return `{${(b.required as string[]).join(', ')}}`;
+    return expectedType(b.type);
+  });
+  return branches.join(' or ');
+}
+
+/** Maps a manifest path to `file:line:col` using the YAML document's node ranges. */
+function locator(file: string, doc: Document, lines: LineCounter, overrides: Override[]) {
+  return (p: string[], key?: string): string => {
+    const full = key ? [...p, key] : p;
+    const override = overrides.find((o) => o.path.length <= full.length && o.path.every((s, i) => s === full[i]));
+    if (override) return `--set ${override.text}`;
+    // Walk down to the deepest node that exists; for a bad key, point at the key itself.
+    let node: unknown = doc.contents;
+    let at: number | undefined = (doc.contents as Node | null)?.range?.[0];
+    for (const segment of full) {
+      if (!isMap(node) && !(node && typeof node === 'object' && 'items' in node)) break;
+      const items = (node as { items: unknown[] }).items;
+      const pair = isMap(node) ? items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === segment) : items[Number(segment)];
+      if (!pair) break;
+      if (isPair(pair)) {
+        const target = segment === key && full[full.length - 1] === segment ? pair.key : pair.value;
+        at = (target as Node | null)?.range?.[0] ?? (pair.key as Node).range?.[0] ?? at;
+        node = pair.value;
+      } else {
+        at = (pair as Node).range?.[0] ?? at;
+        node = pair;
+      }
+    }
+    const pos = at === undefined ? { line: 1, col: 1 } : lines.linePos(at);
+    return `${file}:${pos.line}:${pos.col}`;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+export interface LoadOptions {
+  overrides?: string[];
+  config?: ProjectConfig;
+  /** Resolves a plugin reference to its options schema and kind; errors become diagnostics. */
+  pluginSchema?: (ref: string, kind: 'generator' | 'classifier', manifestDir: string) => Promise<JsonSchema>;
+  /** Base for a relative `output`; default: the directory holding the project config, else cwd. */
+  projectRoot?: string;
+}
+
+const checker = new SchemaChecker();
+
+/** Reads, validates and resolves a manifest. Throws {@link ManifestError} with every problem found. */
+export async function loadManifest(file: string, options: LoadOptions = {}): Promise<ResolvedPlan> {
+  const shown = path.relative(process.cwd(), file) || file;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${shown}: cannot read manifest (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return resolveManifestText(text, file, options);
+}
+
+export async function resolveManifestText(text: string, file: string, options: LoadOptions = {}): Promise<ResolvedPlan> {
+  const shown = path.relative(process.cwd(), file) || file;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ManifestError(shown, doc.errors.map((e) => {
+      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      return { where: `${shown}:${pos.line}:${pos.col}`, path: '', message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
+    }));
+  }
+  const overrides = (options.overrides ?? []).map(parseOverride);
+  for (const o of overrides) {
+    if (!isMap(doc.contents) && doc.contents !== null) break;
+    doc.setIn(o.path, doc.createNode(o.value));
+  }
+  const data = doc.toJS() ?? {};
+  const locate = locator(shown, doc, lines, overrides);
+  const diagnostics = checker.check(manifestSchema, data, locate);
+  if (diagnostics.length) throw new ManifestError(shown, diagnostics);
+  const manifest = data as Manifest;
+
+  // Plugin options are checked against each plugin's own schema, with the same positions.
+  const manifestDir = path.dirname(path.resolve(file));
+  for (const kind of ['generator', 'classifier'] as const) {
+    if (!options.pluginSchema) break;
+    try {
+      const schema = await options.pluginSchema(manifest[kind].plugin, kind, manifestDir);
+      manifest[kind].options ??= {};
+      diagnostics.push(...checker.check(schema, manifest[kind].options, locate, [kind, 'options']));
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      diagnostics.push({ where: locate([kind, 'plugin']), path: `${kind}.plugin`, message: err.message });
+    }
+  }
+  diagnostics.push(...semanticChecks(manifest, locate, manifestDir, options.config));
+  if (diagnostics.length) throw new ManifestError(shown, diagnostics);
+  return normalise(manifest, text, path.resolve(file), options);
+}
+
+function expandRatios(r: Manifest['ratios']): number[] {
+  if (Array.isArray(r)) return r;
+  const n = Math.round((r.to - r.from) / r.step);
+  // Rounding to 1e-9 keeps 0.1 * 3 from becoming 0.30000000000000004 in run names and keys.
+  return Array.from({ length: n + 1 }, (_, i) => Math.round((r.from + i * r.step) * 1e9) / 1e9).filter((x) => x <= r.to + 1e-9);
+}
+
+function resolveDataPath(p: string, manifestDir: string, config?: ProjectConfig): string {
+  if (path.isAbsolute(p)) return p;
+  const candidates = [path.resolve(manifestDir, p), ...(config?.dataRoots ?? []).map((root) => path.resolve(root, p))];
+  return candidates.find((c) => fs.existsSync(c)) ?? candidates[0];
+}
+
+function semanticChecks(m: Manifest, locate: (p: string[], key?: string) => string, manifestDir: string, config?: ProjectConfig): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const at = (p: string[], message: string) => out.push({ where: locate(p), path: p.join('.'), message });
+  const classNames = Object.keys(m.dataset.classes);
+  const k = classNames.length;
+  if (m.dataset.source === 'folder') {
+    if (!m.dataset.path) at(['dataset'], 'source is folder, so "path" is required');
+    else {
+      const abs = resolveDataPath(m.dataset.path, manifestDir, config);
+      if (!fs.existsSync(abs)) at(['dataset', 'path'], `folder not found: ${abs}`);
+      else {
+        for (const [name, folder] of Object.entries(m.dataset.classes)) {
+          if (!fs.existsSync(path.join(abs, folder))) {
+            const present = fs.readdirSync(abs, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+            const hint = didYouMean(folder, present);
+            at(['dataset', 'classes', name], `sub-folder "${folder}" not found in ${abs}${hint ? `; did you mean "${hint}"?` : present.length ? `; it has ${present.join(', ')}` : ''}`);
+          }
+        }
+      }
+    }
+  }
+  if (m.dataset.positiveClass !== undefined && !classNames.includes(m.dataset.positiveClass)) {
+    const hint = didYouMean(m.dataset.positiveClass, classNames);
+    at(['dataset', 'positiveClass'], `expected one of ${classNames.join(', ')}, found "${m.dataset.positiveClass}"${hint ? `; did you mean "${hint}"?` : ''}`);
+  }
+  if (m.trainingSetSize % k !== 0) at(['trainingSetSize'], `must divide evenly into ${k} classes for a class-balanced set, found ${m.trainingSetSize}`);
+  if (!Array.isArray(m.ratios) && m.ratios.from > m.ratios.to) at(['ratios', 'from'], `from (${m.ratios.from}) is larger than to (${m.ratios.to})`);
+  if (m.dataset.source === 'phantom' && m.dataset.phantomPerClass <= m.dataset.testPerClass) {
+    at(['dataset', 'phantomPerClass'], `must exceed testPerClass (${m.dataset.testPerClass}) so real training images remain, found ${m.dataset.phantomPerClass}`);
+  }
+  return out;
+}
+
+function normalise(m: Manifest, text: string, file: string, options: LoadOptions): ResolvedPlan {
+  const classes = Object.entries(m.dataset.classes).map(([name, folder]) => ({ name, folder }));
+  const ratios = expandRatios(m.ratios);
+  const perClass = m.trainingSetSize / classes.length;
+  const valPerClass = Math.round(perClass * m.dataset.validationFraction);
+  const cells: CellPlan[] = [];
+  for (const seed of m.seeds) {
+    for (const ratio of ratios) {
+      const syntheticPerClass = Math.round(perClass * ratio);
+      const realPerClass = perClass - syntheticPerClass;
+      const id = `real${realPerClass * classes.length}-synth${syntheticPerClass * classes.length}-seed${seed}`;
+      cells.push({ id, ratio, seed, realPerClass, syntheticPerClass, trainPerClass: perClass - valPerClass, valPerClass });
+    }
+  }
+  const projectRoot = options.projectRoot ?? options.config?.root ?? process.cwd();
+  const outputBase = m.output ?? path.join(options.config?.outputDir ?? 'runs', m.name);
+  const resolved = {
+    name: m.name,
+    description: m.description ?? '',
+    seeds: m.seeds,
+    backend: m.backend ?? options.config?.backend ?? 'auto',
+    dataset: {
+      source: m.dataset.source,
+      path: m.dataset.path ? resolveDataPath(m.dataset.path, path.dirname(file), options.config) : undefined,
+      classes,
+      positiveClass: m.dataset.positiveClass ? classes.findIndex((c) => c.name === m.dataset.positiveClass) : 0,
+      phantomPerClass: m.dataset.phantomPerClass,
+      imageSize: m.dataset.imageSize,
+      channels: m.dataset.channels,
+      testPerClass: m.dataset.testPerClass,
+      validationFraction: m.dataset.validationFraction,
+      leakageGuard: m.dataset.leakageGuard,
+      strict: m.dataset.strict,
+      maxPixels: m.dataset.maxPixels,
+    },
+    generator: { plugin: m.generator.plugin, options: m.generator.options ?? {} },
+    classifier: { plugin: m.classifier.plugin, options: m.classifier.options ?? {} },
+    ratios,
+    trainingSetSize: m.trainingSetSize,
+    syntheticPerClass: m.syntheticPerClass ?? Math.max(1, ...cells.map((c) => c.syntheticPerClass)),
+    tracking: { enabled: m.tracking.enabled, experiment: m.tracking.experiment ?? m.name, uri: m.tracking.uri ?? options.config?.trackingUri },
+    outputDir: path.resolve(projectRoot, outputBase),
+    cells,
+  } satisfies Omit<ResolvedPlan, 'manifestFile' | 'manifestText' | 'manifestHash' | 'manifest'>;
+  const manifestHash = createHash('sha256').update(JSON.stringify(m)).digest('hex');
+  return { manifestFile: file, manifestText: text, manifestHash, manifest: m, ...resolved };
+}

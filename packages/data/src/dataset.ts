@@ -1,0 +1,198 @@
+/**
+ * Loading a dataset: list → decode by content → preprocess → hash → group, cached on disk by
+ * the files' content hashes and the preprocessing options.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeImage, type PreprocessOptions } from './decode.js';
+import { groupNearDuplicates, groupMembers } from './groups.js';
+import { phantomDataset } from './phantom.js';
+import type { ImageSet } from './types.js';
+
+export interface DatasetSpec {
+  source: 'folder' | 'phantom';
+  path?: string;
+  classes: { name: string; folder: string }[];
+  phantomPerClass: number;
+  imageSize: number;
+  channels: 1 | 3;
+  leakageGuard: { enabled: boolean; maxHammingDistance: number };
+  strict: boolean;
+  maxPixels: number;
+}
+
+export interface SkippedFile {
+  file: string;
+  reason: string;
+}
+
+export interface DataReport {
+  source: string;
+  fingerprint: string;
+  counts: Record<string, number>;
+  formats: Record<string, number>;
+  /** Smallest and largest original side length seen. */
+  sizeRange: [number, number];
+  skipped: SkippedFile[];
+  groups: { count: number; multiMember: number; imagesInMultiMember: number; largest: string[][] };
+  leakageGuard: DatasetSpec['leakageGuard'];
+}
+
+export interface LoadedDataset {
+  set: ImageSet;
+  /** Near-duplicate group per image (singletons when the guard is off). */
+  groups: Int32Array;
+  /** sha256 over the files' relative paths, classes and contents (or the phantom's parameters). */
+  fingerprint: string;
+  report: DataReport;
+  /** True when the preprocessed tensors came from the on-disk cache. */
+  cached: boolean;
+}
+
+export interface LoadOptions {
+  /** Folder for preprocessed tensors; no caching when absent. */
+  cacheDir?: string;
+  /** Called after each decoded file. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const IGNORED = /^(\.|Thumbs\.db$|desktop\.ini$)/i;
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (IGNORED.test(entry.name)) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(full));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out.sort();
+}
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  }));
+  return out;
+}
+
+interface CacheMeta {
+  version: 1;
+  labels: number[];
+  ids: string[];
+  groups: number[];
+  report: DataReport;
+}
+
+const CACHE_VERSION = 1;
+
+export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<LoadedDataset> {
+  const classNames = spec.classes.map((c) => c.name);
+  const preprocess: PreprocessOptions = { size: spec.imageSize, channels: spec.channels, maxPixels: spec.maxPixels };
+  if (spec.source === 'phantom') {
+    const set = phantomDataset({ classNames, perClass: spec.phantomPerClass, size: spec.imageSize, channels: spec.channels });
+    const fingerprint = sha256(JSON.stringify({ phantom: 1, classNames, perClass: spec.phantomPerClass, size: spec.imageSize, channels: spec.channels }));
+    const groups = Int32Array.from({ length: set.count }, (_, i) => i);
+    const counts = Object.fromEntries(classNames.map((c) => [c, spec.phantomPerClass]));
+    return { set, groups, fingerprint, cached: false, report: { source: 'phantom', fingerprint, counts, formats: { phantom: set.count }, sizeRange: [spec.imageSize, spec.imageSize], skipped: [], groups: summariseGroups(groups, set.ids!), leakageGuard: spec.leakageGuard } };
+  }
+  const root = spec.path!;
+  const files: { file: string; label: number; buffer: Buffer; hash: string }[] = [];
+  for (const [label, cls] of spec.classes.entries()) {
+    const dir = path.join(root, cls.folder);
+    if (!fs.existsSync(dir)) throw new Error(`class "${cls.name}": folder ${dir} does not exist`);
+    for (const file of listFiles(dir)) {
+      const buffer = fs.readFileSync(file);
+      files.push({ file: path.relative(root, file), label, buffer, hash: sha256(buffer) });
+    }
+  }
+  const fingerprint = sha256(files.map((f) => `${spec.classes[f.label].name}\t${f.file}\t${f.hash}`).join('\n'));
+  const key = sha256(JSON.stringify({ v: CACHE_VERSION, fingerprint, preprocess, guard: spec.leakageGuard, strict: spec.strict }));
+  const cacheBase = options.cacheDir ? path.join(options.cacheDir, `data-${key.slice(0, 24)}`) : undefined;
+  if (cacheBase && fs.existsSync(`${cacheBase}.json`) && fs.existsSync(`${cacheBase}.f32`)) {
+    const meta = JSON.parse(fs.readFileSync(`${cacheBase}.json`, 'utf8')) as CacheMeta;
+    const raw = fs.readFileSync(`${cacheBase}.f32`);
+    const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    const set: ImageSet = { images, labels: Int32Array.from(meta.labels), count: meta.labels.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids: meta.ids };
+    return { set, groups: Int32Array.from(meta.groups), fingerprint, report: meta.report, cached: true };
+  }
+
+  const skipped: SkippedFile[] = [];
+  const formats: Record<string, number> = {};
+  let minSide = Infinity;
+  let maxSide = 0;
+  let done = 0;
+  const decoded = await mapLimit(files, 4, async (f) => {
+    try {
+      const img = await decodeImage(f.buffer, preprocess);
+      formats[img.format] = (formats[img.format] ?? 0) + 1;
+      minSide = Math.min(minSide, img.width, img.height);
+      maxSide = Math.max(maxSide, img.width, img.height);
+      return img;
+    } catch (err) {
+      const reason = explainDecodeError(err as Error, preprocess.maxPixels);
+      if (spec.strict) throw new Error(`${path.join(root, f.file)}: ${reason} (strict: true)`);
+      skipped.push({ file: f.file, reason });
+      return undefined;
+    } finally {
+      options.onProgress?.(++done, files.length);
+    }
+  });
+  const kept = files.map((f, i) => ({ ...f, img: decoded[i] })).filter((f) => f.img !== undefined);
+  const size = spec.imageSize * spec.imageSize * spec.channels;
+  const images = new Float32Array(kept.length * size);
+  kept.forEach((f, i) => images.set(f.img!.pixels, i * size));
+  const labels = Int32Array.from(kept.map((f) => f.label));
+  const ids = kept.map((f) => f.file);
+  const groups = spec.leakageGuard.enabled
+    ? groupNearDuplicates(kept.map((f) => f.img!.dhash), kept.map((f) => f.hash), spec.leakageGuard.maxHammingDistance)
+    : Int32Array.from({ length: kept.length }, (_, i) => i);
+  const counts = Object.fromEntries(classNames.map((c, k) => [c, kept.filter((f) => f.label === k).length]));
+  const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: skipped.sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids), leakageGuard: spec.leakageGuard };
+  const set: ImageSet = { images, labels, count: kept.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids };
+  if (cacheBase) {
+    fs.mkdirSync(path.dirname(cacheBase), { recursive: true });
+    fs.writeFileSync(`${cacheBase}.f32.tmp`, Buffer.from(images.buffer, images.byteOffset, images.byteLength));
+    fs.renameSync(`${cacheBase}.f32.tmp`, `${cacheBase}.f32`);
+    const meta: CacheMeta = { version: CACHE_VERSION, labels: [...labels], ids, groups: [...groups], report };
+    fs.writeFileSync(`${cacheBase}.json`, JSON.stringify(meta));
+  }
+  return { set, groups, fingerprint, report, cached: false };
+}
+
+function summariseGroups(groups: Int32Array, ids: string[]): DataReport['groups'] {
+  const members = groupMembers(groups);
+  const multi = members.filter((m) => m.length > 1);
+  return {
+    count: members.length,
+    multiMember: multi.length,
+    imagesInMultiMember: multi.reduce((s, m) => s + m.length, 0),
+    largest: multi.slice(0, 10).map((m) => m.map((i) => ids[i])),
+  };
+}
+
+function explainDecodeError(err: Error, maxPixels: number): string {
+  const m = err.message;
+  if (/pixel limit/i.test(m)) return `larger than the ${maxPixels}-pixel limit (decompression-bomb guard)`;
+  if (/unsupported image format|Input buffer contains unsupported/i.test(m)) return 'not an image, or a format sharp cannot read';
+  if (/empty file/.test(m)) return 'empty file';
+  if (/premature end|truncated|VipsJpeg|Corrupt|read error|end of stream/i.test(m)) return `truncated or corrupt image (${m.split('\n')[0]})`;
+  return m.split('\n')[0];
+}
+
+/** Checks that each class has enough images for the test set plus a training pool. */
+export function checkClassCounts(report: DataReport, need: { testPerClass: number; minPoolPerClass: number }): string[] {
+  return Object.entries(report.counts)
+    .filter(([, n]) => n < need.testPerClass + need.minPoolPerClass)
+    .map(([c, n]) => `class "${c}" has ${n} usable images; the test set needs ${need.testPerClass} and training needs at least ${need.minPoolPerClass} more`);
+}

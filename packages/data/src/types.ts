@@ -1,0 +1,74 @@
+/** A batch of images with integer class labels (re-exported by @synthmix/core's contract). */
+export interface ImageSet {
+  /** Pixels, NHWC, row-major, float32 in [-1, 1]; length = count × height × width × channels. */
+  images: Float32Array;
+  /** Class index per image, into `classNames`. */
+  labels: Int32Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+  /** Class names in label order (index 0 is label 0). */
+  classNames: string[];
+  /** Optional identifier per image (file path relative to the dataset, or `synthetic:<class>:<n>`). */
+  ids?: string[];
+}
+
+/** The images at `indices`, in that order. */
+export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
+  const size = set.height * set.width * set.channels;
+  const images = new Float32Array(indices.length * size);
+  const labels = new Int32Array(indices.length);
+  const ids: string[] | undefined = set.ids ? [] : undefined;
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i];
+    images.set(set.images.subarray(j * size, (j + 1) * size), i * size);
+    labels[i] = set.labels[j];
+    ids?.push(set.ids![j]);
+  }
+  return { ...set, images, labels, count: indices.length, ids };
+}
+
+/** Two sets of the same shape and classes, one after the other. */
+export function concat(a: ImageSet, b: ImageSet): ImageSet {
+  if (a.height !== b.height || a.width !== b.width || a.channels !== b.channels) {
+    throw new Error(`cannot concatenate ${a.height}×${a.width}×${a.channels} and ${b.height}×${b.width}×${b.channels} images`);
+  }
+  const images = new Float32Array(a.images.length + b.images.length);
+  images.set(a.images);
+  images.set(b.images, a.images.length);
+  const labels = new Int32Array(a.count + b.count);
+  labels.set(a.labels);
+  labels.set(b.labels, a.count);
+  const ids = a.ids && b.ids ? [...a.ids, ...b.ids] : undefined;
+  return { ...a, images, labels, count: a.count + b.count, ids };
+}
+
+/** Indices of each class's images, in order. */
+export function indicesByClass(set: ImageSet): number[][] {
+  const out = set.classNames.map(() => [] as number[]);
+  for (let i = 0; i < set.count; i++) out[set.labels[i]].push(i);
+  return out;
+}
+
+/** Checks that images are the expected shape and in [-1, 1] (e.g. a generator's output). */
+export function checkImageSet(set: ImageSet, expect: { height: number; width: number; channels: number }, what: string): string[] {
+  const problems: string[] = [];
+  if (set.height !== expect.height || set.width !== expect.width || set.channels !== expect.channels) {
+    problems.push(`${what} are ${set.height}×${set.width}×${set.channels}, expected ${expect.height}×${expect.width}×${expect.channels}`);
+  }
+  if (set.images.length !== set.count * set.height * set.width * set.channels) problems.push(`${what}: pixel buffer length does not match count × shape`);
+  if (set.labels.length !== set.count) problems.push(`${what}: ${set.labels.length} labels for ${set.count} images`);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < set.images.length; i++) {
+    const v = set.images[i];
+    if (!(v >= -1.0001 && v <= 1.0001)) {
+      if (Number.isNaN(v)) { problems.push(`${what} contain NaN pixels`); break; }
+    }
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (min < -1.0001 || max > 1.0001) problems.push(`${what} have pixel values in [${min.toFixed(3)}, ${max.toFixed(3)}], expected [-1, 1]`);
+  return problems;
+}
