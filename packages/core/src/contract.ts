@@ -19,21 +19,9 @@ export type TF = typeof tfjs;
 /** A JSON Schema (draft 2020-12 or draft-07 subset understood by ajv). */
 export type JsonSchema = Record<string, unknown>;
 
-/** A batch of images with integer class labels. */
-export interface ImageSet {
-  /** Pixels, NHWC, row-major, float32 in [-1, 1]; length = count × height × width × channels. */
-  images: Float32Array;
-  /** Class index per image, into `classNames`. */
-  labels: Int32Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  /** Class names in label order (index 0 is label 0). */
-  classNames: string[];
-  /** Optional identifier per image (file path, or `synthetic:<class>:<n>`), for reports. */
-  ids?: string[];
-}
+import type { ImageSet } from '@synthmix/data';
+
+export type { ImageSet };
 
 /** Where a synthetic image came from, so every run can be traced to a generator state. */
 export interface Provenance {

@@ -5,3 +5,4 @@ export * from './decode.js';
 export * from './groups.js';
 export * from './split.js';
 export * from './dataset.js';
+export * from './grid.js';

@@ -1,0 +1,10 @@
+export type * from './contract.js';
+export type { ImageSet } from '@synthmix/data';
+export * from './errors.js';
+export * from './events.js';
+export * from './manifest.js';
+export * from './config.js';
+export * from './plugins.js';
+export * from './backend.js';
+export * from './runner.js';
+export { createRng, deriveSeed, shuffled } from '@synthmix/data';

@@ -1,0 +1,28 @@
+/** Image grids as PNG, for sample sheets and data reports. */
+import sharp from 'sharp';
+import type { ImageSet } from './types.js';
+
+/** Tiles images (NHWC, [-1, 1]) into a PNG grid with `columns` columns and a 2-px gap. */
+export async function imageGridPng(set: Pick<ImageSet, 'images' | 'height' | 'width' | 'channels'>, count: number, columns = 8): Promise<Buffer> {
+  const n = Math.min(count, set.images.length / (set.height * set.width * set.channels));
+  const cols = Math.min(columns, Math.max(1, n));
+  const rows = Math.max(1, Math.ceil(n / cols));
+  const gap = 2;
+  const W = cols * (set.width + gap) + gap;
+  const H = rows * (set.height + gap) + gap;
+  const out = Buffer.alloc(W * H * 3, 40);
+  for (let i = 0; i < n; i++) {
+    const ox = gap + (i % cols) * (set.width + gap);
+    const oy = gap + Math.floor(i / cols) * (set.height + gap);
+    for (let y = 0; y < set.height; y++) {
+      for (let x = 0; x < set.width; x++) {
+        for (let c = 0; c < 3; c++) {
+          const src = ((i * set.height + y) * set.width + x) * set.channels + Math.min(c, set.channels - 1);
+          const v = Math.round((set.images[src] + 1) * 127.5);
+          out[((oy + y) * W + ox + x) * 3 + c] = Math.max(0, Math.min(255, v));
+        }
+      }
+    }
+  }
+  return sharp(out, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
+}

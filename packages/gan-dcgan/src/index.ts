@@ -1,0 +1,307 @@
+/**
+ * Generator plugin `dcgan`: one DCGAN per class, trained on that class's real images, with
+ * exact resume from checkpoints, fixed-latent sample grids and failure warnings.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
+import { createRng, deriveSeed, shuffled } from '@synthmix/core';
+import { imageGridPng, indicesByClass, subset } from '@synthmix/data';
+import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
+
+export { buildDiscriminator, buildGenerator, stages } from './model.js';
+
+export interface DcganOptions {
+  epochs: number;
+  batchSize: number;
+  latentDim: number;
+  ngf: number;
+  ndf: number;
+  learningRate: number;
+  beta1: number;
+  /** Target for real images in the discriminator loss; 1 = no smoothing. */
+  realLabel: number;
+  dStepsPerGStep: number;
+  checkpointEvery: number;
+  samplesPerGrid: number;
+}
+
+export const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    epochs: { type: 'integer', minimum: 1, default: 25, description: 'Epochs per class (the paper trains 1,000 on a GPU).' },
+    batchSize: { type: 'integer', minimum: 2, default: 64 },
+    latentDim: { type: 'integer', minimum: 1, default: 100 },
+    ngf: { type: 'integer', minimum: 1, default: 64, description: 'Generator width.' },
+    ndf: { type: 'integer', minimum: 1, default: 64, description: 'Discriminator width.' },
+    learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.0002 },
+    beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.5 },
+    realLabel: { type: 'number', exclusiveMinimum: 0.5, maximum: 1, default: 0.9, description: 'One-sided label smoothing: target for real images.' },
+    dStepsPerGStep: { type: 'integer', minimum: 1, default: 1 },
+    checkpointEvery: { type: 'integer', minimum: 1, default: 5, description: 'Epochs between checkpoints and sample grids.' },
+    samplesPerGrid: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
+  },
+} as const;
+
+type Model = ReturnType<typeof buildGenerator>;
+type Tensor = ReturnType<TF['tensor']>;
+
+export interface GanPair {
+  g: Model;
+  d: Model;
+  optG: ReturnType<TF['train']['adam']>;
+  optD: ReturnType<TF['train']['adam']>;
+  arch: DcganArchitecture;
+}
+
+export function buildGan(tf: TF, arch: DcganArchitecture, o: Pick<DcganOptions, 'learningRate' | 'beta1'>): GanPair {
+  return { g: buildGenerator(tf, arch), d: buildDiscriminator(tf, arch), optG: tf.train.adam(o.learningRate, o.beta1), optD: tf.train.adam(o.learningRate, o.beta1), arch };
+}
+
+/** Standard-normal latent vectors from a seeded stream (Box–Muller), so z is reproducible. */
+export function latentBatch(tf: TF, n: number, dim: number, seed: number): Tensor {
+  const r = createRng(seed);
+  const z = new Float32Array(n * dim);
+  for (let i = 0; i < z.length; i += 2) {
+    const u = Math.max(r(), 1e-12);
+    const v = r();
+    const m = Math.sqrt(-2 * Math.log(u));
+    z[i] = m * Math.cos(2 * Math.PI * v);
+    if (i + 1 < z.length) z[i + 1] = m * Math.sin(2 * Math.PI * v);
+  }
+  return tf.tensor2d(z, [n, dim]);
+}
+
+const vars = (m: Model) => m.trainableWeights.map((w) => w.read() as unknown as ReturnType<TF['variable']>);
+
+/** One discriminator update. real: [n, h, w, c]; z: [n, latent]. Returns scalars (tensors). */
+export function trainDiscriminatorOneStep(tf: TF, gan: GanPair, real: Tensor, z: Tensor, realLabel: number) {
+  let dReal: Tensor | undefined;
+  let dFake: Tensor | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const fake = gan.g.apply(z, { training: true }) as Tensor; // [n, h, w, c]
+    const logitsReal = gan.d.apply(real, { training: true }) as Tensor; // [n, 1]
+    const logitsFake = gan.d.apply(fake, { training: true }) as Tensor; // [n, 1]
+    dReal = tf.keep(tf.mean(tf.sigmoid(logitsReal)));
+    dFake = tf.keep(tf.mean(tf.sigmoid(logitsFake)));
+    const lossReal = tf.losses.sigmoidCrossEntropy(tf.fill(logitsReal.shape, realLabel), logitsReal);
+    const lossFake = tf.losses.sigmoidCrossEntropy(tf.zerosLike(logitsFake), logitsFake);
+    return tf.add(lossReal, lossFake) as ReturnType<TF['scalar']>;
+  }, vars(gan.d));
+  gan.optD.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+  tf.dispose(Object.values(grads));
+  return { dLoss: value, dReal: dReal!, dFake: dFake! };
+}
+
+/** One generator update: make D call G(z) real. Returns the loss (tensor). */
+export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor) {
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = gan.d.apply(gan.g.apply(z, { training: true }) as Tensor, { training: true }) as Tensor;
+    return tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as ReturnType<TF['scalar']>;
+  }, vars(gan.g));
+  gan.optG.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+  tf.dispose(Object.values(grads));
+  return { gLoss: value };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints: every weight of both networks (incl. batch-norm statistics) and both optimisers.
+
+interface SavedTensor { name: string; shape: number[]; offset: number; length: number }
+
+async function saveTensors(file: string, named: { name: string; tensor: Tensor }[]): Promise<void> {
+  const entries: SavedTensor[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const { name, tensor } of named) {
+    const data = (await tensor.data()) as Float32Array;
+    entries.push({ name, shape: tensor.shape, offset, length: data.length });
+    chunks.push(data);
+    offset += data.length;
+  }
+  const all = new Float32Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  fs.writeFileSync(`${file}.bin.tmp`, Buffer.from(all.buffer));
+  fs.writeFileSync(`${file}.json.tmp`, JSON.stringify(entries));
+  fs.renameSync(`${file}.bin.tmp`, `${file}.bin`);
+  fs.renameSync(`${file}.json.tmp`, `${file}.json`);
+}
+
+function loadTensors(tf: TF, file: string): { name: string; tensor: Tensor }[] {
+  const entries = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as SavedTensor[];
+  const raw = fs.readFileSync(`${file}.bin`);
+  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  return entries.map((e) => ({ name: e.name, tensor: tf.tensor(all.slice(e.offset, e.offset + e.length), e.shape) }));
+}
+
+export async function saveCheckpoint(dir: string, gan: GanPair, state: object): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await saveTensors(path.join(dir, 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
+  await saveTensors(path.join(dir, 'discriminator'), gan.d.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
+  await saveTensors(path.join(dir, 'opt-g'), await gan.optG.getWeights());
+  await saveTensors(path.join(dir, 'opt-d'), await gan.optD.getWeights());
+  fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
+  // state.json is written last: a checkpoint without it is incomplete and ignored.
+  fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
+}
+
+export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withOptimisers = true): Promise<S> {
+  const restore = (m: Model, file: string) => {
+    const t = loadTensors(tf, file).map((x) => x.tensor);
+    m.setWeights(t);
+    tf.dispose(t);
+  };
+  restore(gan.g, path.join(dir, 'generator'));
+  restore(gan.d, path.join(dir, 'discriminator'));
+  if (withOptimisers) {
+    // Adam creates its slots lazily; setWeights restores iterations and moments by name.
+    await gan.optG.setWeights(loadTensors(tf, path.join(dir, 'opt-g')));
+    await gan.optD.setWeights(loadTensors(tf, path.join(dir, 'opt-d')));
+  }
+  return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as S;
+}
+
+interface TrainState {
+  epoch: number;
+  quietDiscriminatorEpochs: number;
+}
+
+/** Mean pairwise L2 distance between the first 32 images of a batch [n, h, w, c]. */
+export function meanPairwiseDistance(tf: TF, images: Tensor): number {
+  return tf.tidy(() => {
+    const n = Math.min(32, images.shape[0]!);
+    const flat = tf.reshape(tf.slice(images, 0, n), [n, -1]);
+    const sq = tf.sum(tf.square(flat), 1, true);
+    const d2 = tf.relu(tf.sub(tf.add(sq, tf.transpose(sq)), tf.mul(2, tf.matMul(flat, flat, false, true))));
+    return (tf.sum(tf.sqrt(tf.add(d2, 1e-12))).dataSync()[0] - n * 1e-6) / (n * (n - 1));
+  });
+}
+
+const classDir = (workDir: string, className: string) => path.join(workDir, className.replace(/[^A-Za-z0-9._-]/g, '_'));
+
+async function trainClass(tf: TF, real: ImageSet, className: string, label: string, o: DcganOptions, ctx: PluginContext): Promise<void> {
+  const dir = classDir(ctx.workDir, className);
+  const ckpt = path.join(dir, 'checkpoint');
+  const arch: DcganArchitecture = { size: real.height, channels: real.channels, latentDim: o.latentDim, ngf: o.ngf, ndf: o.ndf, seed: deriveSeed(ctx.seed, 'dcgan', className) % 1_000_000 };
+  const gan = buildGan(tf, arch, o);
+  let state: TrainState = { epoch: 0, quietDiscriminatorEpochs: 0 };
+  try {
+    if (fs.existsSync(path.join(ckpt, 'state.json'))) state = await loadCheckpoint<TrainState>(tf, ckpt, gan);
+    const x = tf.tensor4d(real.images, [real.count, real.height, real.width, real.channels]);
+    const fixedZ = latentBatch(tf, o.samplesPerGrid, o.latentDim, deriveSeed(ctx.seed, 'fixed-z', className));
+    const realDiversity = meanPairwiseDistance(tf, x);
+    const stepsPerEpoch = Math.max(1, Math.floor(real.count / o.batchSize));
+    try {
+      for (let epoch = state.epoch + 1; epoch <= o.epochs; epoch++) {
+        if (ctx.signal.aborted) break;
+        const random = createRng(deriveSeed(ctx.seed, 'dcgan-epoch', className, epoch));
+        const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
+        const sums = { d: [] as Tensor[], g: [] as Tensor[], dx: [] as Tensor[], dgz: [] as Tensor[] };
+        for (let step = 0; step < stepsPerEpoch; step++) {
+          const idx = tf.tensor1d(order.slice(step * o.batchSize, (step + 1) * o.batchSize), 'int32');
+          const batch = tf.gather(x, idx); // [b, h, w, c]
+          for (let k = 0; k < o.dStepsPerGStep; k++) {
+            const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
+            const r = trainDiscriminatorOneStep(tf, gan, batch, z, o.realLabel);
+            z.dispose();
+            sums.d.push(r.dLoss);
+            sums.dx.push(r.dReal);
+            sums.dgz.push(r.dFake);
+          }
+          const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
+          sums.g.push(trainGeneratorOneStep(tf, gan, z).gLoss);
+          tf.dispose([z, idx, batch]);
+        }
+        // One device→host read per epoch, not per step: reads stall the pipeline.
+        const [dLoss, gLoss, dx, dgz] = await Promise.all([sums.d, sums.g, sums.dx, sums.dgz].map(async (list) => {
+          const m = tf.tidy(() => tf.mean(tf.stack(list)));
+          const v = (await m.data())[0];
+          tf.dispose([m, ...list]);
+          return v;
+        }));
+        ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_d_loss`]: dLoss, [`${className}_g_loss`]: gLoss, [`${className}_d_x`]: dx, [`${className}_d_g_z`]: dgz } });
+        state.quietDiscriminatorEpochs = dLoss < 0.05 ? state.quietDiscriminatorEpochs + 1 : 0;
+        if (state.quietDiscriminatorEpochs === 5) ctx.warn(`${label}: discriminator loss below 0.05 for 5 epochs; the generator may have stopped learning`);
+        if (!Number.isFinite(gLoss) || gLoss > 15) ctx.warn(`${label}: generator loss ${gLoss.toFixed(2)} at epoch ${epoch} (exploding)`);
+        state.epoch = epoch;
+        if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
+          const samples = gan.g.predict(fixedZ) as Tensor; // [s, h, w, c]
+          const diversity = meanPairwiseDistance(tf, samples);
+          if (diversity < 0.3 * realDiversity) ctx.warn(`${label}: sample diversity ${diversity.toFixed(2)} is under 30 % of the real images' ${realDiversity.toFixed(2)} at epoch ${epoch} (mode collapse?)`);
+          ctx.metric(`${className}_diversity_ratio`, diversity / realDiversity, epoch);
+          const grid = path.join(dir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`);
+          fs.mkdirSync(path.dirname(grid), { recursive: true });
+          fs.writeFileSync(grid, await imageGridPng({ images: (await samples.data()) as Float32Array, height: real.height, width: real.width, channels: real.channels }, o.samplesPerGrid, 8));
+          samples.dispose();
+          ctx.artifact(grid, `${label}: samples from fixed latents at epoch ${epoch}`);
+          await saveCheckpoint(ckpt, gan, state);
+        }
+      }
+    } finally {
+      tf.dispose([x, fixedZ]);
+    }
+    if (state.epoch === o.epochs) {
+      fs.mkdirSync(path.join(dir, 'final'), { recursive: true });
+      await saveTensors(path.join(dir, 'final', 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
+    }
+  } finally {
+    gan.g.dispose();
+    gan.d.dispose();
+    gan.optG.dispose();
+    gan.optD.dispose();
+  }
+}
+
+export default function dcgan(): GeneratorPlugin<DcganOptions> {
+  return {
+    kind: 'generator',
+    name: 'synthmix:dcgan',
+    version: '0.1.0',
+    description: 'DCGAN (Radford et al.), one per class; Adam 2e-4 β1 0.5, label smoothing, checkpoints and sample grids.',
+    optionsSchema: optionsSchema as unknown as Record<string, unknown>,
+    async train(real, options, ctx) {
+      const byClass = indicesByClass(real);
+      for (const [c, className] of real.classNames.entries()) {
+        if (ctx.signal.aborted) return;
+        await trainClass(ctx.tf, subset(real, byClass[c]), className, `${className} (${c + 1}/${real.classNames.length})`, options, ctx);
+      }
+    },
+    async generate(request, options, ctx) {
+      const { tf } = ctx;
+      const size = request.height * request.width * request.channels;
+      const images = new Float32Array(request.countPerClass * request.classNames.length * size);
+      const labels = new Int32Array(request.countPerClass * request.classNames.length);
+      const hash = createHash('sha256');
+      for (const [c, className] of request.classNames.entries()) {
+        const file = path.join(classDir(ctx.workDir, className), 'final', 'generator');
+        if (!fs.existsSync(`${file}.json`)) throw new Error(`no trained generator for class "${className}" in ${ctx.workDir}; train() did not finish`);
+        hash.update(fs.readFileSync(`${file}.bin`));
+        const arch: DcganArchitecture = { size: request.height, channels: request.channels, latentDim: options.latentDim, ngf: options.ngf, ndf: options.ndf, seed: 0 };
+        const g = buildGenerator(tf, arch);
+        const weights = loadTensors(tf, file).map((t) => t.tensor);
+        g.setWeights(weights);
+        tf.dispose(weights);
+        for (let start = 0; start < request.countPerClass; start += 128) {
+          const n = Math.min(128, request.countPerClass - start);
+          const z = latentBatch(tf, n, options.latentDim, deriveSeed(ctx.seed, 'generate', className, start));
+          const out = g.predict(z) as Tensor; // [n, h, w, c] in [-1, 1] (tanh)
+          images.set((await out.data()) as Float32Array, (c * request.countPerClass + start) * size);
+          tf.dispose([z, out]);
+        }
+        labels.fill(c, c * request.countPerClass, (c + 1) * request.countPerClass);
+        g.dispose();
+      }
+      const ids = Array.from(labels, (l, i) => `synthetic:${request.classNames[l]}:${i % request.countPerClass}`);
+      return {
+        images, labels, ids, count: labels.length, height: request.height, width: request.width, channels: request.channels, classNames: request.classNames,
+        provenance: { plugin: 'synthmix:dcgan', pluginVersion: '0.1.0', seed: ctx.seed, stateHash: hash.digest('hex').slice(0, 16), details: { epochs: options.epochs } },
+      };
+    },
+  };
+}

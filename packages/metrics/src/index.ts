@@ -1,0 +1,3 @@
+export * from './binary.js';
+export * from './multiclass.js';
+export * from './stats.js';
