@@ -183,6 +183,14 @@ export function meanPairwiseDistance(tf: TF, images: Tensor): number {
   });
 }
 
+/**
+ * G(z) with batch statistics in batch-norm, as the reference DCGAN samples (it never switches
+ * the generator to inference mode); moving averages lag far behind a GAN's fast-moving layers.
+ */
+export function sampleImages(tf: TF, g: Model, z: Tensor): Tensor {
+  return tf.tidy(() => g.apply(z, { training: true }) as Tensor);
+}
+
 const classDir = (workDir: string, className: string) => path.join(workDir, className.replace(/[^A-Za-z0-9._-]/g, '_'));
 
 async function trainClass(tf: TF, real: ImageSet, className: string, label: string, o: DcganOptions, ctx: PluginContext): Promise<void> {
@@ -231,7 +239,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         if (!Number.isFinite(gLoss) || gLoss > 15) ctx.warn(`${label}: generator loss ${gLoss.toFixed(2)} at epoch ${epoch} (exploding)`);
         state.epoch = epoch;
         if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
-          const samples = gan.g.predict(fixedZ) as Tensor; // [s, h, w, c]
+          const samples = sampleImages(tf, gan.g, fixedZ); // [s, h, w, c]
           const diversity = meanPairwiseDistance(tf, samples);
           if (diversity < 0.3 * realDiversity) ctx.warn(`${label}: sample diversity ${diversity.toFixed(2)} is under 30 % of the real images' ${realDiversity.toFixed(2)} at epoch ${epoch} (mode collapse?)`);
           ctx.metric(`${className}_diversity_ratio`, diversity / realDiversity, epoch);
@@ -290,7 +298,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
         for (let start = 0; start < request.countPerClass; start += 128) {
           const n = Math.min(128, request.countPerClass - start);
           const z = latentBatch(tf, n, options.latentDim, deriveSeed(ctx.seed, 'generate', className, start));
-          const out = g.predict(z) as Tensor; // [n, h, w, c] in [-1, 1] (tanh)
+          const out = sampleImages(tf, g, z); // [n, h, w, c] in [-1, 1] (tanh)
           images.set((await out.data()) as Float32Array, (c * request.countPerClass + start) * size);
           tf.dispose([z, out]);
         }
