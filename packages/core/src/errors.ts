@@ -56,5 +56,6 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+  const allowed = word.length >= 4 ? Math.max(2, Math.floor(word.length / 3)) : 1;
+  return best !== undefined && bestDistance <= allowed ? best : undefined;
 }

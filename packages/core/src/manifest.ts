@@ -276,7 +276,7 @@ export async function resolveManifestText(text: string, file: string, options: L
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
     throw new ManifestError(shown, doc.errors.map((e) => {
-      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      const pos = lines.linePos(e.pos[0]);
       return { where: `${shown}:${pos.line}:${pos.col}`, path: '', message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
     }));
   }
@@ -288,13 +288,15 @@ export async function resolveManifestText(text: string, file: string, options: L
   const data = doc.toJS() ?? {};
   const locate = locator(shown, doc, lines, overrides);
   const diagnostics = checker.check(manifestSchema, data, locate);
-  if (diagnostics.length) throw new ManifestError(shown, diagnostics);
+  const shapeOk = diagnostics.length === 0;
   const manifest = data as Manifest;
 
   // Plugin options are checked against each plugin's own schema, with the same positions.
   const manifestDir = path.dirname(path.resolve(file));
   for (const kind of ['generator', 'classifier'] as const) {
     if (!options.pluginSchema) break;
+    // Plugin options are checked even when the rest has errors, so every problem shows at once.
+    if (typeof manifest[kind]?.plugin !== 'string' || (manifest[kind].options !== undefined && (typeof manifest[kind].options !== 'object' || manifest[kind].options === null))) continue;
     try {
       const schema = await options.pluginSchema(manifest[kind].plugin, kind, manifestDir);
       manifest[kind].options ??= {};
@@ -304,9 +306,18 @@ export async function resolveManifestText(text: string, file: string, options: L
       diagnostics.push({ where: locate([kind, 'plugin']), path: `${kind}.plugin`, message: err.message });
     }
   }
-  diagnostics.push(...semanticChecks(manifest, locate, manifestDir, options.config));
-  if (diagnostics.length) throw new ManifestError(shown, diagnostics);
+  if (shapeOk) diagnostics.push(...semanticChecks(manifest, locate, manifestDir, options.config));
+  if (diagnostics.length) throw new ManifestError(shown, sortByPosition(diagnostics));
   return normalise(manifest, text, path.resolve(file), options);
+}
+
+/** File positions in reading order; `--set` overrides after them. */
+function sortByPosition(diagnostics: Diagnostic[]): Diagnostic[] {
+  const key = (d: Diagnostic) => {
+    const m = d.where.match(/:(\d+):(\d+)$/);
+    return m ? Number(m[1]) * 1e6 + Number(m[2]) : Infinity;
+  };
+  return diagnostics.map((d, i) => ({ d, i })).sort((a, b) => key(a.d) - key(b.d) || a.i - b.i).map(({ d }) => d);
 }
 
 function expandRatios(r: Manifest['ratios']): number[] {

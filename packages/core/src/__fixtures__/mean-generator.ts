@@ -1,0 +1,2 @@
+import { meanGenerator } from './fake-plugins.js';
+export default meanGenerator;
