@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDataset, type DatasetSpec } from './dataset.js';
+import { decodeImage, hammingDistance } from './decode.js';
+import { phantomDataset } from './phantom.js';
+import { splitTest } from './split.js';
+import { groupMembers } from './groups.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-data-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const spec = (root: string, extra: Partial<DatasetSpec> = {}): DatasetSpec => ({
+  source: 'folder', path: root, classes: [{ name: 'tumor', folder: 'yes' }, { name: 'healthy', folder: 'no' }],
+  phantomPerClass: 0, imageSize: 16, channels: 3, leakageGuard: { enabled: true, maxHammingDistance: 8 }, strict: false, maxPixels: 4_000_000, ...extra,
+});
+
+function gradient(w: number, h: number, channels: 1 | 3 | 4, flip = false): Buffer {
+  const buf = Buffer.alloc(w * h * channels);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < channels; c++) {
+    buf[(y * w + x) * channels + c] = c === 3 ? 255 : Math.round((255 * (flip ? w - 1 - x : x)) / (w - 1) * (0.5 + 0.5 * Math.sin(y / 3)) ** 2);
+  }
+  return buf;
+}
+
+describe('folder datasets with real-world oddities', () => {
+  const root = path.join(tmp, 'odd');
+  beforeAll(async () => {
+    fs.mkdirSync(path.join(root, 'yes', 'nested'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'no'), { recursive: true });
+    const raw = (w: number, h: number, ch: 1 | 3 | 4, flip = false) => sharp(gradient(w, h, ch, flip), { raw: { width: w, height: h, channels: ch } });
+    await raw(200, 150, 3).jpeg().toFile(path.join(root, 'yes', 'a.jpg'));
+    await raw(150, 200, 3).png().toFile(path.join(root, 'yes', 'png-named.jpg'));
+    await raw(300, 300, 1).png().toFile(path.join(root, 'yes', 'nested', 'grey.png'));
+    await raw(120, 120, 4, true).png().toFile(path.join(root, 'no', 'rgba.png'));
+    await raw(640, 480, 3, true).jpeg({ quality: 60 }).toFile(path.join(root, 'no', 'big.jpg'));
+    const full = await raw(200, 200, 3, true).jpeg().toBuffer();
+    fs.writeFileSync(path.join(root, 'no', 'truncated.jpg'), full.subarray(0, 300));
+    fs.writeFileSync(path.join(root, 'no', 'empty.jpg'), Buffer.alloc(0));
+    fs.writeFileSync(path.join(root, 'no', 'notes.txt'), 'scanner notes\n');
+    fs.writeFileSync(path.join(root, 'no', '.DS_Store'), Buffer.from([0, 0, 0, 1, 66, 117, 100, 49]));
+    await raw(2100, 2000, 3).jpeg().toFile(path.join(root, 'no', 'bomb.jpg'));
+  });
+
+  it('decodes by content, skips bad files with reasons and keeps going', async () => {
+    const d = await loadDataset(spec(root));
+    expect(d.report.counts).toEqual({ tumor: 3, healthy: 2 });
+    expect(d.report.formats).toEqual({ jpeg: 2, png: 3 });
+    expect(d.set.ids).toEqual(['yes/a.jpg', 'yes/nested/grey.png', 'yes/png-named.jpg', 'no/big.jpg', 'no/rgba.png']);
+    expect(d.report.skipped).toEqual([
+      { file: 'no/bomb.jpg', reason: 'larger than the 4000000-pixel limit (decompression-bomb guard)' },
+      { file: 'no/empty.jpg', reason: 'empty file' },
+      { file: 'no/notes.txt', reason: 'not an image, or a format sharp cannot read' },
+      { file: 'no/truncated.jpg', reason: expect.stringMatching(/^truncated or corrupt image/) },
+    ]);
+    expect(d.set.images.length).toBe(5 * 16 * 16 * 3);
+    const min = d.set.images.reduce((a, b) => Math.min(a, b));
+    const max = d.set.images.reduce((a, b) => Math.max(a, b));
+    expect(min).toBeGreaterThanOrEqual(-1);
+    expect(max).toBeLessThanOrEqual(1);
+    expect(max - min).toBeGreaterThan(1);
+  });
+
+  it('fails on the first bad file with strict: true', async () => {
+    await expect(loadDataset(spec(root, { strict: true }))).rejects.toThrow(/no\/bomb\.jpg: larger than the 4000000-pixel limit .*\(strict: true\)/);
+  });
+
+  it('caches preprocessed tensors keyed by content and options', async () => {
+    const cacheDir = path.join(tmp, 'cache');
+    const cold = await loadDataset(spec(root), { cacheDir });
+    const warm = await loadDataset(spec(root), { cacheDir });
+    expect(cold.cached).toBe(false);
+    expect(warm.cached).toBe(true);
+    expect(warm.set.images).toEqual(cold.set.images);
+    expect(warm.fingerprint).toBe(cold.fingerprint);
+    const other = await loadDataset(spec(root, { imageSize: 8 }), { cacheDir });
+    expect(other.cached).toBe(false);
+    expect(other.fingerprint).toBe(cold.fingerprint);
+  });
+
+  it('makes grey and RGBA images three channels, or one when asked', async () => {
+    const grey = fs.readFileSync(path.join(root, 'yes', 'nested', 'grey.png'));
+    const rgb = await decodeImage(grey, { size: 8, channels: 3, maxPixels: 1e7 });
+    expect(rgb.pixels.length).toBe(8 * 8 * 3);
+    expect(rgb.pixels[0]).toBe(rgb.pixels[1]);
+    const one = await decodeImage(grey, { size: 8, channels: 1, maxPixels: 1e7 });
+    expect(one.pixels.length).toBe(64);
+  });
+});
+
+describe('phantom source', () => {
+  it('is deterministic by seed and in range', () => {
+    const a = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 3, size: 32, channels: 1 });
+    const b = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 3, size: 32, channels: 1 });
+    const c = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 3, size: 32, channels: 1, seed: 2 });
+    expect(a.images).toEqual(b.images);
+    expect(a.images).not.toEqual(c.images);
+    expect(Math.min(...a.images)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...a.images)).toBeLessThanOrEqual(1);
+    expect(Array.from(a.labels)).toEqual([0, 0, 0, 1, 1, 1]);
+  });
+
+  it('draws a bright mass only in the tumour class', () => {
+    const set = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 50, size: 64, channels: 1 });
+    const bright = (i: number) => set.images.subarray(i * 4096, (i + 1) * 4096).filter((v) => v > 0.55).length;
+    const mean = (from: number) => Array.from({ length: 50 }, (_, i) => bright(from + i)).reduce((s, x) => s + x, 0) / 50;
+    expect(mean(0)).toBeGreaterThan(mean(50) * 1.3);
+  });
+});
+
+describe('group-wise test split', () => {
+  it('never splits a group and fills each class exactly', () => {
+    const labels = Int32Array.from([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+    const groups = Int32Array.from([0, 0, 1, 2, 3, 3, 4, 4, 4, 5, 6, 7]);
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const s = splitTest(labels, groups, 2, 2, seed);
+      expect([0, 1].map((c) => s.test.filter((i) => labels[i] === c).length)).toEqual([2, 2]);
+      for (const members of groupMembers(groups)) {
+        const inTest = members.filter((i) => s.test.includes(i)).length;
+        expect(inTest === 0 || inTest === members.length).toBe(true);
+      }
+    }
+  });
+
+  it('says which class cannot be filled', () => {
+    expect(() => splitTest(Int32Array.from([0, 0, 1]), Int32Array.from([0, 0, 1]), 2, 1, 1, ['tumor', 'healthy'])).toThrow(
+      'cannot fill the test set with whole near-duplicate groups (tumor: 0 of 1); lower testPerClass',
+    );
+  });
+});
+
+const BR35H = path.resolve(import.meta.dirname, '../../../../shared/datasets/br35h');
+const hasBr35h = fs.existsSync(path.join(BR35H, 'yes')) && fs.existsSync(path.join(BR35H, 'no'));
+if (!hasBr35h) console.warn(`BR35H not found at ${BR35H}: the BR35H tests are skipped (they need ../shared/datasets/br35h beside the repository).`);
+
+describe.skipIf(!hasBr35h)(`BR35H at ${BR35H}`, () => {
+  let d: Awaited<ReturnType<typeof loadDataset>>;
+  beforeAll(async () => {
+    d = await loadDataset({ ...spec(BR35H, { imageSize: 32 }) }, { cacheDir: path.resolve(import.meta.dirname, '../../../.cache/test-datasets') });
+  }, 300_000);
+
+  it('decodes all 3,000 files, PNGs named .jpg included', () => {
+    expect(d.report.counts).toEqual({ tumor: 1500, healthy: 1500 });
+    expect(d.report.skipped).toEqual([]);
+    expect(d.report.formats.png).toBeGreaterThan(0);
+  });
+
+  it('groups the known near-duplicate and exact-duplicate pairs', () => {
+    const group = (id: string) => d.groups[d.set.ids!.indexOf(id)];
+    expect(group('yes/y100.jpg')).toBe(group('yes/y942.jpg'));
+    expect(group('no/no355.jpg')).toBe(group('no/no532.jpg'));
+    expect(d.report.groups.imagesInMultiMember).toBeGreaterThan(1500);
+  });
+
+  it('keeps every group on one side of the test split; same seed same split, other seed other split', () => {
+    const a = splitTest(d.set.labels, d.groups, 2, 500, 1);
+    const b = splitTest(d.set.labels, d.groups, 2, 500, 1);
+    const c = splitTest(d.set.labels, d.groups, 2, 500, 2);
+    expect(a).toEqual(b);
+    expect(a.test).not.toEqual(c.test);
+    expect(a.test).toHaveLength(1000);
+    const testGroups = new Set(a.test.map((i) => d.groups[i]));
+    expect(a.pool.filter((i) => testGroups.has(d.groups[i]))).toEqual([]);
+  });
+
+  it('the dHash threshold separates the documented pair from unrelated images', async () => {
+    const hashOf = async (f: string) => (await decodeImage(fs.readFileSync(path.join(BR35H, f)), { size: 8, channels: 1, maxPixels: 4e7 })).dhash;
+    expect(hammingDistance(await hashOf('yes/y100.jpg'), await hashOf('yes/y942.jpg'))).toBeLessThanOrEqual(8);
+    expect(hammingDistance(await hashOf('yes/y100.jpg'), await hashOf('no/no355.jpg'))).toBeGreaterThan(40);
+  });
+});
