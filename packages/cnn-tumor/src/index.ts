@@ -94,6 +94,8 @@ export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
       } finally {
         best.weights?.forEach((w) => w.dispose());
         for (const t of [trainT.x, trainT.y, valT.x, valT.y]) t.dispose();
+        // model.dispose() leaves the optimizer's slot variables (Adam moments) alive.
+        model.optimizer.dispose();
       }
       return trainedClassifier(tf, model, k);
     },

@@ -144,8 +144,12 @@ export async function saveCheckpoint(dir: string, gan: GanPair, state: object): 
   fs.mkdirSync(dir, { recursive: true });
   await saveTensors(path.join(dir, 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
   await saveTensors(path.join(dir, 'discriminator'), gan.d.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
-  await saveTensors(path.join(dir, 'opt-g'), await gan.optG.getWeights());
-  await saveTensors(path.join(dir, 'opt-d'), await gan.optD.getWeights());
+  for (const [opt, file] of [[gan.optG, 'opt-g'], [gan.optD, 'opt-d']] as const) {
+    const weights = await opt.getWeights();
+    await saveTensors(path.join(dir, file), weights);
+    // getWeights() makes a fresh scalar for the iteration count; the rest are the live moments.
+    weights.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+  }
   fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
   // state.json is written last: a checkpoint without it is incomplete and ignored.
   fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
@@ -161,8 +165,11 @@ export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withO
   restore(gan.d, path.join(dir, 'discriminator'));
   if (withOptimisers) {
     // Adam creates its slots lazily; setWeights restores iterations and moments by name.
-    await gan.optG.setWeights(loadTensors(tf, path.join(dir, 'opt-g')));
-    await gan.optD.setWeights(loadTensors(tf, path.join(dir, 'opt-d')));
+    for (const [opt, file] of [[gan.optG, 'opt-g'], [gan.optD, 'opt-d']] as const) {
+      const saved = loadTensors(tf, path.join(dir, file));
+      await opt.setWeights(saved); // copies into new variables
+      tf.dispose(saved.map((s) => s.tensor));
+    }
   }
   return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as S;
 }

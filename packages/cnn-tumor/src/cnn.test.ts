@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
+import { phantomDataset, subset } from '@synthmix/data';
+import cnnTumor, { buildClassifier, loadClassifier, optionsSchema } from './index.js';
+
+let backend: LoadedBackend;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-cnn-'));
+beforeAll(async () => {
+  backend = await loadBackend('tensorflow');
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function context(progress: Progress[] = []): PluginContext {
+  return { tf: backend.tf, seed: 3, random: createRng(3), signal: new AbortController().signal, workDir: tmp, progress: (p) => progress.push(p), metric() {}, artifact() {}, warn() {} };
+}
+
+const defaults = { epochs: 6, batchSize: 32, learningRate: 0.001, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, earlyStopping: { enabled: true, patience: 3 }, classWeights: 'none' as const };
+
+describe('cnn-tumor', () => {
+  it('has the paper\'s layer shapes and parameter count at 64×64×3', () => {
+    const { tf } = backend;
+    const model = buildClassifier(tf, { inputShape: [64, 64, 3], classes: 2, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, seed: 1 });
+    expect(model.layers.map((l) => JSON.stringify(l.outputShape))).toEqual([
+      '[null,64,64,32]', '[null,32,32,32]', '[null,32,32,64]', '[null,16,16,64]', '[null,16,16,128]', '[null,8,8,128]',
+      '[null,8192]', '[null,128]', '[null,128]', '[null,1]',
+    ]);
+    // conv: 3·3·3·32+32 = 896; 3·3·32·64+64 = 18,496; 3·3·64·128+128 = 73,856; dense: 8192·128+128 = 1,048,704; out: 129
+    expect(model.countParams()).toBe(896 + 18496 + 73856 + 1048704 + 129);
+    model.dispose();
+    const four = buildClassifier(tf, { inputShape: [64, 64, 3], classes: 4, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, seed: 1 });
+    expect(four.outputShape).toEqual([null, 4]);
+    four.dispose();
+  });
+
+  it('passes the contract check', () => {
+    expect(checkPluginShape(cnnTumor(), 'classifier')).toEqual([]);
+    expect(optionsSchema.properties.epochs.default).toBe(10);
+  });
+
+  it('learns phantom tumours well above chance, reports epochs, and reloads to the same predictions', async () => {
+    const all = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 260, size: 32, channels: 3, seed: 5 });
+    const order = Array.from({ length: all.count }, (_, i) => i).sort((a, b) => ((a * 7919) % 520) - ((b * 7919) % 520));
+    const train = subset(all, order.slice(0, 320));
+    const val = subset(all, order.slice(320, 400));
+    const test = subset(all, order.slice(400));
+    const progress: Progress[] = [];
+    const before = backend.tf.memory().numTensors;
+    const model = await cnnTumor().fit(train, val, { ...defaults, filters: [16, 32, 64], denseUnits: 64 }, context(progress));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(Object.keys(progress[0].metrics!)).toEqual(['loss', 'accuracy', 'val_loss', 'val_accuracy']);
+    const p = await model.predict(test);
+    expect(p.length).toBe(test.count * 2);
+    let correct = 0;
+    for (let i = 0; i < test.count; i++) if ((p[i * 2 + 1] > 0.5 ? 1 : 0) === test.labels[i]) correct++;
+    expect(correct / test.count).toBeGreaterThan(0.75);
+    const dir = await model.save!(path.join(tmp, 'model'));
+    const reloaded = await loadClassifier(backend.tf, dir, 2);
+    const q = await reloaded.predict(test);
+    for (let i = 0; i < p.length; i++) expect(Math.abs(p[i] - q[i])).toBeLessThan(1e-5);
+    model.dispose();
+    reloaded.dispose();
+    // Training and prediction leave nothing behind.
+    expect(backend.tf.memory().numTensors).toBe(before);
+  });
+
+  it('is reproducible for a seed', async () => {
+    const set = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 40, size: 16, channels: 1 });
+    const run = async () => {
+      const progress: Progress[] = [];
+      const m = await cnnTumor().fit(set, set, { ...defaults, epochs: 2, filters: [8], denseUnits: 8 }, context(progress));
+      m.dispose();
+      return progress.map((p) => p.metrics!.loss);
+    };
+    expect(await run()).toEqual(await run());
+  });
+});

@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
+import { phantomDataset } from '@synthmix/data';
+import dcgan, { buildGan, buildDiscriminator, buildGenerator, latentBatch, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, type DcganOptions } from './index.js';
+
+let backend: LoadedBackend;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-dcgan-'));
+beforeAll(async () => {
+  backend = await loadBackend('tensorflow');
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, checkpointEvery: 1, samplesPerGrid: 8 };
+const real = phantomDataset({ classNames: ['tumor'], perClass: 48, size: 16, channels: 1 });
+
+function context(workDir: string, events: { progress: Progress[]; artifacts: string[]; warnings: string[] }): PluginContext {
+  return { tf: backend.tf, seed: 11, random: createRng(11), signal: new AbortController().signal, workDir, progress: (p) => events.progress.push(p), metric() {}, artifact: (f) => events.artifacts.push(f), warn: (w) => events.warnings.push(w) };
+}
+const newEvents = () => ({ progress: [] as Progress[], artifacts: [] as string[], warnings: [] as string[] });
+
+describe('DCGAN networks', () => {
+  it('have the paper\'s shapes at 64×64 and ngf = ndf = 64', () => {
+    const { tf } = backend;
+    const arch = { size: 64, channels: 3, latentDim: 100, ngf: 64, ndf: 64, seed: 1 };
+    const g = buildGenerator(tf, arch);
+    const d = buildDiscriminator(tf, arch);
+    expect(g.layers.filter((l) => /conv2d_transpose|reshape/.test(l.name)).map((l) => JSON.stringify(l.outputShape))).toEqual([
+      '[null,4,4,512]', '[null,8,8,256]', '[null,16,16,128]', '[null,32,32,64]', '[null,64,64,3]',
+    ]);
+    expect(d.layers.filter((l) => l.name.startsWith('conv2d')).map((l) => JSON.stringify(l.outputShape))).toEqual([
+      '[null,32,32,64]', '[null,16,16,128]', '[null,8,8,256]', '[null,4,4,512]',
+    ]);
+    // G: 100·8192 + BN 4·512 + convT (4·4·512·256 + BN 4·256) + (4·4·256·128 + 4·128) + (4·4·128·64 + 4·64) + (4·4·64·3 + 3)
+    expect(g.countParams()).toBe(819200 + 2048 + 2097152 + 1024 + 524288 + 512 + 131072 + 256 + 3072 + 3);
+    // D: (4·4·3·64 + 64) + (4·4·64·128 + 4·128) + (4·4·128·256 + 4·256) + (4·4·256·512 + 4·512) + (8192 + 1)
+    expect(d.countParams()).toBe(3136 + 131072 + 512 + 524288 + 1024 + 2097152 + 2048 + 8193);
+    g.dispose();
+    d.dispose();
+  });
+
+  it('refuses sizes that are not powers of two', () => {
+    expect(() => buildGenerator(backend.tf, { size: 48, channels: 3, latentDim: 10, ngf: 4, ndf: 4, seed: 1 })).toThrow('DCGAN needs a power-of-two image size ≥ 8, found 48');
+  });
+
+  it('training steps move the losses and leave no tensors behind', () => {
+    const { tf } = backend;
+    const gan = buildGan(tf, { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 }, small);
+    const x = tf.tensor4d(real.images.subarray(0, 16 * 256), [16, 16, 16, 1]);
+    const step = (i: number) => {
+      const z = latentBatch(tf, 16, 16, i);
+      const d = trainDiscriminatorOneStep(tf, gan, x, z, 0.9);
+      const g = trainGeneratorOneStep(tf, gan, z);
+      const out = [d.dLoss.dataSync()[0], g.gLoss.dataSync()[0]];
+      tf.dispose([z, d.dLoss, d.dReal, d.dFake, g.gLoss]);
+      return out;
+    };
+    step(0); // creates the optimisers' slots
+    const before = tf.memory().numTensors;
+    const losses = Array.from({ length: 8 }, (_, i) => step(i + 1));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(losses[7][0]).not.toBeCloseTo(losses[0][0], 3);
+    expect(losses[7][1]).not.toBeCloseTo(losses[0][1], 3);
+    x.dispose();
+    gan.g.dispose();
+    gan.d.dispose();
+  });
+});
+
+describe('dcgan plugin', () => {
+  it('passes the contract check with documented defaults', () => {
+    expect(checkPluginShape(dcgan(), 'generator')).toEqual([]);
+    expect(optionsSchema.properties.learningRate.default).toBe(0.0002);
+    expect(optionsSchema.properties.beta1.default).toBe(0.5);
+  });
+
+  it('same seed → same losses; resume from a checkpoint → same next epoch as an uninterrupted run', async () => {
+    const full = newEvents();
+    await dcgan().train(real, small, context(path.join(tmp, 'full'), full));
+    const again = newEvents();
+    await dcgan().train(real, small, context(path.join(tmp, 'again'), again));
+    expect(again.progress.map((p) => p.metrics)).toEqual(full.progress.map((p) => p.metrics));
+
+    const resumed = newEvents();
+    await dcgan().train(real, { ...small, epochs: 1 }, context(path.join(tmp, 'resumed'), resumed));
+    const before = backend.tf.memory().numTensors;
+    await dcgan().train(real, small, context(path.join(tmp, 'resumed'), resumed));
+    expect(resumed.progress.map((p) => p.step)).toEqual([1, 2]);
+    expect(resumed.progress[1].metrics).toEqual(full.progress[1].metrics);
+    expect(backend.tf.memory().numTensors).toBe(before);
+    expect(full.artifacts.map((a) => path.basename(a))).toEqual(['epoch-0001.png', 'epoch-0002.png']);
+  });
+
+  it('generates images of the real shape and range, with provenance, deterministically', async () => {
+    const dir = path.join(tmp, 'full');
+    const request = { countPerClass: 5, classNames: ['tumor'], height: 16, width: 16, channels: 1 };
+    const a = await dcgan().generate(request, small, context(dir, newEvents()));
+    const b = await dcgan().generate(request, small, context(dir, newEvents()));
+    expect(a.count).toBe(5);
+    expect(a.images.length).toBe(5 * 256);
+    expect(Math.max(...a.images)).toBeLessThanOrEqual(1);
+    expect(Math.min(...a.images)).toBeGreaterThanOrEqual(-1);
+    expect(a.images).toEqual(b.images);
+    expect(a.provenance).toMatchObject({ plugin: 'synthmix:dcgan', seed: 11 });
+    expect(a.provenance.stateHash).toMatch(/^[0-9a-f]{16}$/);
+    await expect(dcgan().generate(request, small, context(path.join(tmp, 'nothing'), newEvents()))).rejects.toThrow(/no trained generator for class "tumor"/);
+  });
+});
