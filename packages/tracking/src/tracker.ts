@@ -1,0 +1,361 @@
+/**
+ * Logs a sweep's events to MLflow: the sweep is a parent run, each generator and each cell a
+ * child run. Every call goes through an on-disk spool first, so a server that drops mid-sweep
+ * loses nothing: training goes on, and the spool is replayed when the server is back (by the
+ * tracker itself, or later by `synthmix sync`).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CellResult, ResolvedPlan, SweepEvent } from '@synthmix/core';
+import { MlflowClient, MlflowHttpError, MlflowUnreachableError, sanitizeKey, type Metric, type Param, type RunInfo, type RunStatus, type Tag } from './client.js';
+
+export const SYNTHMIX_VERSION = '0.1.0';
+
+/** One spooled call. Runs are named by logical keys; their MLflow ids are resolved when applied. */
+export type SpoolOp =
+  | { seq: number; op: 'start-run'; key: string; name: string; parent?: string; tags: Record<string, string>; params: Record<string, string>; dataset?: { name: string; digest: string; source: string } }
+  | { seq: number; op: 'log'; key: string; metrics: Metric[]; params: Param[]; tags: Tag[] }
+  | { seq: number; op: 'artifact'; key: string; file: string; dir: string }
+  | { seq: number; op: 'end-run'; key: string; status: RunStatus; tags?: Record<string, string> };
+type NewOp = SpoolOp extends infer O ? (O extends SpoolOp ? Omit<O, 'seq'> : never) : never;
+
+interface SpoolState {
+  experimentName: string;
+  experimentId?: string;
+  appliedSeq: number;
+  runs: Record<string, RunInfo>;
+  /** Keys whose run was already FINISHED when this session attached: their later ops are skipped. */
+  complete: string[];
+  /** Ops the server refused (bad values); kept for the record, not retried. */
+  rejected: { seq: number; error: string }[];
+}
+
+export interface TrackerOptions {
+  client: MlflowClient;
+  /** The sweep's output folder; the spool lives in `<dir>/mlflow/`. */
+  outputDir: string;
+  experimentName: string;
+  /** Told about connection loss and recovery, and about refused calls. */
+  onNotice?: (message: string) => void;
+  /** Longest wait between reconnection attempts while the server is down. */
+  maxOfflineDelayMs?: number;
+}
+
+export function spoolPaths(outputDir: string) {
+  const dir = path.join(outputDir, 'mlflow');
+  return { dir, ops: path.join(dir, 'spool.jsonl'), state: path.join(dir, 'state.json') };
+}
+
+/** Flattens nested objects to dotted keys (`generator.options.epochs`). */
+export function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (value !== undefined) {
+    out[sanitizeKey(prefix)] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+function gitCommit(cwd: string): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export class MlflowTracker {
+  private readonly paths: ReturnType<typeof spoolPaths>;
+  private state: SpoolState;
+  private queue: SpoolOp[] = [];
+  private nextSeq: number;
+  private working: Promise<void> | undefined;
+  private offline = false;
+  private closing = false;
+  private sweepKey = '';
+
+  constructor(private readonly options: TrackerOptions) {
+    this.paths = spoolPaths(options.outputDir);
+    fs.mkdirSync(this.paths.dir, { recursive: true });
+    this.state = fs.existsSync(this.paths.state)
+      ? (JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as SpoolState)
+      : { experimentName: options.experimentName, appliedSeq: 0, runs: {}, complete: [], rejected: [] };
+    const spooled = fs.existsSync(this.paths.ops)
+      ? fs.readFileSync(this.paths.ops, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolOp)
+      : [];
+    // Leftovers of an earlier session go first, in their original order.
+    this.queue = spooled.filter((o) => o.seq > this.state.appliedSeq);
+    this.nextSeq = spooled.reduce((m, o) => Math.max(m, o.seq), this.state.appliedSeq) + 1;
+    this.state.complete = [];
+  }
+
+  /** Calls not yet applied on the server. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get runIds(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.state.runs).map(([k, r]) => [k, r.run_id]));
+  }
+
+  get experimentId(): string | undefined {
+    return this.state.experimentId;
+  }
+
+  private enqueue(op: NewOp): void {
+    const full = { ...op, seq: this.nextSeq++ } as SpoolOp;
+    fs.appendFileSync(this.paths.ops, `${JSON.stringify(full)}\n`);
+    this.queue.push(full);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (!this.working) this.working = this.work().finally(() => {
+      this.working = undefined;
+      if (this.queue.length && !this.closing) this.kick();
+    });
+  }
+
+  private saveState(): void {
+    fs.writeFileSync(`${this.paths.state}.tmp`, JSON.stringify(this.state, null, 1));
+    fs.renameSync(`${this.paths.state}.tmp`, this.paths.state);
+  }
+
+  private async work(): Promise<void> {
+    let delay = 500;
+    while (this.queue.length) {
+      // Consecutive logs to one run go in one batch (the client chunks to the server's limits).
+      const first = this.queue[0];
+      let take = 1;
+      if (first.op === 'log') while (take < this.queue.length && take < 200 && this.queue[take].op === 'log' && this.queue[take].key === first.key) take++;
+      const ops = this.queue.slice(0, take);
+      try {
+        await this.apply(ops);
+        if (this.offline) {
+          this.offline = false;
+          this.options.onNotice?.(`MLflow is reachable again; replaying ${this.queue.length} spooled call(s)`);
+        }
+        delay = 500;
+      } catch (err) {
+        if (err instanceof MlflowUnreachableError || (err instanceof MlflowHttpError && err.status >= 500)) {
+          if (!this.offline) {
+            this.offline = true;
+            this.options.onNotice?.(`MLflow unreachable (${err.message}); training goes on and calls are spooled to ${this.paths.ops}`);
+          }
+          if (this.closing) return;
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, this.options.maxOfflineDelayMs ?? 10_000);
+          continue;
+        }
+        // A refused call (bad value, conflicting param) will never succeed: record it and go on.
+        const message = (err as Error).message;
+        this.state.rejected.push(...ops.map((o) => ({ seq: o.seq, error: message })));
+        this.options.onNotice?.(`MLflow refused ${first.op} for ${first.key}: ${message}`);
+      }
+      this.queue.splice(0, take);
+      this.state.appliedSeq = ops[ops.length - 1].seq;
+      this.saveState();
+    }
+  }
+
+  private async experiment(): Promise<string> {
+    this.state.experimentId ??= await this.options.client.ensureExperiment(this.state.experimentName);
+    return this.state.experimentId;
+  }
+
+  private async apply(ops: SpoolOp[]): Promise<void> {
+    const client = this.options.client;
+    const op = ops[0];
+    if (this.state.complete.includes(op.key) && op.op !== 'start-run') return;
+    const run = this.state.runs[op.key];
+    if (op.op !== 'start-run' && !run) throw new Error(`no run started for ${op.key}`);
+    switch (op.op) {
+      case 'start-run': {
+        const experimentId = await this.experiment();
+        // Attach to the run of an earlier attempt instead of creating a duplicate.
+        const found = this.state.runs[op.key] ? [await client.getRun(this.state.runs[op.key].run_id)] : await client.searchRuns([experimentId], `tags.\`synthmix.run_key\` = '${op.key}'`);
+        let info: RunInfo | undefined = found[0]?.info;
+        if (info?.status === 'FINISHED' && op.key !== this.sweepKeyOf(op.key)) {
+          this.state.runs[op.key] = info;
+          this.state.complete.push(op.key);
+          return;
+        }
+        if (info && op.key.includes(':cell:')) {
+          // An interrupted cell restarts from scratch, so its half-logged run goes too.
+          await client.deleteRun(info.run_id);
+          info = undefined;
+        }
+        const tags = { ...op.tags, 'synthmix.run_key': op.key, ...(op.parent ? { 'mlflow.parentRunId': this.state.runs[op.parent]?.run_id ?? '' } : {}) };
+        if (!info) info = await client.createRun({ experimentId, runName: op.name, tags });
+        else if (info.status !== 'RUNNING') await client.updateRun(info.run_id, 'RUNNING');
+        this.state.runs[op.key] = info;
+        await client.logBatch(info.run_id, { params: Object.entries(op.params).map(([key, value]) => ({ key, value })), tags: Object.entries(tags).map(([key, value]) => ({ key, value })) });
+        if (op.dataset) await client.logInputs(info.run_id, [{ ...op.dataset, context: 'training' }]);
+        return;
+      }
+      case 'log': {
+        const logs = ops as Extract<SpoolOp, { op: 'log' }>[];
+        await client.logBatch(run.run_id, { metrics: logs.flatMap((o) => o.metrics), params: logs.flatMap((o) => o.params), tags: logs.flatMap((o) => o.tags) });
+        return;
+      }
+      case 'artifact':
+        if (fs.existsSync(op.file)) {
+          if (fs.statSync(op.file).isDirectory()) await client.logArtifacts(run, op.file, op.dir);
+          else await client.logArtifact(run, op.file, op.dir);
+        }
+        return;
+      case 'end-run':
+        if (op.tags) await client.logBatch(run.run_id, { tags: Object.entries(op.tags).map(([key, value]) => ({ key, value })) });
+        await client.updateRun(run.run_id, op.status);
+        return;
+    }
+  }
+
+  private sweepKeyOf(key: string): string {
+    return key.split(':')[0];
+  }
+
+  // --- events → spooled calls -------------------------------------------------------------
+
+  private cellKey = (id: string) => `${this.sweepKey}:cell:${id}`;
+  private generatorKey = (seed: number) => `${this.sweepKey}:generator:${seed}`;
+  private scopeKey(scope: Extract<SweepEvent, { type: 'metric' }>['scope']): string {
+    return scope.kind === 'sweep' ? this.sweepKey : scope.kind === 'generator' ? this.generatorKey(scope.seed) : this.cellKey(scope.cellId);
+  }
+
+  handle(event: SweepEvent): void {
+    switch (event.type) {
+      case 'sweep:start':
+        this.startSweep(event.plan, event);
+        return;
+      case 'data:loaded':
+        this.enqueue({ op: 'log', key: this.sweepKey, metrics: [], params: [], tags: [{ key: 'synthmix.dataset_fingerprint', value: event.fingerprint }] });
+        this.enqueue({ op: 'artifact', key: this.sweepKey, file: event.reportFile, dir: '' });
+        return;
+      case 'generator:start':
+        this.enqueue({ op: 'start-run', key: this.generatorKey(event.seed), name: `generator-seed${event.seed}`, parent: this.sweepKey, tags: { 'synthmix.plugin': event.plugin, 'synthmix.state_key': event.stateKey, 'synthmix.cached': String(event.cached), 'mlflow.note.content': `Generator ${event.plugin}, seed ${event.seed}${event.cached ? ' (state reused from the cache)' : ''}` }, params: { ...this.generatorParams, seed: String(event.seed) } });
+        return;
+      case 'generator:done':
+        this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed), status: 'FINISHED' });
+        return;
+      case 'metric':
+        this.enqueue({ op: 'log', key: this.scopeKey(event.scope), metrics: [{ key: sanitizeKey(event.name), value: event.value, timestamp: event.time, step: event.step }], params: [], tags: [] });
+        return;
+      case 'artifact':
+        this.enqueue({ op: 'artifact', key: this.scopeKey(event.scope), file: event.path, dir: event.scope.kind === 'generator' ? `samples/${path.basename(path.dirname(path.dirname(event.path)))}` : '' });
+        return;
+      case 'cell:start':
+        this.startCell(event.cell);
+        return;
+      case 'cell:done': {
+        const key = this.cellKey(event.result.cell.id);
+        if (event.cached) {
+          // A cell finished in an earlier session: make sure its run is complete (it is skipped if so).
+          this.startCell(event.result.cell);
+          this.enqueue({ op: 'log', key, metrics: Object.entries(event.result.metrics).map(([k, v]) => ({ key: sanitizeKey(`test_${k}`), value: v, timestamp: event.time, step: 0 })), params: [], tags: [] });
+        }
+        const dir = path.dirname(event.result.files.predictions);
+        this.enqueue({ op: 'artifact', key, file: path.join(dir, 'result.json'), dir: '' });
+        if (!event.cached) this.enqueue({ op: 'artifact', key, file: event.result.files.predictions, dir: '' });
+        if (event.result.files.model) this.enqueue({ op: 'artifact', key, file: event.result.files.model, dir: 'model' });
+        this.enqueue({ op: 'end-run', key, status: 'FINISHED' });
+        return;
+      }
+      case 'cell:failed':
+        this.enqueue({ op: 'end-run', key: this.cellKey(event.cellId), status: 'FAILED', tags: { 'synthmix.error': event.error, 'mlflow.note.content': `Failed: ${event.error}` } });
+        return;
+      case 'sweep:done':
+        this.endSweep(event);
+        return;
+      default:
+    }
+  }
+
+  private generatorParams: Record<string, string> = {};
+  private plan?: ResolvedPlan;
+
+  private startSweep(plan: ResolvedPlan, event: Extract<SweepEvent, { type: 'sweep:start' }>): void {
+    this.plan = plan;
+    this.sweepKey = `sweep-${createHash('sha256').update(`${plan.outputDir}\n${plan.name}`).digest('hex').slice(0, 16)}`;
+    this.generatorParams = flatten(plan.generator.options, 'generator.options');
+    const commit = gitCommit(path.dirname(plan.manifestFile));
+    const params = {
+      ...flatten(plan.manifest),
+      'generator.plugin': plan.generator.plugin,
+      'classifier.plugin': plan.classifier.plugin,
+      cells: String(plan.cells.length),
+    };
+    this.enqueue({
+      op: 'start-run', key: this.sweepKey, name: plan.name,
+      tags: {
+        'mlflow.note.content': `${plan.description || plan.name}\n\nRatio sweep: ${plan.ratios.length} synthetic fractions × ${plan.seeds.length} seed(s), ${plan.trainingSetSize} images per cell.`,
+        'mlflow.user': os.userInfo().username,
+        'mlflow.source.name': plan.manifestFile,
+        ...(commit ? { 'mlflow.source.git.commit': commit } : {}),
+        'synthmix.version': SYNTHMIX_VERSION,
+        'synthmix.manifest_hash': plan.manifestHash,
+        'synthmix.backend': event.backend.choice,
+        'synthmix.tfjs_backend': event.backend.backendName,
+        ...(event.backend.tensorflowVersion ? { 'synthmix.tensorflow_version': event.backend.tensorflowVersion } : {}),
+      },
+      params,
+    });
+    this.enqueue({ op: 'artifact', key: this.sweepKey, file: path.join(plan.outputDir, 'manifest.yaml'), dir: '' });
+    this.enqueue({ op: 'artifact', key: this.sweepKey, file: path.join(plan.outputDir, 'plan.json'), dir: '' });
+  }
+
+  private startCell(cell: CellResult['cell']): void {
+    const plan = this.plan;
+    this.enqueue({
+      op: 'start-run', key: this.cellKey(cell.id), name: cell.id, parent: this.sweepKey,
+      tags: { 'mlflow.note.content': `${Math.round((1 - cell.ratio) * 100)}:${Math.round(cell.ratio * 100)} real:synthetic, seed ${cell.seed}: ${cell.realPerClass} real + ${cell.syntheticPerClass} synthetic images per class, ${cell.trainPerClass}/${cell.valPerClass} train/validation per class.`, 'synthmix.classifier': plan?.classifier.plugin ?? '' },
+      params: { ratio: String(cell.ratio), seed: String(cell.seed), real_per_class: String(cell.realPerClass), synthetic_per_class: String(cell.syntheticPerClass), train_per_class: String(cell.trainPerClass), val_per_class: String(cell.valPerClass), ...flatten(plan?.classifier.options ?? {}, 'classifier.options') },
+      dataset: plan ? { name: `${plan.name}-test`, digest: createHash('sha256').update(plan.outputDir).digest('hex'), source: plan.dataset.path ?? 'phantom' } : undefined,
+    });
+  }
+
+  private endSweep(event: Extract<SweepEvent, { type: 'sweep:done' }>): void {
+    const byRatio = new Map<number, CellResult[]>();
+    for (const r of event.results) byRatio.set(r.cell.ratio, [...(byRatio.get(r.cell.ratio) ?? []), r]);
+    const metrics: Metric[] = [];
+    let best: { ratio: number; accuracy: number } | undefined;
+    for (const [ratio, results] of [...byRatio].sort((a, b) => a[0] - b[0])) {
+      for (const name of ['accuracy', 'f1', 'auc', 'recall', 'precision']) {
+        const values = results.map((r) => r.metrics[name]).filter((v) => Number.isFinite(v));
+        if (!values.length) continue;
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        // step = synthetic percentage, so MLflow's chart of a metric is the sweep's curve.
+        metrics.push({ key: `sweep_${name}_mean`, value: mean, timestamp: event.time, step: Math.round(ratio * 100) });
+        if (name === 'accuracy' && (!best || mean > best.accuracy)) best = { ratio, accuracy: mean };
+      }
+    }
+    if (best) metrics.push({ key: 'best_ratio', value: best.ratio, timestamp: event.time, step: 0 }, { key: 'best_accuracy_mean', value: best.accuracy, timestamp: event.time, step: 0 });
+    this.enqueue({ op: 'log', key: this.sweepKey, metrics, params: [], tags: [] });
+    this.enqueue({ op: 'artifact', key: this.sweepKey, file: path.join(event.outputDir, 'results.csv'), dir: '' });
+    const report = path.join(event.outputDir, 'report');
+    if (fs.existsSync(report)) this.enqueue({ op: 'artifact', key: this.sweepKey, file: report, dir: 'report' });
+    const status: RunStatus = event.status === 'finished' ? 'FINISHED' : event.status === 'interrupted' ? 'KILLED' : 'FAILED';
+    this.enqueue({ op: 'end-run', key: this.sweepKey, status, tags: event.error ? { 'synthmix.error': event.error } : undefined });
+  }
+
+  /** Adds an artifact to the sweep's parent run (e.g. the report, written after the sweep). */
+  logSweepArtifact(file: string, dir = ''): void {
+    this.enqueue({ op: 'artifact', key: this.sweepKey, file, dir });
+  }
+
+  /**
+   * Waits until every call is applied, or until `timeoutMs` passes with the server down; what is
+   * left stays in the spool for `synthmix sync`. Returns the number of calls left.
+   */
+  async flush(timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    this.kick();
+    while (this.queue.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (this.queue.length) this.closing = true;
+    await this.working;
+    return this.queue.length;
+  }
+}
