@@ -110,7 +110,11 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
       random: createRng(deriveSeed(seed, JSON.stringify(scope))),
       signal,
       workDir,
-      progress: onProgress,
+      progress: (progress) => {
+        onProgress(progress);
+        // Every progress metric is also a metric event, with the unit (epoch, step) as its step.
+        for (const [name, value] of Object.entries(progress.metrics ?? {})) emit({ type: 'metric', scope, name, value, step: progress.step });
+      },
       metric: (name, value, step = 0) => emit({ type: 'metric', scope, name, value, step }),
       artifact: (file, description) => emit({ type: 'artifact', scope, path: file, description }),
       warn: (message) => emit({ type: 'warning', scope, message }),
@@ -248,7 +252,6 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     const v = progress.metrics?.val_accuracy;
     if (v !== undefined) bestVal = Math.max(bestVal ?? 0, v);
     emit({ type: 'cell:progress', cellId: cell.id, progress });
-    for (const [name, value] of Object.entries(progress.metrics ?? {})) emit({ type: 'metric', scope: { kind: 'cell', cellId: cell.id }, name, value, step: progress.step });
   });
   const model = await classifier.fit(train, val, plan.classifier.options, ctx);
   try {

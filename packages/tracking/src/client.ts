@@ -21,6 +21,7 @@ export const LIMITS = {
 } as const;
 
 const KEY_PATTERN = /^[/\w.\- :]*$/;
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
 
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
 export interface Metric { key: string; value: number; timestamp: number; step: number }
@@ -270,10 +271,12 @@ export class MlflowClient {
   async logBatch(runId: string, batch: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] }): Promise<void> {
     const metrics = (batch.metrics ?? []).map((m) => {
       validateKey(m.key, 'metric');
-      if (typeof m.value !== 'number') throw new MlflowValidationError(`metric ${m.key}: value must be a number, found ${typeof m.value}`);
+      // Spooled JSON keeps NaN and ±Infinity as strings (JSON has no such numbers).
+      const value = typeof m.value === 'string' && NON_FINITE.has(m.value) ? Number(m.value) : m.value;
+      if (typeof value !== 'number') throw new MlflowValidationError(`metric ${m.key}: value must be a number, found ${value === null ? 'null' : typeof value}`);
       if (!Number.isInteger(m.step)) throw new MlflowValidationError(`metric ${m.key}: step must be a whole number, found ${m.step}`);
       // JSON has no NaN/Infinity; MLflow's protobuf JSON accepts them as strings.
-      return { ...m, value: Number.isFinite(m.value) ? m.value : (String(m.value) as unknown as number) };
+      return { ...m, value: Number.isFinite(value) ? value : (String(value) as unknown as number) };
     });
     const params = (batch.params ?? []).map((p) => {
       validateKey(p.key, 'param');

@@ -107,7 +107,8 @@ export class MlflowTracker {
 
   private enqueue(op: NewOp): void {
     const full = { ...op, seq: this.nextSeq++ } as SpoolOp;
-    fs.appendFileSync(this.paths.ops, `${JSON.stringify(full)}\n`);
+    // NaN (an undefined metric) must survive the trip through JSON.
+    fs.appendFileSync(this.paths.ops, `${JSON.stringify(full, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))}\n`);
     this.queue.push(full);
     this.kick();
   }
@@ -126,11 +127,12 @@ export class MlflowTracker {
 
   private async work(): Promise<void> {
     let delay = 500;
+    let single = false;
     while (this.queue.length) {
       // Consecutive logs to one run go in one batch (the client chunks to the server's limits).
       const first = this.queue[0];
       let take = 1;
-      if (first.op === 'log') while (take < this.queue.length && take < 200 && this.queue[take].op === 'log' && this.queue[take].key === first.key) take++;
+      if (first.op === 'log' && !single) while (take < this.queue.length && take < 200 && this.queue[take].op === 'log' && this.queue[take].key === first.key) take++;
       const ops = this.queue.slice(0, take);
       try {
         await this.apply(ops);
@@ -150,12 +152,18 @@ export class MlflowTracker {
           delay = Math.min(delay * 2, this.options.maxOfflineDelayMs ?? 10_000);
           continue;
         }
+        if (take > 1) {
+          // One bad value must not sink a whole batch: apply its calls one by one.
+          single = true;
+          continue;
+        }
         // A refused call (bad value, conflicting param) will never succeed: record it and go on.
         const message = (err as Error).message;
         this.state.rejected.push(...ops.map((o) => ({ seq: o.seq, error: message })));
         this.options.onNotice?.(`MLflow refused ${first.op} for ${first.key}: ${message}`);
       }
       this.queue.splice(0, take);
+      single = false;
       this.state.appliedSeq = ops[ops.length - 1].seq;
       this.saveState();
     }
