@@ -34,7 +34,8 @@ interface SpoolState {
 }
 
 export interface TrackerOptions {
-  client: MlflowClient;
+  /** No client: calls are only spooled, for `synthmix sync` to replay later. */
+  client?: MlflowClient;
   /** The sweep's output folder; the spool lives in `<dir>/mlflow/`. */
   outputDir: string;
   experimentName: string;
@@ -105,7 +106,12 @@ export class MlflowTracker {
     return this.state.experimentId;
   }
 
+  /** Runs started and not yet ended in this session. */
+  private readonly open = new Set<string>();
+
   private enqueue(op: NewOp): void {
+    if (op.op === 'start-run') this.open.add(op.key);
+    if (op.op === 'end-run') this.open.delete(op.key);
     const full = { ...op, seq: this.nextSeq++ } as SpoolOp;
     // NaN (an undefined metric) must survive the trip through JSON.
     fs.appendFileSync(this.paths.ops, `${JSON.stringify(full, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))}\n`);
@@ -114,6 +120,7 @@ export class MlflowTracker {
   }
 
   private kick(): void {
+    if (!this.options.client) return;
     if (!this.working) this.working = this.work().finally(() => {
       this.working = undefined;
       if (this.queue.length && !this.closing) this.kick();
@@ -170,12 +177,12 @@ export class MlflowTracker {
   }
 
   private async experiment(): Promise<string> {
-    this.state.experimentId ??= await this.options.client.ensureExperiment(this.state.experimentName);
+    this.state.experimentId ??= await this.options.client!.ensureExperiment(this.state.experimentName);
     return this.state.experimentId;
   }
 
   private async apply(ops: SpoolOp[]): Promise<void> {
-    const client = this.options.client;
+    const client = this.options.client!;
     const op = ops[0];
     if (this.state.complete.includes(op.key) && op.op !== 'start-run') return;
     const run = this.state.runs[op.key];
@@ -346,6 +353,8 @@ export class MlflowTracker {
     const report = path.join(event.outputDir, 'report');
     if (fs.existsSync(report)) this.enqueue({ op: 'artifact', key: this.sweepKey, file: report, dir: 'report' });
     const status: RunStatus = event.status === 'finished' ? 'FINISHED' : event.status === 'interrupted' ? 'KILLED' : 'FAILED';
+    // A cell or generator cut short by the interruption or failure ends with the sweep.
+    for (const key of [...this.open]) if (key !== this.sweepKey) this.enqueue({ op: 'end-run', key, status: status === 'FINISHED' ? 'FAILED' : status });
     this.enqueue({ op: 'end-run', key: this.sweepKey, status, tags: event.error ? { 'synthmix.error': event.error } : undefined });
   }
 
@@ -359,6 +368,7 @@ export class MlflowTracker {
    * left stays in the spool for `synthmix sync`. Returns the number of calls left.
    */
   async flush(timeoutMs = 60_000): Promise<number> {
+    if (!this.options.client) return this.queue.length;
     const deadline = Date.now() + timeoutMs;
     this.kick();
     while (this.queue.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -1,0 +1,81 @@
+/** The synthmix command line: dispatch, help, exit codes. Commands live in ./commands. */
+import { formatDiagnostic, ManifestError, UserError } from '@synthmix/core';
+import { EXIT, helpText, parseCommand, UsageError, type Command, type IO } from './command.js';
+import { dataInspect } from './commands/data.js';
+import { doctor } from './commands/doctor.js';
+import { metrics } from './commands/metrics.js';
+import { mlflow } from './commands/mlflow.js';
+import { plugins } from './commands/plugins.js';
+import { report } from './commands/report.js';
+import { run } from './commands/run.js';
+import { sync } from './commands/sync.js';
+import { validate } from './commands/validate.js';
+
+export const VERSION = '0.1.0';
+export const COMMANDS: Command[] = [run, validate, plugins, doctor, dataInspect, metrics, report, mlflow, sync];
+
+export function mainHelp(): string {
+  return [
+    'Usage: synthmix <command> [options]',
+    '',
+    'How much synthetic data should you mix into your real training set? synthmix trains a',
+    'generator on real images and a classifier on every real:synthetic ratio, and reports how',
+    'each does on a fixed real test set.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(14)}${c.brief}`),
+    '',
+    'Options:',
+    '  -h, --help    Show help (also: synthmix <command> --help)',
+    '  --version     Print the version',
+    '',
+    'Exit codes: 0 ok, 1 run failed, 2 usage or validation error, 130 interrupted.',
+    '',
+  ].join('\n');
+}
+
+function defaultIO(): IO {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+}
+
+export async function main(argv: string[], io: IO = defaultIO()): Promise<number> {
+  const [first, ...rest] = argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
+    io.stdout.write(mainHelp());
+    return first ? EXIT.ok : EXIT.usage;
+  }
+  if (first === '--version' || first === '-v') {
+    io.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const two = `${first} ${rest[0] ?? ''}`;
+  const cmd = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === first);
+  if (!cmd) {
+    io.stderr.write(`synthmix: unknown command "${first}"\nRun \`synthmix --help\` for the list of commands.\n`);
+    return EXIT.usage;
+  }
+  const args = cmd.name.includes(' ') ? rest.slice(1) : rest;
+  try {
+    const parsed = parseCommand(cmd, args);
+    if (parsed.help) {
+      io.stdout.write(helpText(cmd));
+      return EXIT.ok;
+    }
+    return await cmd.run({ args: parsed.args, options: parsed.options, io });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`synthmix ${cmd.name}: ${err.message}\nRun \`synthmix ${cmd.name} --help\` for usage.\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof ManifestError) {
+      io.stderr.write(`${err.diagnostics.map(formatDiagnostic).join('\n')}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof UserError) {
+      io.stderr.write(`synthmix ${cmd.name}: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr.write(`synthmix ${cmd.name}: failed: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { imageGridPng, loadDataset, subset } from '@synthmix/data';
+import { EXIT, UsageError, type Command } from '../command.js';
+import { findProject } from '../project.js';
+
+export const dataInspect: Command = {
+  name: 'data inspect',
+  brief: 'Counts, formats, bad files, duplicates',
+  summary: 'Inspect an image-folder dataset: counts per class, formats and sizes, unreadable files, near-duplicate groups, a sample grid.',
+  args: [{ name: 'dir', description: 'Folder with one sub-folder per class', required: true }],
+  options: {
+    json: { type: 'boolean', description: 'Print JSON' },
+    size: { type: 'string', valueName: 'px', description: 'Preprocessing size (default 64)' },
+    threshold: { type: 'string', valueName: 'bits', description: 'Near-duplicate dHash distance (default 8)' },
+    out: { type: 'string', valueName: 'dir', description: 'Where to write the sample grids (default <dir>-inspect in the cache)' },
+  },
+  async run({ args, options, io }) {
+    const root = path.resolve(io.cwd, args[0]);
+    if (!fs.existsSync(root)) throw new UsageError(`folder not found: ${root}`);
+    const folders = fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+    if (!folders.length) throw new UsageError(`${root} has no class sub-folders`);
+    const project = await findProject(io.cwd, io.env);
+    const size = Number(options.size ?? 64);
+    const d = await loadDataset({
+      source: 'folder', path: root, classes: folders.map((f) => ({ name: f, folder: f })), phantomPerClass: 0, imageSize: size, channels: 3,
+      leakageGuard: { enabled: true, maxHammingDistance: Number(options.threshold ?? 8) }, strict: false, maxPixels: 40_000_000,
+    }, { cacheDir: path.join(project.cacheDir, 'datasets') });
+    const out = path.resolve(io.cwd, (options.out as string | undefined) ?? path.join(project.root, '.synthmix', 'inspect', path.basename(root)));
+    fs.mkdirSync(out, { recursive: true });
+    const grids: Record<string, string> = {};
+    for (const [c, name] of folders.entries()) {
+      const idx = Array.from(d.set.labels).flatMap((l, i) => (l === c ? [i] : [])).slice(0, 32);
+      grids[name] = path.join(out, `samples-${name}.png`);
+      fs.writeFileSync(grids[name], await imageGridPng(subset(d.set, idx), idx.length, 8));
+    }
+    // A few near-duplicate groups side by side, so the threshold can be judged by eye.
+    const groups = d.report.groups.largest.slice(0, 6);
+    if (groups.length) {
+      const ids = groups.flatMap((g) => g.slice(0, 8));
+      const index = new Map(d.set.ids!.map((id, i) => [id, i]));
+      grids.duplicates = path.join(out, 'duplicate-groups.png');
+      fs.writeFileSync(grids.duplicates, await imageGridPng(subset(d.set, ids.map((id) => index.get(id)!)), ids.length, 8));
+    }
+    const report = { ...d.report, grids };
+    fs.writeFileSync(path.join(out, 'data-report.json'), JSON.stringify(report, null, 2));
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    const lines = [
+      `dataset      ${root}`,
+      `fingerprint  ${d.fingerprint.slice(0, 16)}`,
+      `classes      ${Object.entries(d.report.counts).map(([c, n]) => `${c}: ${n}`).join(', ')}`,
+      `formats      ${Object.entries(d.report.formats).map(([f, n]) => `${f}: ${n}`).join(', ')}`,
+      `sizes        shorter/longer sides from ${d.report.sizeRange[0]} to ${d.report.sizeRange[1]} px`,
+      `unreadable   ${d.report.skipped.length}`,
+      ...d.report.skipped.slice(0, 20).map((s) => `  ${s.file}: ${s.reason}`),
+      `duplicates   ${d.report.groups.imagesInMultiMember} images in ${d.report.groups.multiMember} near-duplicate groups (dHash ≤ ${d.report.leakageGuard.maxHammingDistance} bits); ${d.report.groups.count} groups in all`,
+      ...groups.slice(0, 3).map((g) => `  ${g.length}: ${g.slice(0, 6).join(' ')}${g.length > 6 ? ' …' : ''}`),
+      `grids        ${Object.values(grids).join(', ')}`,
+    ];
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { decideBackend, loadBackend, probeMachine, UserError, type BackendRequest } from '@synthmix/core';
+import { findMlflow, MlflowClient, runningServer } from '@synthmix/tracking';
+import { EXIT, type Command } from '../command.js';
+import { findProject } from '../project.js';
+import { trackingUri } from '../tracking.js';
+
+function cpuInfo() {
+  const text = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const flags = text.match(/^flags\s*:\s*(.*)$/m)?.[1].split(' ') ?? [];
+  return {
+    model: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    features: ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile'].filter((f) => flags.includes(f)),
+  };
+}
+
+function provenance(pkg: string): Record<string, unknown> | undefined {
+  try {
+    const dir = path.dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
+    const file = path.join(dir, 'deps', 'synthmix-provenance.json');
+    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const doctor: Command = {
+  name: 'doctor',
+  brief: 'Show backend, devices, MLflow, datasets',
+  summary: 'Report the compute backend and why, TensorFlow, devices, CPU, Node, MLflow and datasets: paste it into bug reports.',
+  args: [],
+  options: {
+    json: { type: 'boolean', description: 'Print JSON' },
+    backend: { type: 'string', valueName: 'name', description: 'Check this backend request instead of the configured one' },
+  },
+  async run({ options, io }) {
+    const project = await findProject(io.cwd, io.env);
+    const requested = ((options.backend as string | undefined) ?? project.config.backend ?? 'auto') as BackendRequest;
+    const facts = probeMachine();
+    const report: Record<string, unknown> = { requested };
+    try {
+      const decision = decideBackend(requested, facts);
+      const loaded = await loadBackend(requested, facts);
+      Object.assign(report, {
+        backend: loaded.backendName,
+        choice: decision.choice,
+        reasons: decision.reasons,
+        warning: decision.warning,
+        tensorflow: loaded.tensorflowVersion ?? null,
+        tfjs: loaded.tf.version.tfjs,
+        libtensorflow: provenance(decision.choice === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node') ?? null,
+        threads: loaded.threads,
+      });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      Object.assign(report, { backend: null, error: err.message });
+    }
+    report.gpu = { devices: facts.cudaDevices, problem: facts.cudaProblem ?? null, tfjsNodeGpuBinding: facts.gpuPackage, cudaLibraries: ['libcudart.so.12', 'libcudnn.so.9'].map((lib) => ({ lib, found: fs.existsSync(`/usr/lib/x86_64-linux-gnu/${lib}`) || fs.existsSync(`/usr/local/cuda/lib64/${lib}`) })) };
+    report.cpu = cpuInfo();
+    report.node = process.version;
+    report.platform = `${os.platform()} ${os.release()} ${os.arch()}`;
+    const uri = trackingUri(undefined, project, io.env);
+    let mlflowPath: string | null = null;
+    try {
+      mlflowPath = findMlflow(project.root, io.env);
+    } catch { /* reported below */ }
+    const embedded = await runningServer(project.mlflowDir);
+    const url = uri ?? embedded?.url;
+    report.mlflow = { trackingUri: uri ?? null, embeddedServer: embedded?.url ?? null, reachable: url ? await new MlflowClient({ trackingUri: url }).health() : false, executable: mlflowPath };
+    const candidates = [...(project.config.dataRoots ?? []), path.resolve(project.root, '../shared/datasets')];
+    report.datasets = candidates.filter((d) => fs.existsSync(d)).map((d) => ({ path: d, folders: fs.readdirSync(d).filter((f) => fs.statSync(path.join(d, f)).isDirectory()) }));
+    report.project = { root: project.root, config: project.config.filepath ?? null, cache: project.cacheDir };
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return report.backend ? EXIT.ok : EXIT.failed;
+    }
+    const lines = [
+      `backend      ${report.backend ?? `unavailable: ${report.error}`}${report.choice ? ` (${report.choice}; requested ${requested})` : ''}`,
+      ...((report.reasons as string[] | undefined) ?? []).map((r) => `             ${r}`),
+      ...(report.warning ? [`warning      ${report.warning}`] : []),
+      `tensorflow   ${report.tensorflow ?? 'none (pure JavaScript)'}; tfjs ${report.tfjs ?? '?'}${report.libtensorflow ? `; libtensorflow from ${(report.libtensorflow as { source: string }).source}` : ''}`,
+      `threads      ${report.threads ? `intra-op ${(report.threads as { intraOp: number }).intraOp}, inter-op ${(report.threads as { interOp: number }).interOp}` : '—'}`,
+      `gpu          ${facts.cudaDevices.length ? facts.cudaDevices.join('; ') : `none (${facts.cudaProblem})`}; tfjs-node-gpu binding ${facts.gpuPackage ? 'built' : 'not built'}`,
+      `cpu          ${(report.cpu as { model: string }).model}, ${(report.cpu as { cores: number }).cores} cores, ${(report.cpu as { features: string[] }).features.join(' ')}`,
+      `node         ${process.version} (${report.platform})`,
+      `mlflow       ${url ? `${url} ${(report.mlflow as { reachable: boolean }).reachable ? 'reachable' : 'NOT reachable'}` : 'no server configured or running'}; executable ${mlflowPath ?? 'not found (npm run setup installs it)'}`,
+      `datasets     ${(report.datasets as { path: string; folders: string[] }[]).map((d) => `${d.path} [${d.folders.join(', ')}]`).join('; ') || 'none found'}`,
+      `project      ${project.root}${project.config.filepath ? ` (config ${project.config.filepath})` : ''}`,
+    ];
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return report.backend ? EXIT.ok : EXIT.failed;
+  },
+};

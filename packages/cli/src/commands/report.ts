@@ -1,0 +1,27 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CellResult, ResolvedPlan } from '@synthmix/core';
+import { EXIT, UsageError, type Command } from '../command.js';
+import { writeReport } from '../report.js';
+
+export const report: Command = {
+  name: 'report',
+  brief: 'Write the report of a sweep folder',
+  summary: 'Write the report of a sweep (tables, significance, plots, report.html) from its output folder.',
+  args: [{ name: 'sweep-dir', description: 'Output folder of a sweep (runs/<name>)', required: true }],
+  options: {},
+  async run({ args, io }) {
+    const dir = path.resolve(io.cwd, args[0]);
+    const planFile = path.join(dir, 'plan.json');
+    if (!fs.existsSync(planFile)) throw new UsageError(`${dir} is not a sweep output folder (no plan.json)`);
+    const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as ResolvedPlan;
+    const cellsDir = path.join(dir, 'cells');
+    const results = fs.existsSync(cellsDir)
+      ? fs.readdirSync(cellsDir).map((c) => path.join(cellsDir, c, 'result.json')).filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CellResult)
+      : [];
+    if (!results.length) throw new UsageError(`${dir} has no finished cells yet`);
+    const html = await writeReport(dir, plan, results);
+    io.stdout.write(`${results.length} cells → ${html}\n`);
+    return EXIT.ok;
+  },
+};

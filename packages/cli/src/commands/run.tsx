@@ -1,0 +1,147 @@
+import React, { useEffect, useState } from 'react';
+import { render, useApp, useInput } from 'ink';
+import { runSweep, type CellResult, type SweepEvent } from '@synthmix/core';
+import { EXIT, type Command, type IO } from '../command.js';
+import { findProject, loadPlan } from '../project.js';
+import { setupTracking } from '../tracking.js';
+import { Dashboard } from '../ui/Dashboard.js';
+import { eventLine } from '../ui/lines.js';
+import { initialView, reduce, type SweepView } from '../ui/state.js';
+import { formatTable, resultsTable } from '../ui/table.js';
+import { writeReport } from '../report.js';
+
+type Listener = (e: SweepEvent) => void;
+
+/** Carries events from the runner to the Ink tree. */
+class EventHub {
+  private listeners = new Set<Listener>();
+  readonly history: SweepEvent[] = [];
+  emit(e: SweepEvent) {
+    this.history.push(e);
+    for (const l of this.listeners) l(e);
+  }
+  subscribe(l: Listener) {
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
+  }
+}
+
+interface AppProps {
+  hub: EventHub;
+  trackingUrl?: string;
+  onStop: () => void;
+  onQuit: () => void;
+  width: number;
+  height: number;
+  final: { results?: CellResult[]; reportPath?: string };
+}
+
+function RunApp({ hub, trackingUrl, onStop, onQuit, width, height, final }: AppProps) {
+  const { exit } = useApp();
+  const [view, setView] = useState<SweepView>(() => hub.history.reduce(reduce, { ...initialView(), trackingUrl }));
+  const [showHelp, setShowHelp] = useState(false);
+  useEffect(() => hub.subscribe((e) => setView((v) => reduce(v, e))), [hub]);
+  useEffect(() => {
+    const timer = setInterval(() => setView((v) => ({ ...v, now: Date.now() })), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  useEffect(() => {
+    if (final.results) exit();
+  }, [final.results, exit]);
+  useInput((input, key) => {
+    if (input === '?') setShowHelp((s) => !s);
+    if (input === 'q' || (key.ctrl && input === 'c')) {
+      if (view.status === 'stopping' && key.ctrl) onQuit();
+      else if (view.status === 'running') {
+        setView((v) => ({ ...v, status: 'stopping' }));
+        onStop();
+      }
+    }
+  });
+  return <Dashboard view={view} showHelp={showHelp} width={width} height={height} results={final.results} reportPath={final.reportPath} />;
+}
+
+export const run: Command = {
+  name: 'run',
+  brief: 'Run a ratio sweep and report it',
+  summary: 'Run a ratio sweep: train the generator, then one classifier per ratio × seed, and evaluate each on the real test set.',
+  args: [{ name: 'manifest', description: 'Experiment manifest (experiments/*.yaml)', required: true }],
+  options: {
+    set: { type: 'string', multiple: true, valueName: 'key=value', description: 'Override a manifest value, e.g. generator.options.epochs=5' },
+    resume: { type: 'boolean', description: 'Skip cells already finished in the output folder (the default)' },
+    fresh: { type: 'boolean', description: 'Rerun every cell, ignoring finished ones' },
+    backend: { type: 'string', valueName: 'name', description: 'auto, gpu, tensorflow or cpu (overrides the manifest)' },
+    'no-ui': { type: 'boolean', description: 'Plain log lines instead of the live dashboard' },
+    json: { type: 'boolean', description: 'Stream the typed events as JSON Lines' },
+    'no-tracking': { type: 'boolean', description: 'Do not log to MLflow' },
+  },
+  details: ['Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error, 130 interrupted.'],
+  async run({ args, options, io }) {
+    const project = await findProject(io.cwd, io.env);
+    const overrides = [...((options.set as string[] | undefined) ?? []), ...(options.backend ? [`backend=${options.backend}`] : [])];
+    const plan = await loadPlan(args[0], project, overrides);
+    const controller = new AbortController();
+    const hub = new EventHub();
+    const interactive = !options.json && !options['no-ui'] && io.stdout.isTTY === true && io.env.CI !== 'true';
+    // Tracker notices (server lost, back) show in the dashboard's warnings, or as log lines.
+    const notice = (message: string) => (interactive ? hub.emit({ type: 'warning', time: Date.now(), scope: { kind: 'sweep' }, message }) : io.stderr.write(`${message}\n`));
+    const tracking = options['no-tracking'] ? { notes: [] } : await setupTracking(plan, project, io, notice);
+    const final: AppProps['final'] = {};
+    let interrupts = 0;
+    const onStop = () => controller.abort();
+    const onQuit = () => {
+      // Second Ctrl-C: quit now; the spool keeps what MLflow has not received.
+      io.stderr.write('\nInterrupted.\n');
+      process.exit(EXIT.interrupted);
+    };
+    const sigint = () => (++interrupts === 1 ? onStop() : onQuit());
+    process.on('SIGINT', sigint);
+    for (const note of tracking.notes) io.stderr.write(`${note}\n`);
+
+    let ink: ReturnType<typeof render> | undefined;
+    if (interactive) {
+      ink = render(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={Math.max(60, io.stdout.columns ?? 80)} height={io.stdout.rows ?? 24} final={final} />, { exitOnCtrlC: false, stdout: io.stdout as NodeJS.WriteStream, patchConsole: false });
+    }
+    const write = (e: SweepEvent) => {
+      if (options.json) io.stdout.write(`${JSON.stringify(e)}\n`);
+      else if (!interactive) {
+        const line = eventLine(e);
+        if (line && !(e.type === 'cell:progress' && e.progress.total !== undefined && e.progress.step < e.progress.total && e.progress.step % 5 !== 0)) io.stdout.write(`${line}\n`);
+      }
+    };
+    let summary;
+    try {
+      summary = await runSweep(plan, {
+        cacheDir: project.cacheDir,
+        signal: controller.signal,
+        resume: !options.fresh,
+        pluginAliases: project.config.plugins,
+        onEvent: (e) => {
+          hub.emit(e);
+          write(e);
+          tracking.tracker?.handle(e);
+        },
+      });
+    } finally {
+      process.off('SIGINT', sigint);
+    }
+    const reportPath = await writeReport(plan.outputDir, plan, summary.results);
+    tracking.tracker?.logSweepArtifact(reportPath, 'report');
+    if (ink) {
+      final.results = summary.results;
+      final.reportPath = reportPath;
+      ink.rerender(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={Math.max(60, io.stdout.columns ?? 80)} height={io.stdout.rows ?? 24} final={{ ...final }} />);
+      await ink.waitUntilExit();
+    } else if (!options.json) {
+      io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n\nReport: ${reportPath}\n`);
+    }
+    if (tracking.tracker) {
+      const left = await tracking.tracker.flush(30_000);
+      if (left) io.stderr.write(`${left} MLflow call(s) are spooled in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
+      else if (tracking.url && !options.json) io.stderr.write(`MLflow: ${tracking.url}\n`);
+    }
+    return summary.status === 'finished' ? EXIT.ok : summary.status === 'interrupted' ? EXIT.interrupted : EXIT.failed;
+  },
+};
+
+export type { IO };

@@ -1,0 +1,28 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureEmbeddedServer, MlflowClient, MlflowTracker, optionsFromEnv, spoolPaths } from '@synthmix/tracking';
+import { EXIT, UsageError, type Command } from '../command.js';
+import { findProject } from '../project.js';
+import { trackingUri } from '../tracking.js';
+
+export const sync: Command = {
+  name: 'sync',
+  brief: 'Replay spooled MLflow calls',
+  summary: 'Replay the MLflow calls spooled in a sweep\'s output folder (after the server was unreachable or not installed).',
+  args: [{ name: 'sweep-dir', description: 'Output folder of a sweep (runs/<name>)', required: true }],
+  options: { 'tracking-uri': { type: 'string', valueName: 'url', description: 'Server to replay to (default: configured, else the local one)' } },
+  async run({ args, options, io }) {
+    const dir = path.resolve(io.cwd, args[0]);
+    const spool = spoolPaths(dir);
+    if (!fs.existsSync(spool.ops)) throw new UsageError(`no MLflow spool in ${dir} (expected ${path.relative(io.cwd, spool.ops)})`);
+    const project = await findProject(io.cwd, io.env);
+    const uri = (options['tracking-uri'] as string | undefined) ?? trackingUri(undefined, project, io.env) ?? (await ensureEmbeddedServer(project.root, project.mlflowDir)).url;
+    const state = fs.existsSync(spool.state) ? JSON.parse(fs.readFileSync(spool.state, 'utf8')) : undefined;
+    const experimentName = state?.experimentName ?? path.basename(dir);
+    const tracker = new MlflowTracker({ client: new MlflowClient({ ...optionsFromEnv(io.env, uri)!, maxRetries: 2 }), outputDir: dir, experimentName, onNotice: (n) => io.stderr.write(`${n}\n`) });
+    const before = tracker.pending;
+    const left = await tracker.flush(120_000);
+    io.stdout.write(`replayed ${before - left} of ${before} spooled call(s) to ${uri}${left ? `; ${left} left (server unreachable?)` : ''}\n`);
+    return left ? EXIT.failed : EXIT.ok;
+  },
+};

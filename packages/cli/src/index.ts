@@ -1,0 +1,2 @@
+export { main, COMMANDS, VERSION } from './cli.js';
+export { writeReport } from './report.js';

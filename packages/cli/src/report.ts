@@ -1,0 +1,236 @@
+/**
+ * The sweep report: the paper's results table (Markdown and CSV, mean ± 95 % CI over seeds),
+ * significance against 100:0, the metric-vs-synthetic-fraction figure with CI bands, ROC curves
+ * of all ratios, confusion matrices, and one self-contained report.html. Plots are plain SVG,
+ * rendered to PNG with sharp.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { CellResult, ResolvedPlan } from '@synthmix/core';
+import { delongTest, holmAdjust, mcnemarTest, rocCurve } from '@synthmix/metrics';
+import { ratioLabel } from './ui/format.js';
+import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
+
+/** The study's published numbers, for the comparison section. */
+export const PAPER = {
+  source: 'Proportional Sensitivity in GAN-Augmented Brain Tumor Classification (arXiv 2506.17165)',
+  points: [
+    { ratio: 0.1, accuracy: 0.952, f1: 0.9525, auc: 0.98 },
+    { ratio: 0.2, accuracy: 0.904 },
+    { ratio: 1.0, accuracy: 0.654, auc: 0.71, recall: 0.488, precision: 0.7305 },
+  ] as { ratio: number; accuracy: number; f1?: number; auc?: number; recall?: number; precision?: number }[],
+};
+
+interface Predictions {
+  labels: number[];
+  scores: number[];
+}
+
+function readPredictions(file: string, positive: string): Predictions | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const [header, ...rows] = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const cols = header.split(',');
+  const p = cols.indexOf(`p_${positive}`);
+  const labels: number[] = [];
+  const scores: number[] = [];
+  for (const row of rows) {
+    // The id column is JSON-quoted and may hold commas: read the others from the right.
+    const parts = row.split(',');
+    const tail = parts.slice(parts.length - (cols.length - 1));
+    labels.push(tail[0] === positive ? 1 : 0);
+    scores.push(Number(tail[p - 1]));
+  }
+  return { labels, scores };
+}
+
+export interface Significance {
+  ratio: number;
+  seed: number;
+  deltaAuc: number;
+  delongP: number;
+  mcnemarP: number;
+  delongHolm: number;
+  mcnemarHolm: number;
+}
+
+/** Each ratio against 100:0 of the same seed on the same test set, Holm-corrected per seed. */
+export function significance(plan: ResolvedPlan, results: CellResult[]): Significance[] {
+  const positive = plan.dataset.classes[plan.dataset.positiveClass].name;
+  const out: Significance[] = [];
+  for (const seed of plan.seeds) {
+    const cells = results.filter((r) => r.cell.seed === seed);
+    const base = cells.find((r) => r.cell.ratio === 0);
+    const basePred = base && readPredictions(base.files.predictions, positive);
+    if (!basePred) continue;
+    const rows: Omit<Significance, 'delongHolm' | 'mcnemarHolm'>[] = [];
+    for (const r of cells.filter((c) => c.cell.ratio !== 0).sort((a, b) => a.cell.ratio - b.cell.ratio)) {
+      const pred = readPredictions(r.files.predictions, positive);
+      if (!pred || pred.labels.length !== basePred.labels.length) continue;
+      try {
+        const d = delongTest(basePred.labels, pred.scores, basePred.scores);
+        const m = mcnemarTest(basePred.labels, pred.scores.map((s) => (s >= 0.5 ? 1 : 0)), basePred.scores.map((s) => (s >= 0.5 ? 1 : 0)));
+        rows.push({ ratio: r.cell.ratio, seed, deltaAuc: d.difference, delongP: d.pValue, mcnemarP: m.pValue });
+      } catch {
+        // One class only in the test set: no test is defined.
+      }
+    }
+    const dh = holmAdjust(rows.map((r) => r.delongP));
+    const mh = holmAdjust(rows.map((r) => r.mcnemarP));
+    rows.forEach((r, i) => out.push({ ...r, delongHolm: dh[i], mcnemarHolm: mh[i] }));
+  }
+  return out;
+}
+
+// --- SVG ---------------------------------------------------------------------------------------
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79'];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function axes(w: number, h: number, m: { l: number; r: number; t: number; b: number }, xLabel: string, yLabel: string, yTicks: number[], xTicks: number[], x: (v: number) => number, y: (v: number) => number, xFmt: (v: number) => string, yFmt: (v: number) => string): string {
+  const parts = [`<rect x="0" y="0" width="${w}" height="${h}" fill="white"/>`];
+  for (const t of yTicks) parts.push(`<line x1="${m.l}" x2="${w - m.r}" y1="${y(t)}" y2="${y(t)}" stroke="#e5e5e5"/><text x="${m.l - 6}" y="${y(t) + 4}" font-size="11" text-anchor="end">${yFmt(t)}</text>`);
+  for (const t of xTicks) parts.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${h - m.b}" y2="${h - m.b + 4}" stroke="#333"/><text x="${x(t)}" y="${h - m.b + 16}" font-size="11" text-anchor="middle">${xFmt(t)}</text>`);
+  parts.push(`<line x1="${m.l}" x2="${w - m.r}" y1="${h - m.b}" y2="${h - m.b}" stroke="#333"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${h - m.b}" stroke="#333"/>`);
+  parts.push(`<text x="${(m.l + w - m.r) / 2}" y="${h - 6}" font-size="12" text-anchor="middle">${esc(xLabel)}</text>`);
+  parts.push(`<text x="14" y="${(m.t + h - m.b) / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${(m.t + h - m.b) / 2})">${esc(yLabel)}</text>`);
+  return parts.join('');
+}
+
+/** Each metric against the synthetic fraction, with CI bands, and the paper's points. */
+export function metricsPlotSvg(rows: TableRow[], title: string): string {
+  const w = 720;
+  const h = 420;
+  const m = { l: 56, r: 150, t: 36, b: 44 };
+  const x = (v: number) => m.l + v * (w - m.l - m.r);
+  const lo = Math.max(0, Math.floor(Math.min(...rows.flatMap((r) => TABLE_METRICS.map((k) => (Number.isNaN(r.values[k].low) ? r.values[k].mean : r.values[k].low)).filter(Number.isFinite)), 0.5) * 10) / 10);
+  const y = (v: number) => m.t + (1 - (v - lo) / (1 - lo)) * (h - m.t - m.b);
+  const yTicks = Array.from({ length: Math.round((1 - lo) * 10) + 1 }, (_, i) => lo + i / 10);
+  const parts = [axes(w, h, m, 'synthetic fraction of the training set (real:synthetic)', 'score', yTicks, [0, 0.2, 0.4, 0.6, 0.8, 1], x, y, (v) => ratioLabel(v), (v) => v.toFixed(1))];
+  TABLE_METRICS.forEach((k, i) => {
+    const pts = rows.filter((r) => Number.isFinite(r.values[k].mean));
+    const band = pts.filter((r) => Number.isFinite(r.values[k].low) && Number.isFinite(r.values[k].high));
+    if (band.length > 1) {
+      const poly = [...band.map((r) => `${x(r.ratio)},${y(r.values[k].high)}`), ...band.slice().reverse().map((r) => `${x(r.ratio)},${y(r.values[k].low)}`)].join(' ');
+      parts.push(`<polygon points="${poly}" fill="${COLORS[i]}" opacity="0.15"/>`);
+    }
+    parts.push(`<polyline fill="none" stroke="${COLORS[i]}" stroke-width="2" points="${pts.map((r) => `${x(r.ratio)},${y(r.values[k].mean)}`).join(' ')}"/>`);
+    for (const r of pts) parts.push(`<circle cx="${x(r.ratio)}" cy="${y(r.values[k].mean)}" r="3" fill="${COLORS[i]}"/>`);
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 18}" y2="${m.t + 10 + i * 18}" stroke="${COLORS[i]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 18}" font-size="12">${k}</text>`);
+    for (const p of PAPER.points) {
+      const v = p[k as keyof typeof p];
+      if (typeof v === 'number' && v >= lo) parts.push(`<rect x="${x(p.ratio) - 4}" y="${y(v) - 4}" width="8" height="8" fill="none" stroke="${COLORS[i]}" stroke-width="1.5"/>`);
+    }
+  });
+  parts.push(`<rect x="${w - m.r + 16}" y="${m.t + 10 + TABLE_METRICS.length * 18}" width="8" height="8" fill="none" stroke="#333"/><text x="${w - m.r + 38}" y="${m.t + 18 + TABLE_METRICS.length * 18}" font-size="12">paper</text>`);
+  parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
+export function rocPlotSvg(curves: { ratio: number; fpr: number[]; tpr: number[]; auc: number }[], title: string): string {
+  const w = 560;
+  const h = 460;
+  const m = { l: 56, r: 150, t: 36, b: 44 };
+  const x = (v: number) => m.l + v * (w - m.l - m.r);
+  const y = (v: number) => m.t + (1 - v) * (h - m.t - m.b);
+  const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1];
+  const parts = [axes(w, h, m, 'false positive rate', 'true positive rate', ticks, ticks, x, y, (v) => v.toFixed(1), (v) => v.toFixed(1))];
+  parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 4"/>`);
+  curves.forEach((c, i) => {
+    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.6" points="${c.fpr.map((f, j) => `${x(f)},${y(c.tpr[j])}`).join(' ')}"/>`);
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 17}" y2="${m.t + 10 + i * 17}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 17}" font-size="11">${ratioLabel(c.ratio)} (${c.auc.toFixed(3)})</text>`);
+  });
+  parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
+export function confusionSvg(cells: { ratio: number; confusion: number[][] }[], classNames: string[]): string {
+  const size = 44;
+  const k = classNames.length;
+  const panel = k * size + 70;
+  const cols = Math.min(6, cells.length);
+  const w = cols * panel + 20;
+  const h = Math.ceil(cells.length / cols) * (panel + 30) + 20;
+  const parts = [`<rect width="${w}" height="${h}" fill="white"/>`];
+  cells.forEach((c, n) => {
+    const ox = 20 + (n % cols) * panel + 50;
+    const oy = 20 + Math.floor(n / cols) * (panel + 30) + 20;
+    const total = c.confusion.flat().reduce((a, b) => a + b, 0) || 1;
+    parts.push(`<text x="${ox}" y="${oy - 8}" font-size="12" font-weight="bold">${ratioLabel(c.ratio)}</text>`);
+    c.confusion.forEach((row, i) => row.forEach((v, j) => {
+      const shade = Math.round(255 - (v / total) * k * 200);
+      parts.push(`<rect x="${ox + j * size}" y="${oy + i * size}" width="${size}" height="${size}" fill="rgb(${shade},${shade},255)" stroke="#fff"/><text x="${ox + j * size + size / 2}" y="${oy + i * size + size / 2 + 4}" font-size="12" text-anchor="middle">${v}</text>`);
+    }));
+    classNames.forEach((name, i) => parts.push(`<text x="${ox - 4}" y="${oy + i * size + size / 2 + 4}" font-size="10" text-anchor="end">${esc(name.slice(0, 8))}</text>`));
+  });
+  parts.push(`<text x="20" y="${h - 4}" font-size="10">rows: actual class, columns: predicted class</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
+// --- report ------------------------------------------------------------------------------------
+
+function csv(rows: TableRow[]): string {
+  const header = ['ratio', 'real_synthetic', 'seeds', ...TABLE_METRICS.flatMap((m) => [`${m}_mean`, `${m}_ci_low`, `${m}_ci_high`])];
+  const lines = rows.map((r) => [r.ratio, ratioLabel(r.ratio), r.seeds, ...TABLE_METRICS.flatMap((m) => [r.values[m].mean, r.values[m].low, r.values[m].high].map((v) => (Number.isNaN(v) ? '' : v.toFixed(6))))].join(','));
+  return `${header.join(',')}\n${lines.join('\n')}\n`;
+}
+
+function paperComparison(rows: TableRow[]): string {
+  const lines = ['| real:synthetic | metric | paper | this sweep | difference (points) |', '|---|---|---:|---:|---:|'];
+  for (const p of PAPER.points) {
+    const row = rows.find((r) => Math.abs(r.ratio - p.ratio) < 1e-9);
+    for (const [k, v] of Object.entries(p)) {
+      if (k === 'ratio' || !row || !(k in row.values)) continue;
+      const ours = row.values[k].mean;
+      lines.push(`| ${ratioLabel(p.ratio)} | ${k} | ${(v * 100).toFixed(2)} | ${(ours * 100).toFixed(2)} | ${((ours - v) * 100).toFixed(2)} |`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Writes `<outputDir>/report/` and returns the path of report.html. */
+export async function writeReport(outputDir: string, plan: ResolvedPlan, results: CellResult[]): Promise<string> {
+  const dir = path.join(outputDir, 'report');
+  fs.mkdirSync(dir, { recursive: true });
+  const rows = resultsTable(results);
+  const sig = significance(plan, results);
+  const positive = plan.dataset.classes[plan.dataset.positiveClass].name;
+  const curves = plan.seeds.slice(0, 1).flatMap((seed) => results.filter((r) => r.cell.seed === seed).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {
+    const p = readPredictions(r.files.predictions, positive);
+    if (!p) return [];
+    try {
+      const c = rocCurve(p.labels, p.scores);
+      return [{ ratio: r.cell.ratio, fpr: c.fpr, tpr: c.tpr, auc: r.metrics.auc }];
+    } catch {
+      return [];
+    }
+  }));
+  const svgs = {
+    metrics: metricsPlotSvg(rows, `${plan.name}: test metrics against the synthetic fraction`),
+    roc: rocPlotSvg(curves, `ROC curves, seed ${plan.seeds[0]}`),
+    confusion: confusionSvg(results.filter((r) => r.cell.seed === plan.seeds[0]).sort((a, b) => a.cell.ratio - b.cell.ratio).map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
+  };
+  for (const [name, svg] of Object.entries(svgs)) {
+    fs.writeFileSync(path.join(dir, `${name}.svg`), svg);
+    await sharp(Buffer.from(svg), { density: 144 }).png().toFile(path.join(dir, `${name}.png`));
+  }
+  const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${s.delongHolm.toPrecision(3)}${s.delongHolm < 0.05 ? ' *' : ''} | ${s.mcnemarHolm.toPrecision(3)}${s.mcnemarHolm < 0.05 ? ' *' : ''} |`)].join('\n');
+  const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
+  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n`;
+  fs.writeFileSync(path.join(dir, 'results.md'), md);
+  fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
+  fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
+  const table = (mdTable: string) => {
+    const [head, , ...body] = mdTable.trim().split('\n');
+    const cells = (l: string) => l.split('|').slice(1, -1).map((c) => esc(c.trim()));
+    return `<table><tr>${cells(head).map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
+  };
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
+<h1>${esc(plan.name)}</h1><p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
+${table(markdownTable(rows))}${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? table(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
+<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${table(paperComparison(rows))}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
+</body></html>\n`;
+  const htmlFile = path.join(dir, 'report.html');
+  fs.writeFileSync(htmlFile, html);
+  return htmlFile;
+}

@@ -1,0 +1,40 @@
+/** Plain output for CI, pipes and --no-ui: one readable line per event, with a timestamp. */
+import type { SweepEvent } from '@synthmix/core';
+import { duration, num, pct, ratioLabel } from './format.js';
+
+function stamp(time: number): string {
+  return new Date(time).toISOString().slice(11, 19);
+}
+
+/** The line for an event, or undefined for events too chatty for a log (per-metric). */
+export function eventLine(e: SweepEvent): string | undefined {
+  const t = stamp(e.time);
+  switch (e.type) {
+    case 'sweep:start':
+      return `${t} sweep ${e.plan.name}: ${e.plan.cells.length} cells (${e.plan.ratios.length} ratios × ${e.plan.seeds.length} seeds), backend ${e.backend.choice} [${e.backend.backendName}${e.backend.tensorflowVersion ? ` ${e.backend.tensorflowVersion}` : ''}]${e.resumed.length ? `, ${e.resumed.length} already done` : ''}`;
+    case 'data:loaded':
+      return `${t} data ${Object.entries(e.counts).map(([c, n]) => `${c}=${n}`).join(' ')}, ${e.skipped} skipped, ${e.groups} groups, test ${e.testPerClass}/class${e.cached ? ' (cached)' : ''}`;
+    case 'generator:start':
+      return `${t} generator seed ${e.seed}: ${e.cached ? 'cached state' : 'training'} (${e.plugin}, ${e.stateKey.slice(0, 12)})`;
+    case 'generator:progress': {
+      const m = Object.entries(e.progress.metrics ?? {}).map(([k, v]) => `${k}=${num(v)}`).join(' ');
+      return `${t} generator seed ${e.seed}${e.progress.label ? ` ${e.progress.label}` : ''} ${e.progress.unit ?? 'step'} ${e.progress.step}/${e.progress.total ?? '?'} ${m}`;
+    }
+    case 'generator:done':
+      return `${t} generator seed ${e.seed}: ready, ${e.poolPerClass} synthetic images per class (${duration(e.durationMs)})`;
+    case 'cell:start':
+      return `${t} cell ${e.index}/${e.total} ${e.cell.id} (${ratioLabel(e.cell.ratio)}): training`;
+    case 'cell:progress':
+      return `${t} cell ${e.cellId} ${e.progress.unit ?? 'epoch'} ${e.progress.step}/${e.progress.total ?? '?'} loss=${num(e.progress.metrics?.loss)} val_acc=${pct(e.progress.metrics?.val_accuracy)}`;
+    case 'cell:done':
+      return `${t} cell ${e.result.cell.id}: ${e.cached ? 'done earlier' : 'done'} acc=${pct(e.result.metrics.accuracy)} f1=${pct(e.result.metrics.f1)} auc=${num(e.result.metrics.auc)}${e.cached ? '' : ` (${duration(e.result.durationMs)})`}`;
+    case 'cell:failed':
+      return `${t} cell ${e.cellId}: FAILED: ${e.error}`;
+    case 'warning':
+      return `${t} warning: ${e.message}`;
+    case 'sweep:done':
+      return `${t} sweep ${e.status}: ${e.results.length} cells${e.error ? `; ${e.error}` : ''}; output in ${e.outputDir}`;
+    default:
+      return undefined;
+  }
+}
