@@ -10,6 +10,7 @@ const alias = packages.map((name) => ({ find: `@synthmix/${name}`, replacement: 
 export default defineConfig({
   resolve: { alias },
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     // TensorFlow is loaded once per worker and uses both cores itself; one worker at a time
     // keeps timings sane on a 2-core machine.
     fileParallelism: false,

@@ -30,8 +30,9 @@ export async function findProject(cwd: string, env: NodeJS.ProcessEnv = process.
   return { root, config: { ...config, root }, cacheDir: path.join(state, 'cache'), mlflowDir: path.join(state, 'mlflow') };
 }
 
-export async function loadPlan(file: string, project: Project, overrides: string[] = []): Promise<ResolvedPlan> {
-  return loadManifest(path.resolve(file), {
+export async function loadPlan(file: string, project: Project, overrides: string[] = [], cwd = process.cwd()): Promise<ResolvedPlan> {
+  return loadManifest(path.resolve(cwd, file), {
+    cwd,
     overrides,
     config: project.config,
     projectRoot: project.root,

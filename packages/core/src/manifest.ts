@@ -254,13 +254,15 @@ export interface LoadOptions {
   pluginSchema?: (ref: string, kind: 'generator' | 'classifier', manifestDir: string) => Promise<JsonSchema>;
   /** Base for a relative `output`; default: the directory holding the project config, else cwd. */
   projectRoot?: string;
+  /** Error messages show the file relative to this folder (default: the process's cwd). */
+  cwd?: string;
 }
 
 const checker = new SchemaChecker();
 
 /** Reads, validates and resolves a manifest. Throws {@link ManifestError} with every problem found. */
 export async function loadManifest(file: string, options: LoadOptions = {}): Promise<ResolvedPlan> {
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = path.relative(options.cwd ?? process.cwd(), file) || file;
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -271,7 +273,7 @@ export async function loadManifest(file: string, options: LoadOptions = {}): Pro
 }
 
 export async function resolveManifestText(text: string, file: string, options: LoadOptions = {}): Promise<ResolvedPlan> {
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = path.relative(options.cwd ?? process.cwd(), file) || file;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {

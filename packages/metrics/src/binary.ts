@@ -33,8 +33,11 @@ export function confusion(labels: ArrayLike<number>, scores: ArrayLike<number>, 
   const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
   for (let i = 0; i < labels.length; i++) {
     const predicted = scores[i] >= threshold;
-    if (labels[i] === 1) predicted ? c.tp++ : c.fn++;
-    else predicted ? c.fp++ : c.tn++;
+    if (labels[i] === 1) {
+      if (predicted) c.tp++;
+      else c.fn++;
+    } else if (predicted) c.fp++;
+    else c.tn++;
   }
   return c;
 }

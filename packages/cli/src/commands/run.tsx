@@ -79,7 +79,7 @@ export const run: Command = {
   async run({ args, options, io }) {
     const project = await findProject(io.cwd, io.env);
     const overrides = [...((options.set as string[] | undefined) ?? []), ...(options.backend ? [`backend=${options.backend}`] : [])];
-    const plan = await loadPlan(args[0], project, overrides);
+    const plan = await loadPlan(args[0], project, overrides, io.cwd);
     const controller = new AbortController();
     const hub = new EventHub();
     const interactive = !options.json && !options['no-ui'] && io.stdout.isTTY === true && io.env.CI !== 'true';

@@ -15,7 +15,7 @@ export const validate: Command = {
     let failed = false;
     for (const file of args) {
       try {
-        const plan = await loadPlan(file, project, (options.set as string[] | undefined) ?? []);
+        const plan = await loadPlan(file, project, (options.set as string[] | undefined) ?? [], io.cwd);
         io.stdout.write(`${file}: ok (${plan.cells.length} cells: ${plan.ratios.length} ratios × ${plan.seeds.length} seeds; ${plan.generator.plugin} + ${plan.classifier.plugin})\n`);
       } catch (err) {
         if (!(err instanceof UserError)) throw err;

@@ -1,0 +1,177 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, mainHelp } from './cli.js';
+import type { IO } from './command.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const fixtures = path.resolve(import.meta.dirname, '../../core/src/__fixtures__');
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: IO = { stdout: { write: (s: string) => (out += s), isTTY: false }, stderr: { write: (s: string) => (err += s) }, env: { ...process.env, SYNTHMIX_HOME: path.join(tmp, 'home'), MLFLOW_TRACKING_URI: '' }, cwd: tmp };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+function manifest(name: string, extra = ''): string {
+  const file = path.join(tmp, `${name}.yaml`);
+  fs.writeFileSync(file, `name: ${name}
+seeds: [1]
+dataset:
+  source: phantom
+  classes: { tumor: tumor, healthy: healthy }
+  phantomPerClass: 30
+  imageSize: 16
+  testPerClass: 10
+generator:
+  plugin: ${fixtures}/mean-generator.ts
+classifier:
+  plugin: ${fixtures}/nearest-mean.ts
+ratios: [0, 0.5]
+trainingSetSize: 20
+backend: cpu
+${extra}`);
+  return file;
+}
+
+describe('synthmix help', () => {
+  it('prints the command list', async () => {
+    const r = await cli('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(mainHelp());
+    expect(r.out).toContain('  run           Run a ratio sweep and report it\n');
+    for (const line of r.out.split('\n')) expect(line.length).toBeLessThanOrEqual(92);
+  });
+
+  it('prints exact help for run', async () => {
+    const r = await cli('run', '--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`Usage: synthmix run <manifest> [options]
+
+Run a ratio sweep: train the generator, then one classifier per ratio × seed, and evaluate each on the real test set.
+
+Arguments:
+  manifest              Experiment manifest (experiments/*.yaml)
+
+Options:
+  --set <key=value>     Override a manifest value, e.g. generator.options.epochs=5 (repeatable)
+  --resume              Skip cells already finished in the output folder (the default)
+  --fresh               Rerun every cell, ignoring finished ones
+  --backend <name>      auto, gpu, tensorflow or cpu (overrides the manifest)
+  --no-ui               Plain log lines instead of the live dashboard
+  --json                Stream the typed events as JSON Lines
+  --no-tracking         Do not log to MLflow
+  -h, --help            Show this help
+
+Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error, 130 interrupted.
+`);
+  });
+
+  it('prints the version', async () => {
+    expect(await cli('--version')).toEqual({ code: 0, out: '0.1.0\n', err: '' });
+  });
+});
+
+describe('synthmix errors', () => {
+  it('unknown command', async () => {
+    expect(await cli('rnu')).toEqual({ code: 2, out: '', err: 'synthmix: unknown command "rnu"\nRun `synthmix --help` for the list of commands.\n' });
+  });
+
+  it('unknown option and missing argument', async () => {
+    expect(await cli('run', 'x.yaml', '--sett', 'a=1')).toEqual({ code: 2, out: '', err: 'synthmix run: unknown option --sett\nRun `synthmix run --help` for usage.\n' });
+    expect(await cli('run')).toEqual({ code: 2, out: '', err: 'synthmix run: missing argument <manifest>\nRun `synthmix run --help` for usage.\n' });
+  });
+
+  it('manifest errors: one line each, no stack trace, exit 2', async () => {
+    const file = manifest('bad', 'seed: 3\n');
+    const r = await cli('validate', file, '--set', 'generator.options.epochs=0');
+    expect(r.code).toBe(2);
+    const shown = path.relative(tmp, file);
+    expect(r.err).toBe([
+      `${shown}:16:1: seed: unknown key "seed"; did you mean "seeds"?`,
+      '--set generator.options.epochs=0: generator.options.epochs: expected a number ≥ 1, found number 0',
+      '',
+    ].join('\n'));
+  });
+
+  it('a missing manifest file', async () => {
+    expect(await cli('run', 'nope.yaml')).toEqual({ code: 2, out: '', err: 'synthmix run: nope.yaml: cannot read manifest (ENOENT)\n' });
+  });
+});
+
+describe('synthmix validate', () => {
+  it('accepts a good manifest', async () => {
+    const file = manifest('good');
+    expect(await cli('validate', file)).toEqual({ code: 0, out: `${file}: ok (2 cells: 2 ratios × 1 seeds; ${fixtures}/mean-generator.ts + ${fixtures}/nearest-mean.ts)\n`, err: '' });
+  });
+});
+
+describe('synthmix run without a terminal', () => {
+  it('prints one timestamped line per event, the results table, and exits 0', async () => {
+    const file = manifest('plain');
+    const r = await cli('run', file, '--no-ui', '--no-tracking');
+    expect(r.code).toBe(0);
+    const lines = r.out.split('\n');
+    const events = lines.filter((l) => /^\d\d:\d\d:\d\d /.test(l)).map((l) => l.slice(9));
+    expect(events[0]).toBe('sweep plain: 2 cells (2 ratios × 1 seeds), backend cpu [cpu]');
+    expect(events[1]).toMatch(/^warning: Using the pure-JavaScript "cpu" backend/);
+    expect(events[2]).toBe('data tumor=30 healthy=30, 0 skipped, 60 groups, test 10/class');
+    expect(events[3]).toMatch(/^generator seed 1: training \(test:mean-generator, [0-9a-f]{12}\)$/);
+    expect(events[4]).toBe('generator seed 1 epoch 1/2 loss=1.000');
+    expect(events[5]).toBe('generator seed 1 epoch 2/2 loss=0.500');
+    expect(events[6]).toMatch(/^generator seed 1: ready, 5 synthetic images per class \(\d+s\)$/);
+    expect(events[7]).toBe('cell 1/2 real20-synth0-seed1 (100:0): training');
+    expect(events[8]).toBe('cell real20-synth0-seed1 epoch 1/1 loss=— val_acc=100.0%');
+    expect(events[9]).toMatch(/^cell real20-synth0-seed1: done acc=\d+\.\d% f1=\d+\.\d% auc=\d\.\d{3} \(\d+s\)$/);
+    expect(events[10]).toBe('cell 2/2 real10-synth10-seed1 (50:50): training');
+    expect(events).toHaveLength(14);
+    expect(events.at(-1)).toBe(`sweep finished: 2 cells; output in ${path.join(tmp, 'runs', 'plain')}`);
+    expect(r.out).toContain('real:syn     accuracy %   precision %      recall %          F1 %           AUC\n100:0 ');
+    expect(r.out).toContain(`Report: ${path.join(tmp, 'runs', 'plain', 'report', 'report.html')}`);
+    for (const f of ['results.md', 'results.csv', 'metrics.svg', 'metrics.png', 'roc.png', 'confusion.png', 'report.html']) expect(fs.existsSync(path.join(tmp, 'runs', 'plain', 'report', f)), f).toBe(true);
+  });
+
+  it('streams JSON Lines of the typed events with --json', async () => {
+    const file = manifest('json');
+    const r = await cli('run', file, '--json', '--no-tracking');
+    expect(r.code).toBe(0);
+    const events = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0].type).toBe('sweep:start');
+    expect(events.at(-1)).toMatchObject({ type: 'sweep:done', status: 'finished' });
+    expect(events.filter((e) => e.type === 'cell:done')).toHaveLength(2);
+  });
+
+  it('records runs locally when MLflow is not installed and says how to replay them', async () => {
+    const file = manifest('offline');
+    let err = '';
+    const io: IO = { stdout: { write: () => true, isTTY: false }, stderr: { write: (s: string) => (err += s) }, env: { PATH: '/nonexistent', SYNTHMIX_HOME: path.join(tmp, 'home2') }, cwd: tmp };
+    expect(await main(['run', file, '--no-ui'], io)).toBe(0);
+    expect(err).toContain('MLflow is not installed');
+    expect(err).toContain(`replay them with: synthmix sync ${path.join(tmp, 'runs', 'offline')}`);
+    expect(fs.readFileSync(path.join(tmp, 'runs', 'offline', 'mlflow', 'spool.jsonl'), 'utf8').split('\n').length).toBeGreaterThan(10);
+  });
+});
+
+describe('synthmix metrics', () => {
+  it('computes metrics with intervals from a predictions CSV', async () => {
+    const file = path.join(tmp, 'pred.csv');
+    fs.writeFileSync(file, 'label,score\n1,0.9\n1,0.8\n0,0.3\n0,0.6\n1,0.4\n0,0.1\n');
+    const r = await cli('metrics', file);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')[0]).toBe('6 predictions, threshold 0.5');
+    expect(r.out).toMatch(/^accuracy {10}0\.6667 {2}\[\d\.\d{4}, \d\.\d{4}\]$/m);
+    expect(r.out).toContain('confusion         tp 2  fp 1  tn 2  fn 1\n');
+    const j = JSON.parse((await cli('metrics', file, '--json')).out);
+    expect(j.auc).toBeCloseTo(8 / 9, 12);
+  });
+
+  it('explains a bad CSV', async () => {
+    const file = path.join(tmp, 'bad.csv');
+    fs.writeFileSync(file, 'y,score\n1,0.2\n');
+    expect(await cli('metrics', file)).toEqual({ code: 2, out: '', err: `synthmix metrics: ${file}: no "label" column (found y, score)\nRun \`synthmix metrics --help\` for usage.\n` });
+  });
+});

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Sets up a fresh clone: node modules, libtensorflow for tfjs-node, a Python venv with MLflow,
+# and a build of every package. Safe to run again: each step skips what is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*" >&2; }
+die() { printf '\nsetup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+command -v node >/dev/null || die "Node.js is not installed (synthmix needs Node 20.9 or newer)"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=9)?0:1)' \
+  || die "Node $(node --version) is too old; synthmix needs Node 20.9 or newer"
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || die "$PYTHON is not installed (needed for the TensorFlow wheel and MLflow)"
+
+step "node modules (npm ci)"
+if [ -f node_modules/.package-lock.json ] && cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+  echo "node_modules is up to date" >&2
+else
+  npm ci --no-audit --no-fund
+fi
+
+step "libtensorflow for @tensorflow/tfjs-node"
+node scripts/setup-tensorflow.mjs ${SYNTHMIX_SETUP_TF_ARGS:-}
+
+step "Python environment with MLflow (.venv)"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv || die "could not create .venv (on Debian/Ubuntu: apt-get install python3-venv)"
+fi
+if ! .venv/bin/python - <<'PY' 2>/dev/null
+import importlib.metadata as m, pathlib, re
+want = {}
+for line in pathlib.Path("python/requirements.txt").read_text().splitlines():
+    line = line.split("#")[0].strip()
+    if line:
+        name, version = re.split("==", line)
+        want[name] = version
+raise SystemExit(0 if all(m.version(n) == v for n, v in want.items()) else 1)
+PY
+then
+  .venv/bin/pip install --disable-pip-version-check -q -r python/requirements.txt || die "pip could not install python/requirements.txt into .venv"
+else
+  echo ".venv is up to date" >&2
+fi
+
+step "build"
+NX_DAEMON=false npx nx run-many -t build --output-style=static >/dev/null || die "the build failed; run: npx nx run-many -t build"
+echo "setup: done. Try: npx synthmix doctor" >&2
