@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function context(progress: Progress[] = []): PluginContext {
-  return { tf: backend.tf, seed: 3, random: createRng(3), signal: new AbortController().signal, workDir: tmp, progress: (p) => progress.push(p), metric() {}, artifact() {}, warn() {} };
+  return { tf: backend.tf, seed: 3, random: createRng(3), signal: new AbortController().signal, workDir: tmp, progress: async (p) => void progress.push(p), metric() {}, artifact() {}, warn() {} };
 }
 
 const defaults = { epochs: 6, batchSize: 32, learningRate: 0.001, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, earlyStopping: { enabled: true, patience: 3 }, classWeights: 'none' as const };

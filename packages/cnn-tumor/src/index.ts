@@ -82,7 +82,7 @@ export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
           y.dispose();
           const last = (name: string) => Number((h.history[name] as number[] | undefined)?.[0]);
           const metrics = { loss: last('loss'), accuracy: last('acc') || last('accuracy'), val_loss: last('val_loss'), val_accuracy: last('val_acc') || last('val_accuracy') };
-          ctx.progress({ step: epoch, total: options.epochs, unit: 'epoch', metrics });
+          await ctx.progress({ step: epoch, total: options.epochs, unit: 'epoch', metrics });
           if (metrics.val_loss < best.loss) {
             best.weights?.forEach((w) => w.dispose());
             best = { loss: metrics.val_loss, epoch, weights: model.getWeights().map((w) => w.clone()) };

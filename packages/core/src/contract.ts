@@ -63,8 +63,12 @@ export interface PluginContext {
    * unit the runner caches; a plugin that finds a checkpoint here must resume from it.
    */
   workDir: string;
-  /** Reports progress after a unit of work; the runner turns it into events and metrics. */
-  progress(progress: Progress): void;
+  /**
+   * Reports progress after a unit of work; the runner turns it into events and metrics.
+   * Await it: it yields to the event loop, so the dashboard redraws, the tracker sends, and a
+   * stop request (the `signal`) arrives while a long training loop runs.
+   */
+  progress(progress: Progress): Promise<void>;
   /** Logs a scalar metric (a step defaults to 0). */
   metric(name: string, value: number, step?: number): void;
   /** Registers a file the plugin wrote (sample grid, checkpoint, model) for tracking and reports. */

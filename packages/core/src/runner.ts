@@ -11,7 +11,7 @@ import {
 } from '@synthmix/data';
 import { binaryMetrics, bootstrapIntervals, multiclassMetrics } from '@synthmix/metrics';
 import { loadBackend, type LoadedBackend } from './backend.js';
-import type { GeneratedSet, PluginContext } from './contract.js';
+import type { GeneratedSet, PluginContext, Progress } from './contract.js';
 import type { CellMetrics, CellResult, Scope, SweepEvent, SweepEventInput } from './events.js';
 import type { CellPlan, ResolvedPlan } from './manifest.js';
 import { loadPlugin, type AnyClassifier, type AnyGenerator } from './plugins.js';
@@ -104,7 +104,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     const testSet = subset(data.set, split.test);
     const realPool = subset(data.set, split.pool);
 
-    const makeContext = (scope: Scope, seed: number, workDir: string, onProgress: PluginContext['progress']): PluginContext => ({
+    const makeContext = (scope: Scope, seed: number, workDir: string, onProgress: (progress: Progress) => void): PluginContext => ({
       tf,
       seed,
       random: createRng(deriveSeed(seed, JSON.stringify(scope))),
@@ -114,6 +114,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
         onProgress(progress);
         // Every progress metric is also a metric event, with the unit (epoch, step) as its step.
         for (const [name, value] of Object.entries(progress.metrics ?? {})) emit({ type: 'metric', scope, name, value, step: progress.step });
+        return yieldToEventLoop();
       },
       metric: (name, value, step = 0) => emit({ type: 'metric', scope, name, value, step }),
       artifact: (file, description) => emit({ type: 'artifact', scope, path: file, description }),
@@ -166,7 +167,10 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
   }
 }
 
-type MakeContext = (scope: Scope, seed: number, workDir: string, onProgress: PluginContext['progress']) => PluginContext;
+type MakeContext = (scope: Scope, seed: number, workDir: string, onProgress: (progress: Progress) => void) => PluginContext;
+
+/** A macrotask turn: timers (UI redraws) and I/O (tracker, keyboard) run before we go on. */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Cache key of a generator state: what it learned from, with what, and how. */
 export function generatorKey(plan: ResolvedPlan, generator: AnyGenerator, fingerprint: string, poolIds: string[], seed: number): string {

@@ -17,7 +17,7 @@ const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, n
 const real = phantomDataset({ classNames: ['tumor'], perClass: 48, size: 16, channels: 1 });
 
 function context(workDir: string, events: { progress: Progress[]; artifacts: string[]; warnings: string[] }): PluginContext {
-  return { tf: backend.tf, seed: 11, random: createRng(11), signal: new AbortController().signal, workDir, progress: (p) => events.progress.push(p), metric() {}, artifact: (f) => events.artifacts.push(f), warn: (w) => events.warnings.push(w) };
+  return { tf: backend.tf, seed: 11, random: createRng(11), signal: new AbortController().signal, workDir, progress: async (p) => void events.progress.push(p), metric() {}, artifact: (f) => events.artifacts.push(f), warn: (w) => events.warnings.push(w) };
 }
 const newEvents = () => ({ progress: [] as Progress[], artifacts: [] as string[], warnings: [] as string[] });
 

@@ -232,6 +232,8 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
           sums.g.push(trainGeneratorOneStep(tf, gan, z).gLoss);
           tf.dispose([z, idx, batch]);
+          // Let the UI, the tracker and a stop request in between steps of a long epoch.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
         // One device→host read per epoch, not per step: reads stall the pipeline.
         const [dLoss, gLoss, dx, dgz] = await Promise.all([sums.d, sums.g, sums.dx, sums.dgz].map(async (list) => {
@@ -240,7 +242,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           tf.dispose([m, ...list]);
           return v;
         }));
-        ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_d_loss`]: dLoss, [`${className}_g_loss`]: gLoss, [`${className}_d_x`]: dx, [`${className}_d_g_z`]: dgz } });
+        await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_d_loss`]: dLoss, [`${className}_g_loss`]: gLoss, [`${className}_d_x`]: dx, [`${className}_d_g_z`]: dgz } });
         state.quietDiscriminatorEpochs = dLoss < 0.05 ? state.quietDiscriminatorEpochs + 1 : 0;
         if (state.quietDiscriminatorEpochs === 5) ctx.warn(`${label}: discriminator loss below 0.05 for 5 epochs; the generator may have stopped learning`);
         if (!Number.isFinite(gLoss) || gLoss > 15) ctx.warn(`${label}: generator loss ${gLoss.toFixed(2)} at epoch ${epoch} (exploding)`);

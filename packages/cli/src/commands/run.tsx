@@ -1,6 +1,6 @@
 import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
-import { runSweep, type CellResult, type SweepEvent } from '@synthmix/core';
+import { loadBackend, runSweep, type CellResult, type SweepEvent } from '@synthmix/core';
 import { EXIT, type Command, type IO } from '../command.js';
 import { findProject, loadPlan } from '../project.js';
 import { setupTracking } from '../tracking.js';
@@ -98,6 +98,8 @@ export const run: Command = {
     process.on('SIGINT', sigint);
     for (const note of tracking.notes) io.stderr.write(`${note}\n`);
 
+    // Load TensorFlow before the dashboard draws: libtensorflow logs to stderr while it starts.
+    const backend = await loadBackend(plan.backend);
     let ink: ReturnType<typeof render> | undefined;
     if (interactive) {
       ink = render(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={Math.max(60, io.stdout.columns ?? 80)} height={io.stdout.rows ?? 24} final={final} />, { exitOnCtrlC: false, stdout: io.stdout as NodeJS.WriteStream, patchConsole: false });
@@ -113,6 +115,7 @@ export const run: Command = {
     try {
       summary = await runSweep(plan, {
         cacheDir: project.cacheDir,
+        backend,
         signal: controller.signal,
         resume: !options.fresh,
         pluginAliases: project.config.plugins,

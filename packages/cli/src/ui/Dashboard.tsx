@@ -65,7 +65,7 @@ export function SweepTable({ view, maxRows = 14, width = 80 }: { view: SweepView
       {shown.map((r) => (
         <Text key={r.cell.id} color={STATUS_COLOR[r.status]}>
           {r === best ? '★ ' : '  '}{cell(r.cell.id, 24)}{cell(r.status, 11)}
-          {cell(r.epoch !== undefined ? `${r.epoch}/${r.epochs ?? '?'}` : '', 7)}
+          {cell(r.epochs !== undefined ? `${r.epoch ?? 0}/${r.epochs}` : '', 7)}
           {cell(pct(r.valAccuracy), 8, 'right')}{cell(pct(r.metrics?.accuracy), 9, 'right')}{cell(pct(r.metrics?.f1), 8, 'right')}{cell(num(r.metrics?.auc), 7, 'right')}
           {wide ? cell(ratioLabel(r.cell.ratio), 10, 'right') : ''}
         </Text>

@@ -33,7 +33,7 @@ export function meanGenerator(): GeneratorPlugin<{ noise: number; epochs: number
       let start = fs.existsSync(progressFile) ? Number(fs.readFileSync(progressFile, 'utf8')) : 0;
       for (let epoch = start + 1; epoch <= options.epochs; epoch++) {
         if (options.failAtEpoch === epoch) throw new Error(`planned failure at epoch ${epoch}`);
-        ctx.progress({ step: epoch, total: options.epochs, unit: 'epoch', metrics: { loss: 1 / epoch } });
+        await ctx.progress({ step: epoch, total: options.epochs, unit: 'epoch', metrics: { loss: 1 / epoch } });
         fs.writeFileSync(progressFile, String(epoch));
         start = epoch;
       }
@@ -79,7 +79,7 @@ export function nearestMeanClassifier(): ClassifierPlugin<{ failOn?: string }> {
         counts[train.labels[i]]++;
       }
       const means = sums.map((s, c) => s / Math.max(1, counts[c]));
-      ctx.progress({ step: 1, total: 1, unit: 'epoch', metrics: { val_accuracy: 1 } });
+      await ctx.progress({ step: 1, total: 1, unit: 'epoch', metrics: { val_accuracy: 1 } });
       return {
         async predict(set) {
           const out = new Float32Array(set.count * k);

@@ -1,0 +1,73 @@
+import React from 'react';
+import { describe, expect, it } from 'vitest';
+import { render } from 'ink-testing-library';
+import type { CellPlan, SweepEvent } from '@synthmix/core';
+import { Dashboard, visibleRows } from './Dashboard.js';
+import { initialView, reduce, type SweepView } from './state.js';
+import { sparkline } from './format.js';
+
+const cells: CellPlan[] = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1].flatMap((ratio) => [1, 2].map((seed) => {
+  const synth = Math.round(ratio * 500);
+  return { id: `real${1000 - 2 * synth}-synth${2 * synth}-seed${seed}`, ratio, seed, realPerClass: 500 - synth, syntheticPerClass: synth, trainPerClass: 400, valPerClass: 100 };
+}));
+const plan = { name: 'br35h-quick', cells, outputDir: '/out' } as never;
+const metrics = (acc: number) => ({ accuracy: acc, precision: acc, recall: acc, specificity: acc, f1: acc, auc: acc, balancedAccuracy: acc, mcc: 0.5 });
+
+function viewAfter(events: Omit<SweepEvent, 'time'>[]): SweepView {
+  return events.map((e, i) => ({ ...e, time: 1_000 + i * 1000 }) as SweepEvent).reduce(reduce, { ...initialView(), trackingUrl: 'http://127.0.0.1:5000' });
+}
+
+const running = viewAfter([
+  { type: 'sweep:start', plan, backend: { choice: 'tensorflow', reasons: [], backendName: 'tensorflow', tensorflowVersion: '2.21.0' }, resumed: [] },
+  { type: 'generator:start', seed: 1, plugin: 'synthmix:dcgan', cached: false, stateKey: 'abc' },
+  ...[1.2, 0.9, 0.7].map((d, i) => ({ type: 'generator:progress' as const, seed: 1, progress: { step: i + 1, total: 25, unit: 'epoch', label: 'tumor (1/2)', metrics: { tumor_d_loss: d, tumor_g_loss: 2 - d } } })),
+]);
+
+describe('Dashboard', () => {
+  it('shows the header, the generator panel with sparklines, and the queued table', () => {
+    const { lastFrame } = render(<Dashboard view={running} width={80} height={30} />);
+    const frame = lastFrame()!;
+    expect(frame).toContain('synthmix br35h-quick · backend tensorflow (tensorflow (libtensorflow 2.21.0))');
+    expect(frame).toContain('MLflow http://127.0.0.1:5000');
+    expect(frame).toContain('Generator seed 1 · tumor (1/2)  epoch 3/25');
+    expect(frame).toContain(`tumor_d_loss           ${sparkline([1.2, 0.9, 0.7], 30)} 0.700`);
+    expect(frame).toContain('real1000-synth0-seed1   queued');
+    expect(frame).toContain('q stop · ? help');
+    // Never wider than the terminal: rows are cut, not wrapped.
+    for (const line of frame.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
+  it('summarises rows that do not fit', () => {
+    const { lastFrame } = render(<Dashboard view={running} width={80} height={20} />);
+    expect(lastFrame()).toMatch(/… \d+ queued not shown/);
+    const { shown, hidden } = visibleRows(running.rows, 5);
+    expect(shown).toHaveLength(5);
+    expect(hidden).toEqual({ queued: 17 });
+  });
+
+  it('marks status, test metrics and the best row', () => {
+    const view = viewAfter([
+      { type: 'sweep:start', plan, backend: { choice: 'cpu', reasons: [], backendName: 'cpu' }, resumed: [] },
+      { type: 'generator:done', seed: 1, cached: true, stateKey: 'abc', poolPerClass: 500, durationMs: 1 },
+      { type: 'cell:start', cell: cells[0], index: 1, total: 22 },
+      { type: 'cell:done', result: { cell: cells[0], metrics: metrics(0.9), confusion: [], valAccuracy: 0.91, durationMs: 5, files: { predictions: '' } }, cached: false },
+      { type: 'cell:start', cell: cells[2], index: 2, total: 22 },
+      { type: 'cell:done', result: { cell: cells[2], metrics: metrics(0.952), confusion: [], valAccuracy: 0.95, durationMs: 5, files: { predictions: '' } }, cached: false },
+      { type: 'cell:start', cell: cells[4], index: 3, total: 22 },
+      { type: 'cell:progress', cellId: cells[4].id, progress: { step: 3, total: 10, unit: 'epoch', metrics: { val_accuracy: 0.8 } } },
+      { type: 'cell:failed', cellId: cells[1].id, error: 'boom' },
+      { type: 'warning', scope: { kind: 'generator', seed: 1 }, message: 'tumor: sample diversity collapsed' },
+    ]);
+    const frame = render(<Dashboard view={view} width={100} height={40} />).lastFrame()!;
+    expect(frame).toContain('★ real900-synth100-seed1  done');
+    expect(frame).toMatch(/real1000-synth0-seed1 +done +91\.0% +90\.0% +90\.0% +0\.900 +100:0/);
+    expect(frame).toMatch(/real800-synth200-seed1 +training +3\/10 +80\.0%/);
+    expect(frame).toMatch(/real1000-synth0-seed2 +failed/);
+    expect(frame).toContain('⚠ tumor: sample diversity collapsed');
+  });
+
+  it('shows the key help and the stopping state', () => {
+    expect(render(<Dashboard view={running} showHelp width={80} />).lastFrame()).toContain('q       stop after the current epoch (the sweep stays resumable with --resume)');
+    expect(render(<Dashboard view={{ ...running, status: 'stopping' }} width={80} />).lastFrame()).toContain('Stopping after the current epoch… (Ctrl-C again to quit at once)');
+  });
+});

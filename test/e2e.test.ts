@@ -1,0 +1,119 @@
+/**
+ * End to end: the built CLI (`packages/cli/bin/synthmix.js`, as `npx synthmix` runs it) on a tiny
+ * phantom sweep with the real DCGAN and CNN on libtensorflow, in a real terminal (tmux), logging
+ * to a real MLflow server; and a plugin kept outside the monorepo, loaded by path.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MlflowClient, startMlflowServer, type StartedServer } from '@synthmix/tracking';
+
+const root = path.resolve(import.meta.dirname, '..');
+const bin = path.join(root, 'packages/cli/bin/synthmix.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-e2e-'));
+let trackingUri = process.env.SYNTHMIX_TEST_MLFLOW_URI;
+let server: StartedServer | undefined;
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(root, 'packages/cli/dist/cli.js'))) throw new Error('the CLI is not built: run `npm run build` (npm run setup does) before the end-to-end tests');
+  if (!trackingUri) {
+    server = await startMlflowServer({ projectRoot: root, storeDir: path.join(tmp, 'mlflow'), detached: true });
+    trackingUri = server.url;
+  }
+});
+afterAll(async () => {
+  await server?.stop();
+  spawnSync('tmux', ['kill-session', '-t', 'synthmix-e2e']);
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function writeManifest(name: string, classifier: string, classifierOptions: string): string {
+  const file = path.join(tmp, `${name}.yaml`);
+  fs.writeFileSync(file, `name: ${name}
+description: end-to-end test
+seeds: [1]
+backend: tensorflow
+dataset:
+  source: phantom
+  classes: { tumor: tumor, healthy: healthy }
+  phantomPerClass: 120
+  imageSize: 16
+  testPerClass: 40
+generator:
+  plugin: dcgan
+  options: { epochs: ${name === 'tty' ? 6 : 2}, ngf: 8, ndf: 8, batchSize: 16, latentDim: 16, checkpointEvery: ${name === 'tty' ? 3 : 1} }
+classifier:
+  plugin: ${classifier}
+  options: ${classifierOptions}
+ratios: [0, 0.5, 1]
+trainingSetSize: 80
+tracking:
+  experiment: e2e-${name}-${Date.now()}
+`);
+  return file;
+}
+
+/** The environment of a user at a terminal: no CI variables (Ink draws only the last frame under CI). */
+function env(): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, MLFLOW_TRACKING_URI: trackingUri!, SYNTHMIX_HOME: path.join(tmp, 'home'), NO_COLOR: '1' };
+  for (const key of Object.keys(e)) if (key === 'CI' || key.startsWith('CI_') || key === 'CONTINUOUS_INTEGRATION') delete e[key];
+  return e;
+}
+
+describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('synthmix run in a terminal', () => {
+  it('shows the live table, finishes with the results table, and logs to MLflow', async () => {
+    const manifest = writeManifest('tty', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
+    const exitFile = path.join(tmp, 'exit-code');
+    // A script, so the session gets our environment even when a tmux server is already running.
+    const script = path.join(tmp, 'tty.sh');
+    const exports = Object.entries(env()).filter(([k]) => ['PATH', 'HOME', 'MLFLOW_TRACKING_URI', 'SYNTHMIX_HOME', 'NO_COLOR'].includes(k)).map(([k, v]) => `export ${k}='${v}'`);
+    fs.writeFileSync(script, ['unset CI', ...exports, `cd ${tmp}`, `node ${bin} run ${manifest}`, `echo $? > ${exitFile}`, 'sleep 60', ''].join('\n'));
+    execFileSync('tmux', ['new-session', '-d', '-s', 'synthmix-e2e', '-x', '100', '-y', '45', `sh ${script}`]);
+    const screen = () => execFileSync('tmux', ['capture-pane', '-p', '-t', 'synthmix-e2e'], { encoding: 'utf8' });
+    const seen = new Set<string>();
+    const deadline = Date.now() + 300_000;
+    while (!fs.existsSync(exitFile) && Date.now() < deadline) {
+      const s = screen();
+      if (s.includes('cell') && s.includes('status')) seen.add('table');
+      if (/training|queued/.test(s)) seen.add('live');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const last = screen();
+    expect(fs.readFileSync(exitFile, 'utf8').trim()).toBe('0');
+    expect(seen).toEqual(new Set(['table', 'live']));
+    expect(last).toContain('synthmix tty · backend tensorflow');
+    expect(last).toContain('Sweep finished');
+    expect(last).toMatch(/real:syn +accuracy % +precision % +recall % +F1 % +AUC/);
+    expect(last).toMatch(/^100:0 /m);
+    expect(last).toMatch(/^0:100 /m);
+    expect(last).toContain(`Report: ${path.join(tmp, 'runs', 'tty', 'report', 'report.html')}`);
+    for (const line of last.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+
+    const client = new MlflowClient({ trackingUri: trackingUri! });
+    const experimentName = fs.readFileSync(manifest, 'utf8').match(/experiment: (.*)/)![1];
+    const experiment = (await client.getExperimentByName(experimentName))!;
+    const runs = await client.searchRuns([experiment.experiment_id], '');
+    expect(runs.map((r) => r.info.run_name).sort()).toEqual(['generator-seed1', 'real0-synth80-seed1', 'real40-synth40-seed1', 'real80-synth0-seed1', 'tty']);
+    expect(runs.every((r) => r.info.status === 'FINISHED')).toBe(true);
+    const generator = runs.find((r) => r.info.run_name === 'generator-seed1')!;
+    expect((await client.getMetricHistory(generator.info.run_id, 'tumor_d_loss')).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await client.listArtifacts(generator.info, 'samples/tumor')).map((f) => f.path)).toEqual(['samples/tumor/epoch-0003.png', 'samples/tumor/epoch-0006.png']);
+    const parent = runs.find((r) => r.info.run_name === 'tty')!;
+    expect((await client.listArtifacts(parent.info)).map((f) => f.path)).toContain('report');
+  });
+});
+
+describe('a plugin outside the monorepo', () => {
+  it('runs in a sweep by path', () => {
+    const manifest = writeManifest('external', '../../test/fixtures/external-classifier/index.mjs'.replace('../../test', path.join(root, 'test')), '{ epochs: 20 }');
+    const r = spawnSync('node', [bin, 'run', manifest, '--no-ui'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    expect(r.stderr).not.toContain('failed:');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/cell real80-synth0-seed1: done acc=\d/);
+    const result = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'external', 'cells', 'real80-synth0-seed1', 'result.json'), 'utf8'));
+    // Logistic regression on pooled pixels still beats chance on phantom tumours.
+    expect(result.metrics.accuracy).toBeGreaterThan(0.6);
+  });
+});
