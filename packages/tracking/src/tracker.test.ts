@@ -118,6 +118,7 @@ describe('MlflowTracker', () => {
     expect(await replay.flush()).toBe(0);
     const experimentId = replay.experimentId!;
     const parent = (await client.searchRuns([experimentId], "tags.`mlflow.runName` = 'outage'"))[0];
+    expect(parent, `state: ${fs.readFileSync(spoolPaths(p.outputDir).state, 'utf8').slice(0, 3000)}`).toBeDefined();
     expect(parent.info.status).toBe('FINISHED');
     const children = await childRuns(client, experimentId, parent.info.run_id);
     expect(children).toHaveLength(6);
