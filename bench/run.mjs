@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// Benchmarks (not tests): synthmix's models on libtensorflow against the same models in PyTorch
+// on the same CPU, timed in the same run; plus dataset loading. Writes bench/results/latest.json
+// and appends a dated table to bench/RESULTS.md. Usage: npm run bench [-- --quick]
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const quick = process.argv.includes('--quick');
+const repeats = quick ? 3 : 5;
+const threads = os.availableParallelism?.() ?? os.cpus().length;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const log = (m) => process.stderr.write(`bench: ${m}\n`);
+
+const { loadBackend } = await import(path.join(root, 'packages/core/dist/index.js'));
+const { buildClassifier } = await import(path.join(root, 'packages/cnn-tumor/dist/index.js'));
+const { buildGan, latentBatch, trainDiscriminatorOneStep, trainGeneratorOneStep } = await import(path.join(root, 'packages/gan-dcgan/dist/index.js'));
+const { loadDataset } = await import(path.join(root, 'packages/data/dist/index.js'));
+const backend = await loadBackend('tensorflow');
+const { tf } = backend;
+
+// --- FLOP counts (multiply-adds × 2), per image -------------------------------------------
+const conv = (h, w, cin, cout, k) => 2 * h * w * cin * cout * k * k;
+const CNN_FWD = conv(64, 64, 3, 32, 3) + conv(32, 32, 32, 64, 3) + conv(16, 16, 64, 128, 3) + 2 * 8192 * 128 + 2 * 128;
+// Transposed conv: each input pixel scatters a k×k×cout patch.
+const G_FWD = 2 * 100 * 4 * 4 * 512 + conv(4, 4, 512, 256, 4) + conv(8, 8, 256, 128, 4) + conv(16, 16, 128, 64, 4) + conv(32, 32, 64, 3, 4);
+const D_FWD = conv(32, 32, 3, 64, 4) + conv(16, 16, 64, 128, 4) + conv(8, 8, 128, 256, 4) + conv(4, 4, 256, 512, 4) + 2 * 8192;
+// Training ≈ forward + backward (2× forward). A DCGAN step: D step = G fwd + D fwd/bwd on real and
+// fake (G + 6D); G step = G fwd/bwd + D fwd + D input-gradients (3G + 2D).
+const CNN_TRAIN = 3 * CNN_FWD;
+const DCGAN_STEP = 4 * G_FWD + 8 * D_FWD;
+
+function benchCnn() {
+  const n = 512;
+  const model = buildClassifier(tf, { inputShape: [64, 64, 3], classes: 2, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, seed: 1 });
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' });
+  const x = tf.randomUniform([n, 64, 64, 3], -1, 1);
+  const y = tf.randomUniform([n, 1]).round();
+  return { model, x, y, n };
+}
+
+async function timeCnn() {
+  const { model, x, y, n } = benchCnn();
+  await model.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false, verbose: 0 }); // warm-up
+  const times = [];
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    await model.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false, verbose: 0 });
+    times.push((performance.now() - t) / 1000);
+  }
+  tf.dispose([x, y]);
+  model.optimizer.dispose();
+  model.dispose();
+  return n / median(times);
+}
+
+async function timeDcgan() {
+  const batch = 64;
+  const steps = 5;
+  const gan = buildGan(tf, { size: 64, channels: 3, latentDim: 100, ngf: 64, ndf: 64, seed: 1 }, { learningRate: 2e-4, beta1: 0.5 });
+  const real = tf.randomUniform([batch, 64, 64, 3], -1, 1);
+  const step = async (i) => {
+    const z = latentBatch(tf, batch, 100, i);
+    const d = trainDiscriminatorOneStep(tf, gan, real, z, 0.9);
+    const g = trainGeneratorOneStep(tf, gan, z);
+    // The training loop reads losses once per epoch; here once per step, which is stricter.
+    await g.gLoss.data();
+    tf.dispose([z, d.dLoss, d.dReal, d.dFake, g.gLoss]);
+  };
+  for (let i = 0; i < 2; i++) await step(i);
+  const times = [];
+  for (let r = 0; r < repeats; r++) {
+    const t = performance.now();
+    for (let i = 0; i < steps; i++) await step(100 + r * steps + i);
+    times.push((performance.now() - t) / 1000 / steps);
+  }
+  real.dispose();
+  return batch / median(times);
+}
+
+function torchVenv() {
+  const venv = path.join(here, '.venv');
+  const py = path.join(venv, 'bin', 'python');
+  if (!fs.existsSync(py)) execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+  if (spawnSync(py, ['-c', 'import torch']).status !== 0) {
+    log('installing PyTorch into bench/.venv (once; several hundred MB)');
+    execFileSync(path.join(venv, 'bin', 'pip'), ['install', '-q', 'torch'], { stdio: 'inherit' });
+  }
+  return py;
+}
+
+async function timeData() {
+  const br35h = path.resolve(root, '../shared/datasets/br35h');
+  if (!fs.existsSync(br35h)) return undefined;
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-bench-data-'));
+  const spec = { source: 'folder', path: br35h, classes: [{ name: 'tumor', folder: 'yes' }, { name: 'healthy', folder: 'no' }], phantomPerClass: 0, imageSize: 64, channels: 3, leakageGuard: { enabled: true, maxHammingDistance: 8 }, strict: false, maxPixels: 4e7 };
+  let t = performance.now();
+  await loadDataset(spec, { cacheDir });
+  const cold = (performance.now() - t) / 1000;
+  const warm = [];
+  for (let i = 0; i < 3; i++) {
+    t = performance.now();
+    await loadDataset(spec, { cacheDir });
+    warm.push((performance.now() - t) / 1000);
+  }
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  return { cold, warm: median(warm) };
+}
+
+log(`libtensorflow ${backend.tensorflowVersion}, ${threads} threads`);
+const cnn = await timeCnn();
+log(`paper CNN (synthmix): ${cnn.toFixed(1)} img/s`);
+const dcgan = await timeDcgan();
+log(`DCGAN-64 step (synthmix): ${dcgan.toFixed(1)} img/s`);
+const py = torchVenv();
+const torch = JSON.parse(execFileSync(py, [path.join(here, 'torch_bench.py'), String(threads), String(repeats)], { encoding: 'utf8' }).trim().split('\n').pop());
+log(`PyTorch ${torch.torch}: CNN ${torch.cnn_img_per_s.toFixed(1)} img/s, DCGAN ${torch.dcgan_img_per_s.toFixed(1)} img/s`);
+const data = await timeData();
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const machine = `${cpu}, ${threads} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`;
+// ratio = synthmix time / PyTorch time for the same work = PyTorch throughput / synthmix throughput.
+const entries = [
+  { name: 'paper-cnn-train-64x64-b32', synthmix_img_per_s: cnn, pytorch_img_per_s: torch.cnn_img_per_s, ratio: torch.cnn_img_per_s / cnn, synthmix_gflops: (cnn * CNN_TRAIN) / 1e9, pytorch_gflops: (torch.cnn_img_per_s * CNN_TRAIN) / 1e9, flop_per_img: CNN_TRAIN },
+  { name: 'dcgan-64-train-step-b64', synthmix_img_per_s: dcgan, pytorch_img_per_s: torch.dcgan_img_per_s, ratio: torch.dcgan_img_per_s / dcgan, synthmix_gflops: (dcgan * DCGAN_STEP) / 1e9, pytorch_gflops: (torch.dcgan_img_per_s * DCGAN_STEP) / 1e9, flop_per_img: DCGAN_STEP },
+];
+const result = { date: new Date().toISOString(), machine, tensorflow: backend.tensorflowVersion, torch: torch.torch, threads, repeats, benchmarks: entries, data_br35h_64px: data };
+fs.mkdirSync(path.join(here, 'results'), { recursive: true });
+fs.writeFileSync(path.join(here, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+const rows = entries.map((e) => `| ${e.name} | ${e.synthmix_img_per_s.toFixed(1)} | ${e.pytorch_img_per_s.toFixed(1)} | ${e.ratio.toFixed(2)} | ${e.synthmix_gflops.toFixed(1)} | ${e.pytorch_gflops.toFixed(1)} |`);
+const md = [
+  '', `## ${result.date.slice(0, 10)} — ${machine}`, '',
+  `libtensorflow ${result.tensorflow} (tfjs-node 4.22), PyTorch ${result.torch}, ${threads} threads, median of ${repeats}.`, '',
+  '| benchmark | synthmix img/s | PyTorch img/s | ratio (synthmix time / PyTorch time) | synthmix GFLOP/s | PyTorch GFLOP/s |', '|---|---:|---:|---:|---:|---:|', ...rows, '',
+  data ? `BR35H load at 64×64 (3,000 files): cold ${data.cold.toFixed(1)} s (decode, hash, group), cached ${data.warm.toFixed(2)} s.` : 'BR35H not found beside the repository: data loading not measured.', '',
+].join('\n');
+const resultsMd = path.join(here, 'RESULTS.md');
+if (!fs.existsSync(resultsMd)) fs.writeFileSync(resultsMd, '# Benchmark results\n\nAppended by `npm run bench`; newest last. See bench/README.md for what is measured.\n');
+fs.appendFileSync(resultsMd, md);
+process.stdout.write(`${md}\n`);

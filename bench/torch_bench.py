@@ -1,0 +1,103 @@
+"""PyTorch reference for bench/run.mjs: the same two models, timed the same way, on CPU.
+
+Prints one JSON object: {"cnn_img_per_s": ..., "dcgan_img_per_s": ..., "torch": version, "threads": n}.
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+def paper_cnn():
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(8 * 8 * 128, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 1),
+    )
+
+
+def bench_cnn(n=512, batch=32):
+    model = paper_cnn()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    loss_fn = nn.BCEWithLogitsLoss()
+    x = torch.rand(n, 3, 64, 64) * 2 - 1
+    y = torch.randint(0, 2, (n, 1)).float()
+
+    def epoch():
+        for i in range(0, n, batch):
+            opt.zero_grad()
+            loss = loss_fn(model(x[i:i + batch]), y[i:i + batch])
+            loss.backward()
+            opt.step()
+
+    epoch()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t)
+    return n / statistics.median(times)
+
+
+def generator(nz=100, ngf=64):
+    return nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),
+    )
+
+
+def discriminator(ndf=64):
+    return nn.Sequential(
+        nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+    )
+
+
+def bench_dcgan(batch=64, steps=5):
+    g, d = generator(), discriminator()
+    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+    loss_fn = nn.BCEWithLogitsLoss()
+    real = torch.rand(batch, 3, 64, 64) * 2 - 1
+    ones = torch.full((batch,), 0.9)
+    zeros = torch.zeros(batch)
+
+    def step():
+        z = torch.randn(batch, 100, 1, 1)
+        opt_d.zero_grad()
+        fake = g(z)
+        loss_d = loss_fn(d(real).view(-1), ones) + loss_fn(d(fake.detach()).view(-1), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = loss_fn(d(fake).view(-1), torch.ones(batch))
+        loss_g.backward()
+        opt_g.step()
+
+    for _ in range(2):
+        step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t) / steps)
+    return batch / statistics.median(times)
+
+
+print(json.dumps({"cnn_img_per_s": bench_cnn(), "dcgan_img_per_s": bench_dcgan(), "torch": torch.__version__, "threads": torch.get_num_threads()}))

@@ -1,0 +1,33 @@
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../cli.js';
+import type { IO } from '../command.js';
+
+// Its own file: a process loads one TensorFlow backend, and the other CLI tests use the CPU one.
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: IO = { stdout: { write: (s: string) => (out += s), isTTY: false }, stderr: { write: (s: string) => (err += s) }, env: { ...process.env, SYNTHMIX_HOME: path.join(os.tmpdir(), 'synthmix-doctor-test') }, cwd: process.cwd() };
+  return { code: await main(argv, io), out, err };
+}
+
+describe('synthmix doctor', () => {
+  it('reports the libtensorflow backend and why, as JSON for bug reports', async () => {
+    const r = await cli('doctor', '--json');
+    const report = JSON.parse(r.out);
+    expect(report.backend).toBe('tensorflow');
+    expect(report.choice).toBe('tensorflow');
+    expect(report.reasons[0]).toMatch(/^auto: no GPU \(/);
+    expect(report.tensorflow).toMatch(/^2\.\d+\.\d+$/);
+    expect(report.threads.intraOp).toBeGreaterThanOrEqual(1);
+    expect(report.node).toBe(process.version);
+    expect(r.code).toBe(0);
+  });
+
+  it('fails loudly for a GPU request on a machine without one', async () => {
+    const r = await cli('doctor', '--backend', 'gpu');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^backend {6}unavailable: backend "gpu" was requested but is not usable: /);
+  });
+});
