@@ -14,10 +14,13 @@ PYTHON=${PYTHON:-python3}
 command -v "$PYTHON" >/dev/null || die "$PYTHON is not installed (needed for the TensorFlow wheel and MLflow)"
 
 step "node modules (npm ci)"
-if [ -f node_modules/.package-lock.json ] && cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
-  echo "node_modules is up to date" >&2
+# npm ci wipes node_modules (and the TensorFlow binding built into it): only when the lock changed.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -d node_modules ] && [ "$(cat node_modules/.synthmix-lock 2>/dev/null)" = "$lock_hash" ]; then
+  echo "node_modules matches package-lock.json" >&2
 else
   npm ci --no-audit --no-fund
+  echo "$lock_hash" > node_modules/.synthmix-lock
 fi
 
 step "libtensorflow for @tensorflow/tfjs-node"

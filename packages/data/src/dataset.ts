@@ -186,6 +186,7 @@ function explainDecodeError(err: Error, maxPixels: number): string {
   if (/pixel limit/i.test(m)) return `larger than the ${maxPixels}-pixel limit (decompression-bomb guard)`;
   if (/unsupported image format|Input buffer contains unsupported/i.test(m)) return 'not an image, or a format sharp cannot read';
   if (/empty file/.test(m)) return 'empty file';
+  if (m.startsWith('truncated or corrupt')) return m.split('\n')[0];
   if (/premature end|truncated|VipsJpeg|Corrupt|read error|end of stream/i.test(m)) return `truncated or corrupt image (${m.split('\n')[0]})`;
   return m.split('\n')[0];
 }

@@ -33,7 +33,17 @@ export async function decodeImage(buffer: Buffer, options: PreprocessOptions): P
     .flatten({ background: '#000000' }) // RGBA scans: transparent background is black in MRI
     .resize(options.size, options.size, { fit: 'cover', position: 'centre', kernel: 'lanczos3' });
   pipeline = options.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
-  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  let decoded;
+  try {
+    decoded = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    // The header read fine, so the pixel data is what is broken; libvips' own message varies
+    // (sometimes just "Unknown error"), so say what it means.
+    const detail = (err as Error).message.split('\n')[0];
+    if (/pixel limit/i.test(detail)) throw err;
+    throw new Error(`truncated or corrupt ${meta.format} image (${detail})`);
+  }
+  const { data, info } = decoded;
   const n = options.size * options.size;
   const pixels = new Float32Array(n * options.channels);
   for (let p = 0; p < n; p++) {
