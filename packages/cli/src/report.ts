@@ -215,8 +215,17 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     await sharp(Buffer.from(svg), { density: 144 }).png().toFile(path.join(dir, `${name}.png`));
   }
   const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${s.delongHolm.toPrecision(3)}${s.delongHolm < 0.05 ? ' *' : ''} | ${s.mcnemarHolm.toPrecision(3)}${s.mcnemarHolm < 0.05 ? ' *' : ''} |`)].join('\n');
+  const qualityRows = plan.seeds.flatMap((seed) => {
+    const file = path.join(outputDir, `quality-seed${seed}.json`);
+    if (!fs.existsSync(file)) return [];
+    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
+    return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${esc(name)} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
+  });
+  const qualityTable = qualityRows.length
+    ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|', ...qualityRows].join('\n')
+    : '';
   const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
-  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n`;
+  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n`;
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
   fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
@@ -228,7 +237,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1><p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
 ${table(markdownTable(rows))}${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? table(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
-<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${table(paperComparison(rows))}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
+<h2>Synthetic images</h2>${qualityTable ? table(qualityTable) : '<p>No generator in this sweep.</p>'}<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${table(paperComparison(rows))}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
 </body></html>\n`;
   const htmlFile = path.join(dir, 'report.html');
   fs.writeFileSync(htmlFile, html);

@@ -56,6 +56,9 @@ describe('cnn-tumor', () => {
     let correct = 0;
     for (let i = 0; i < test.count; i++) if ((p[i * 2 + 1] > 0.5 ? 1 : 0) === test.labels[i]) correct++;
     expect(correct / test.count).toBeGreaterThan(0.75);
+    const embedded = await model.embed!(test);
+    expect(embedded.dim).toBe(64);
+    expect(embedded.features.length).toBe(test.count * 64);
     const dir = await model.save!(path.join(tmp, 'model'));
     const reloaded = await loadClassifier(backend.tf, dir, 2);
     const q = await reloaded.predict(test);

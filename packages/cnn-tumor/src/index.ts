@@ -118,6 +118,16 @@ export function trainedClassifier(tf: TF, model: LayersModel, k: number): Traine
       out.dispose();
       return data;
     },
+    async embed(images) {
+      // The dense layer before dropout and the output: [n, denseUnits].
+      const hidden = model.layers[model.layers.length - 3];
+      const features = tf.model({ inputs: model.inputs, outputs: hidden.output as never });
+      const out = tf.tidy(() => features.predict(tf.tensor4d(images.images, [images.count, images.height, images.width, images.channels]), { batchSize: 128 }) as ReturnType<TF['tensor2d']>);
+      const dim = out.shape[1]!;
+      const data = (await out.data()) as Float32Array;
+      out.dispose();
+      return { features: data, dim };
+    },
     async save(dir) {
       await model.save(`file://${dir}`);
       return dir;

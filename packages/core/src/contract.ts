@@ -130,6 +130,12 @@ export interface GeneratorPlugin<Options = Record<string, unknown>> extends Plug
 export interface TrainedClassifier {
   /** Class probabilities, row-major N × K (K = number of classes); rows sum to 1. */
   predict(images: ImageSet): Promise<Float32Array>;
+  /**
+   * Optional: feature vectors (e.g. the last hidden layer), row-major N × dim. With it, the
+   * runner measures a Fréchet distance between real and synthetic images in the feature space of
+   * the classifier trained on real data only (the 100:0 cell).
+   */
+  embed?(images: ImageSet): Promise<{ features: Float32Array; dim: number }>;
   /** Saves the model so it can be reloaded (e.g. tfjs layers format); returns the folder. */
   save?(dir: string): Promise<string>;
   /** Frees tensors. */

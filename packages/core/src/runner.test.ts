@@ -75,6 +75,13 @@ describe('runSweep', () => {
     expect(csv).toHaveLength(7);
     expect(csv[0].split(',').slice(0, 6)).toEqual(['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'accuracy']);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'test-set.json'), 'utf8')).ids).toHaveLength(20);
+    // Generative quality per class: the mean-image "generator" makes near-identical images.
+    const quality = JSON.parse(fs.readFileSync(path.join(out, 'quality-seed1.json'), 'utf8'));
+    expect(Object.keys(quality.perClass)).toEqual(['tumor', 'healthy']);
+    expect(quality.perClass.tumor.ssimNearestMean).toBeGreaterThan(-1);
+    expect(quality.perClass.tumor.ssimNearestMean).toBeLessThanOrEqual(1);
+    expect(quality.perClass.tumor.diversity).toBeLessThan(quality.perClass.tumor.realDiversity);
+    expect(events.some((e) => e.type === 'metric' && e.name === 'quality_tumor_ssimNearestMean')).toBe(true);
   });
 
   it('reuses a cached generator state and pool in a later sweep', async () => {

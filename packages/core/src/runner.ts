@@ -9,7 +9,7 @@ import {
   checkClassCounts, checkImageSet, concat, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
-import { binaryMetrics, bootstrapIntervals, multiclassMetrics } from '@synthmix/metrics';
+import { binaryMetrics, bootstrapIntervals, frechetDistance, meanPairwiseDistance, multiclassMetrics, nearestRealSsim } from '@synthmix/metrics';
 import { loadBackend, type LoadedBackend } from './backend.js';
 import type { GeneratedSet, PluginContext, Progress } from './contract.js';
 import type { CellMetrics, CellResult, Scope, SweepEvent, SweepEventInput } from './events.js';
@@ -49,6 +49,7 @@ export const outputFiles = (dir: string) => ({
   cellsDir: path.join(dir, 'cells'),
   cellResult: (id: string) => path.join(dir, 'cells', id, 'result.json'),
   results: path.join(dir, 'results.csv'),
+  quality: (seed: number) => path.join(dir, `quality-seed${seed}.json`),
   events: path.join(dir, 'events.jsonl'),
 });
 
@@ -135,6 +136,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
       if (!pending.length) continue;
       const needsSynthetic = pending.some((c) => c.syntheticPerClass > 0);
       const synthetic = needsSynthetic ? await trainOrLoadGenerator(plan, generator, realPool, data, seed, options.cacheDir, emit, makeContext) : undefined;
+      if (synthetic) writeJson(files.quality(seed), { seed, perClass: syntheticQuality(synthetic, realPool, seed, emit) });
       for (const cell of pending) {
         if (signal.aborted) throw new Interrupted();
         index++;
@@ -282,6 +284,16 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     const header = ['id', 'label', ...testSet.classNames.map((c) => `p_${c}`)].join(',');
     const rows = Array.from({ length: testSet.count }, (_, i) => [JSON.stringify(testSet.ids?.[i] ?? String(i)), testSet.classNames[testSet.labels[i]], ...Array.from(probabilities.subarray(i * k, (i + 1) * k), (p) => p.toPrecision(6))].join(','));
     fs.writeFileSync(predictionsFile, `${header}\n${rows.join('\n')}\n`);
+    if (cell.ratio === 0 && synthetic && model.embed) {
+      // The 100:0 classifier never saw synthetic data: its features judge the generator.
+      const fd = await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit);
+      const file = files.quality(cell.seed);
+      if (fs.existsSync(file)) {
+        const q = JSON.parse(fs.readFileSync(file, 'utf8'));
+        for (const [name, value] of Object.entries(fd)) q.perClass[name] = { ...q.perClass[name], frechetRealClassifier: value };
+        writeJson(file, q);
+      }
+    }
     const modelDir = model.save ? await model.save(path.join(cellDir, 'model')) : undefined;
     const result: CellResult = { cell, metrics, confusion: multi.confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) } };
     for (const [name, value] of Object.entries(metrics)) emit({ type: 'metric', scope: { kind: 'cell', cellId: cell.id }, name: `test_${name}`, value, step: 0 });
@@ -292,6 +304,54 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
   } finally {
     model.dispose();
   }
+}
+
+/** How many images per class the quality measures compare (SSIM to nearest is quadratic). */
+const QUALITY_SAMPLE = { synthetic: 48, real: 192 };
+
+export interface ClassQuality {
+  ssimNearestMean: number;
+  ssimNearestMax: number;
+  diversity: number;
+  realDiversity: number;
+  frechetRealClassifier?: number;
+}
+
+/** SSIM to the nearest real image and diversity, per class, synthetic against real. */
+function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void): Record<string, ClassQuality> {
+  const random = createRng(deriveSeed(seed, 'quality'));
+  const synthBy = indicesByClass(synthetic);
+  const realBy = indicesByClass(realPool);
+  const asImages = (set: ImageSet) => ({ data: set.images, count: set.count, height: set.height, width: set.width, channels: set.channels });
+  const out: Record<string, ClassQuality> = {};
+  synthetic.classNames.forEach((name, c) => {
+    const s = subset(synthetic, shuffled(synthBy[c], random).slice(0, QUALITY_SAMPLE.synthetic));
+    const r = subset(realPool, shuffled(realBy[c], random).slice(0, QUALITY_SAMPLE.real));
+    const nearest = nearestRealSsim(asImages(s), asImages(r));
+    const q = { ssimNearestMean: nearest.mean, ssimNearestMax: nearest.max, diversity: meanPairwiseDistance(asImages(s)), realDiversity: meanPairwiseDistance(asImages(subset(r, Array.from({ length: Math.min(r.count, QUALITY_SAMPLE.synthetic) }, (_, i) => i)))) };
+    out[name] = q;
+    for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope: { kind: 'generator', seed }, name: `quality_${name}_${k}`, value: v, step: 0 });
+  });
+  return out;
+}
+
+async function frechetInClassifierSpace(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet, seed: number, emit: (e: SweepEventInput) => void): Promise<Record<string, number>> {
+  const real = await model.embed!(testSet);
+  const fake = await model.embed!(synthetic);
+  const out: Record<string, number> = {};
+  testSet.classNames.forEach((name, c) => {
+    const pick = (set: ImageSet, f: { features: Float32Array; dim: number }) => {
+      const rows = Array.from(set.labels).flatMap((l, i) => (l === c ? [i] : []));
+      const data = new Float32Array(rows.length * f.dim);
+      rows.forEach((i, k) => data.set(f.features.subarray(i * f.dim, (i + 1) * f.dim), k * f.dim));
+      return { data, n: rows.length };
+    };
+    const a = pick(testSet, real);
+    const b = pick(synthetic, fake);
+    out[name] = frechetDistance(a.data, a.n, b.data, b.n, real.dim);
+    emit({ type: 'metric', scope: { kind: 'generator', seed }, name: `quality_${name}_frechet_real_classifier`, value: out[name], step: 0 });
+  });
+  return out;
 }
 
 const CSV_METRICS = ['accuracy', 'precision', 'recall', 'specificity', 'f1', 'auc', 'balancedAccuracy', 'mcc'];

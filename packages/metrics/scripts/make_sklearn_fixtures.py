@@ -8,6 +8,7 @@ import json
 import pathlib
 
 import numpy as np
+import scipy.linalg
 import sklearn
 from sklearn import metrics as m
 
@@ -73,6 +74,15 @@ def multiclass_case(name, y, p):
     }
 
 
+def frechet_case(name, a, b):
+    """The FID formula (Heusel et al.) with SciPy's sqrtm, as the reference implementations do."""
+    mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    value = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    return {"name": name, "a": a.ravel().tolist(), "countA": len(a), "b": b.ravel().tolist(), "countB": len(b), "d": a.shape[1], "expected": value}
+
+
 def main():
     rng = np.random.default_rng(20261126)
     cases = []
@@ -98,8 +108,13 @@ def main():
         logits[np.arange(n), y] += 1.0 + i * 0.5
         p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         multi.append(multiclass_case(f"multiclass-{k}-{i}", y, p))
+    frechet = []
+    for i, (n1, n2, d) in enumerate([(40, 50, 3), (100, 80, 8), (200, 200, 16)]):
+        a = rng.normal(0, 1, (n1, d))
+        b = rng.normal(0.3 * i, 1 + 0.2 * i, (n2, d)) @ rng.normal(0, 1, (d, d)) * 0.5
+        frechet.append(frechet_case(f"frechet-{d}", a, b))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"sklearn": sklearn.__version__, "binary": cases, "multiclass": multi}, indent=1) + "\n")
+    OUT.write_text(json.dumps({"sklearn": sklearn.__version__, "scipy": scipy.__version__, "binary": cases, "multiclass": multi, "frechet": frechet}, indent=1) + "\n")
     print(f"wrote {len(cases)} binary and {len(multi)} multi-class cases to {OUT}")
 
 

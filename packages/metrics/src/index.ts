@@ -1,3 +1,4 @@
 export * from './binary.js';
 export * from './multiclass.js';
 export * from './stats.js';
+export * from './quality.js';
