@@ -10,7 +10,8 @@
 //   1. --libtensorflow DIR or $SYNTHMIX_LIBTENSORFLOW: a libtensorflow you already have, either the
 //      official tarball layout (DIR/lib, DIR/include) or an installed wheel's `tensorflow/` folder.
 //   2. tfjs-node's own installer (official download), unless --from-wheel or offline.
-//   3. The TensorFlow wheel from PyPI via pip (cached in .cache/tensorflow).
+//   3. The TensorFlow wheel from PyPI via pip (cached in .cache/tensorflow); with --gpu, a venv
+//      with tensorflow[and-cuda], whose CUDA 12 / cuDNN 9 libraries come from PyPI too.
 // It never falls back to pure JavaScript: every failure ends with exit code 1 and a message that
 // says what is missing.
 //
@@ -110,9 +111,33 @@ function python() {
   fail('no Python found to download the TensorFlow wheel with pip', 'Install Python 3 with pip, or pass --libtensorflow DIR.');
 }
 
-/** Downloads (pip caches it) and unpacks the wheel's shared libraries and C headers. */
-function fromWheel(gpu) {
-  const dist = gpu ? 'tensorflow' : 'tensorflow-cpu';
+/**
+ * GPU: a venv with `tensorflow[and-cuda]`, whose wheel brings CUDA 12 and cuDNN 9 as pip
+ * packages next to it (site-packages/nvidia/*). libtensorflow finds them through its RUNPATH
+ * `$ORIGIN/../nvidia/<pkg>/lib`, which `stage` reproduces with a `deps/nvidia` link.
+ */
+function fromGpuVenv() {
+  const venv = path.join(cacheDir(), `gpu-venv-${TF_WHEEL_VERSION}`);
+  const py = path.join(venv, 'bin', 'python');
+  const sitePackages = () => run(py, ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])']).out.trim();
+  if (!fs.existsSync(path.join(venv, '.complete'))) {
+    if (!fs.existsSync(py)) {
+      const made = run(python(), ['-m', 'venv', venv]);
+      if (!made.ok) fail(`could not create ${venv}`, made.err.trim().split('\n').pop());
+    }
+    log(`installing tensorflow[and-cuda]==${TF_WHEEL_VERSION} into ${venv} (CUDA 12 and cuDNN from PyPI; several GB once)`);
+    const pip = run(py, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', `tensorflow[and-cuda]==${TF_WHEEL_VERSION}`], { stdio: ['ignore', 'inherit', 'pipe'] });
+    if (!pip.ok) fail(`pip could not install tensorflow[and-cuda]==${TF_WHEEL_VERSION}`, pip.err.trim().split('\n').slice(-3).join('\n  '));
+    fs.writeFileSync(path.join(venv, '.complete'), new Date().toISOString());
+  }
+  const layout = libtensorflowLayout(path.join(sitePackages(), 'tensorflow'));
+  if (!layout) fail(`the tensorflow wheel in ${venv} has no libtensorflow_cc.so.2 or C headers`);
+  return layout;
+}
+
+/** Downloads (pip caches it) and unpacks the CPU wheel's shared libraries and C headers. */
+function fromWheel() {
+  const dist = 'tensorflow-cpu';
   const target = path.join(cacheDir(), `${dist}-${TF_WHEEL_VERSION}`);
   const done = path.join(target, '.complete');
   if (fs.existsSync(done)) {
@@ -160,6 +185,10 @@ function stage(pkgDir, layout) {
   link(path.join(layout.lib, layout.main), layout.main);
   if (layout.main !== 'libtensorflow_framework.so.2') link(path.join(layout.lib, layout.framework), layout.framework);
   fs.symlinkSync(layout.include, path.join(deps, 'include'));
+  // A wheel's CUDA libraries (tensorflow[and-cuda]) sit in site-packages/nvidia; libtensorflow's
+  // RUNPATH looks in $ORIGIN/../nvidia/<pkg>/lib, and $ORIGIN is deps/lib here.
+  const nvidia = path.join(layout.lib, '..', 'nvidia');
+  if (fs.existsSync(nvidia)) fs.symlinkSync(path.resolve(nvidia), path.join(deps, 'nvidia'));
 }
 
 function nodeHeadersDir() {
@@ -227,10 +256,12 @@ export function main(argv) {
     layout = libtensorflowLayout(args.libtensorflow);
     if (!layout) fail(`no libtensorflow found in ${args.libtensorflow}`, 'Expected lib/libtensorflow.so.2 + include/tensorflow/c/c_api.h (official tarball) or libtensorflow_cc.so.2 + include/ (a TensorFlow wheel\'s tensorflow/ folder).');
     log(`using libtensorflow from ${args.libtensorflow}`);
-  } else if (!args.fromWheel && process.env.SYNTHMIX_OFFLINE !== '1' && tryOfficialInstaller(dir)) {
+  } else if (!args.gpu && !args.fromWheel && process.env.SYNTHMIX_OFFLINE !== '1' && tryOfficialInstaller(dir)) {
     layout = null;
   } else {
-    layout = fromWheel(args.gpu);
+    // The official GPU download is libtensorflow 2.9.1 for CUDA 11.2, which CUDA 12 machines cannot
+    // run; the GPU route is always the wheel with its pip CUDA libraries.
+    layout = args.gpu ? fromGpuVenv() : fromWheel(false);
   }
   if (layout) {
     stage(dir, layout);

@@ -102,6 +102,10 @@ describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('synthmix run in a termi
     expect((await client.listArtifacts(generator.info, 'samples/tumor')).map((f) => f.path)).toEqual(['samples/tumor/epoch-0003.png', 'samples/tumor/epoch-0006.png']);
     const parent = runs.find((r) => r.info.run_name === 'tty')!;
     expect((await client.listArtifacts(parent.info)).map((f) => f.path)).toContain('report');
+    expect((await client.listArtifacts(parent.info, 'report')).map((f) => f.path)).toEqual(expect.arrayContaining(['report/report.html', 'report/metrics.png', 'report/gan-losses-seed1.png', 'report/samples-synthetic-tumor-seed1.png']));
+    const cell = runs.find((r) => r.info.run_name === 'real40-synth40-seed1')!;
+    expect((await client.listArtifacts(cell.info)).map((f) => f.path).sort()).toEqual(['confusion.png', 'model', 'predictions.csv', 'result.json', 'roc.png']);
+    expect((await client.listArtifacts(generator.info)).map((f) => f.path)).toContain('gan-losses-seed1.png');
   });
 });
 

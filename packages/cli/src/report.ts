@@ -167,6 +167,42 @@ export function confusionSvg(cells: { ratio: number; confusion: number[][] }[], 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
 
+/** Per-epoch series (e.g. GAN losses) as lines against the step. */
+export function seriesPlotSvg(series: Record<string, { step: number; value: number }[]>, title: string, yLabel: string): string {
+  const w = 640;
+  const h = 360;
+  const m = { l: 56, r: 170, t: 36, b: 44 };
+  const all = Object.values(series).flat().filter((p) => Number.isFinite(p.value));
+  const maxStep = Math.max(1, ...all.map((p) => p.step));
+  const lo = Math.min(0, ...all.map((p) => p.value));
+  const hi = Math.max(1e-9, ...all.map((p) => p.value));
+  const x = (v: number) => m.l + (v / maxStep) * (w - m.l - m.r);
+  const y = (v: number) => m.t + (1 - (v - lo) / (hi - lo)) * (h - m.t - m.b);
+  const yTicks = Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4);
+  const xTicks = Array.from({ length: 5 }, (_, i) => Math.round((maxStep * i) / 4));
+  const parts = [axes(w, h, m, 'epoch', yLabel, yTicks, xTicks, x, y, (v) => String(v), (v) => v.toFixed(2))];
+  Object.entries(series).forEach(([name, points], i) => {
+    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.8" points="${points.map((p) => `${x(p.step)},${y(p.value)}`).join(' ')}"/>`);
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 17}" y2="${m.t + 10 + i * 17}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 17}" font-size="11">${esc(name)}</text>`);
+  });
+  parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
+interface LoggedEvent { type: string; scope?: { kind: string; seed?: number; cellId?: string }; name?: string; value?: number; step?: number; path?: string }
+
+function readEvents(outputDir: string): LoggedEvent[] {
+  const file = path.join(outputDir, 'events.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedEvent);
+}
+
+async function svgToFiles(svg: string, base: string): Promise<string> {
+  fs.writeFileSync(`${base}.svg`, svg);
+  await sharp(Buffer.from(svg), { density: 144 }).png().toFile(`${base}.png`);
+  return `${base}.png`;
+}
+
 // --- report ------------------------------------------------------------------------------------
 
 function csv(rows: TableRow[]): string {
@@ -214,6 +250,40 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     fs.writeFileSync(path.join(dir, `${name}.svg`), svg);
     await sharp(Buffer.from(svg), { density: 144 }).png().toFile(path.join(dir, `${name}.png`));
   }
+  // GAN losses per seed, and the last sample grid of each class beside real samples.
+  const events = readEvents(outputDir);
+  const ganFigures: string[] = [];
+  for (const seed of plan.seeds) {
+    const series: Record<string, { step: number; value: number }[]> = {};
+    for (const e of events) {
+      if (e.type === 'metric' && e.scope?.kind === 'generator' && e.scope.seed === seed && /_(d|g)_loss$/.test(e.name ?? '')) (series[e.name!] ??= []).push({ step: e.step!, value: e.value! });
+    }
+    if (Object.keys(series).length) ganFigures.push(await svgToFiles(seriesPlotSvg(series, `Generator losses, seed ${seed}`, 'loss'), path.join(dir, `gan-losses-seed${seed}`)));
+  }
+  const samplePairs: { className: string; seed: number; synthetic: string; real?: string }[] = [];
+  for (const seed of plan.seeds) {
+    for (const c of plan.dataset.classes) {
+      const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === seed && e.path?.includes(`${path.sep}${c.name.replace(/[^A-Za-z0-9._-]/g, '_')}${path.sep}samples${path.sep}`)).map((e) => e.path!);
+      const last = grids[grids.length - 1];
+      if (!last || !fs.existsSync(last)) continue;
+      const copy = path.join(dir, `samples-synthetic-${c.name}-seed${seed}.png`);
+      fs.copyFileSync(last, copy);
+      const real = path.join(outputDir, `samples-real-${c.name.replace(/[^A-Za-z0-9._-]/g, '_')}.png`);
+      samplePairs.push({ className: c.name, seed, synthetic: copy, real: fs.existsSync(real) ? real : undefined });
+    }
+  }
+  // Per-cell ROC curve and confusion matrix, for the cell's own MLflow run.
+  for (const r of results) {
+    const p = readPredictions(r.files.predictions, positive);
+    const cellDir = path.dirname(r.files.predictions);
+    if (p) {
+      try {
+        const c = rocCurve(p.labels, p.scores);
+        await svgToFiles(rocPlotSvg([{ ratio: r.cell.ratio, fpr: c.fpr, tpr: c.tpr, auc: r.metrics.auc }], `ROC, ${r.cell.id}`), path.join(cellDir, 'roc'));
+      } catch { /* one class only */ }
+    }
+    await svgToFiles(confusionSvg([{ ratio: r.cell.ratio, confusion: r.confusion }], plan.dataset.classes.map((c) => c.name)), path.join(cellDir, 'confusion'));
+  }
   const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${s.delongHolm.toPrecision(3)}${s.delongHolm < 0.05 ? ' *' : ''} | ${s.mcnemarHolm.toPrecision(3)}${s.mcnemarHolm < 0.05 ? ' *' : ''} |`)].join('\n');
   const qualityRows = plan.seeds.flatMap((seed) => {
     const file = path.join(outputDir, `quality-seed${seed}.json`);
@@ -225,7 +295,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|', ...qualityRows].join('\n')
     : '';
   const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
-  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n`;
+  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
   fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
@@ -238,6 +308,8 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
 <h1>${esc(plan.name)}</h1><p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
 ${table(markdownTable(rows))}${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? table(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
 <h2>Synthetic images</h2>${qualityTable ? table(qualityTable) : '<p>No generator in this sweep.</p>'}<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${table(paperComparison(rows))}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
+${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
+${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
 </body></html>\n`;
   const htmlFile = path.join(dir, 'report.html');
   fs.writeFileSync(htmlFile, html);

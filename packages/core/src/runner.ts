@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  checkClassCounts, checkImageSet, concat, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
+  checkClassCounts, checkImageSet, concat, createRng, deriveSeed, imageGridPng, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
 import { binaryMetrics, bootstrapIntervals, frechetDistance, meanPairwiseDistance, multiclassMetrics, nearestRealSsim } from '@synthmix/metrics';
@@ -50,6 +50,7 @@ export const outputFiles = (dir: string) => ({
   cellResult: (id: string) => path.join(dir, 'cells', id, 'result.json'),
   results: path.join(dir, 'results.csv'),
   quality: (seed: number) => path.join(dir, `quality-seed${seed}.json`),
+  realSamples: (className: string) => path.join(dir, `samples-real-${className.replace(/[^A-Za-z0-9._-]/g, '_')}.png`),
   events: path.join(dir, 'events.jsonl'),
 });
 
@@ -104,6 +105,12 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     for (const s of data.report.skipped.slice(0, 20)) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `skipped ${s.file}: ${s.reason}` });
     const testSet = subset(data.set, split.test);
     const realPool = subset(data.set, split.pool);
+    // Real samples per class, to set beside the generator's sample grids in the report.
+    for (const [c, indices] of indicesByClass(realPool).entries()) {
+      const file = files.realSamples(realPool.classNames[c]);
+      fs.writeFileSync(file, await imageGridPng(subset(realPool, indices.slice(0, 32)), 32, 8));
+      emit({ type: 'artifact', scope: { kind: 'sweep' }, path: file, description: `real ${realPool.classNames[c]} samples` });
+    }
 
     const makeContext = (scope: Scope, seed: number, workDir: string, onProgress: (progress: Progress) => void): PluginContext => ({
       tf,

@@ -77,7 +77,7 @@ describe('MlflowTracker', () => {
     expect((await client.listArtifacts(cell.info)).map((f) => f.path).sort()).toEqual(['predictions.csv', 'result.json']);
     const generator = children.find((r) => r.info.run_name === 'generator-seed1')!;
     expect((await client.getMetricHistory(generator.info.run_id, 'loss')).map((m) => m.step)).toEqual([1, 2, 3]);
-    expect((await client.listArtifacts(parent.info)).map((f) => f.path).sort()).toEqual(['data-report.json', 'manifest.yaml', 'plan.json', 'results.csv']);
+    expect((await client.listArtifacts(parent.info)).map((f) => f.path).sort()).toEqual(['data-report.json', 'manifest.yaml', 'plan.json', 'results.csv', 'samples-real-healthy.png', 'samples-real-tumor.png']);
     expect((await client.getMetricHistory(parent.info.run_id, 'sweep_accuracy_mean')).map((m) => m.step)).toEqual([0, 50]);
 
     // Re-running the same sweep attaches to the same parent; finished cells are not duplicated.

@@ -350,17 +350,15 @@ export class MlflowTracker {
     if (best) metrics.push({ key: 'best_ratio', value: best.ratio, timestamp: event.time, step: 0 }, { key: 'best_accuracy_mean', value: best.accuracy, timestamp: event.time, step: 0 });
     this.enqueue({ op: 'log', key: this.sweepKey, metrics, params: [], tags: [] });
     this.enqueue({ op: 'artifact', key: this.sweepKey, file: path.join(event.outputDir, 'results.csv'), dir: '' });
-    const report = path.join(event.outputDir, 'report');
-    if (fs.existsSync(report)) this.enqueue({ op: 'artifact', key: this.sweepKey, file: report, dir: 'report' });
     const status: RunStatus = event.status === 'finished' ? 'FINISHED' : event.status === 'interrupted' ? 'KILLED' : 'FAILED';
     // A cell or generator cut short by the interruption or failure ends with the sweep.
     for (const key of [...this.open]) if (key !== this.sweepKey) this.enqueue({ op: 'end-run', key, status: status === 'FINISHED' ? 'FAILED' : status });
     this.enqueue({ op: 'end-run', key: this.sweepKey, status, tags: event.error ? { 'synthmix.error': event.error } : undefined });
   }
 
-  /** Adds an artifact to the sweep's parent run (e.g. the report, written after the sweep). */
-  logSweepArtifact(file: string, dir = ''): void {
-    this.enqueue({ op: 'artifact', key: this.sweepKey, file, dir });
+  /** Adds an artifact to a run after the sweep (the report to the parent, plots to cells). */
+  logArtifactAfter(scope: Extract<SweepEvent, { type: 'metric' }>['scope'], file: string, dir = ''): void {
+    if (fs.existsSync(file)) this.enqueue({ op: 'artifact', key: this.scopeKey(scope), file, dir });
   }
 
   /**

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
 import { loadBackend, runSweep, type CellResult, type SweepEvent } from '@synthmix/core';
@@ -129,7 +130,14 @@ export const run: Command = {
       process.off('SIGINT', sigint);
     }
     const reportPath = await writeReport(plan.outputDir, plan, summary.results);
-    tracking.tracker?.logSweepArtifact(reportPath, 'report');
+    if (tracking.tracker) {
+      const tracker = tracking.tracker;
+      tracker.logArtifactAfter({ kind: 'sweep' }, path.dirname(reportPath), 'report');
+      for (const r of summary.results) {
+        for (const plot of ['roc.png', 'confusion.png']) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, path.join(path.dirname(r.files.predictions), plot));
+      }
+      for (const seed of plan.seeds) tracker.logArtifactAfter({ kind: 'generator', seed }, path.join(path.dirname(reportPath), `gan-losses-seed${seed}.png`));
+    }
     if (ink) {
       final.results = summary.results;
       final.reportPath = reportPath;
