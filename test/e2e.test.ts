@@ -109,6 +109,30 @@ describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('synthmix run in a termi
   });
 });
 
+describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('stopping from the keyboard', () => {
+  it('q stops after the current epoch with exit code 130, and the next run resumes', async () => {
+    const manifest = writeManifest('keys', 'cnn-tumor', '{ epochs: 40, filters: [8, 16], denseUnits: 16, earlyStopping: { enabled: false } }');
+    const exitFile = path.join(tmp, 'keys-exit');
+    const script = path.join(tmp, 'keys.sh');
+    const exports = Object.entries(env()).filter(([k]) => ['PATH', 'HOME', 'MLFLOW_TRACKING_URI', 'SYNTHMIX_HOME', 'NO_COLOR'].includes(k)).map(([k, v]) => `export ${k}='${v}'`);
+    fs.writeFileSync(script, ['unset CI', ...exports, `cd ${tmp}`, `node ${bin} run ${manifest}`, `echo $? > ${exitFile}`, 'sleep 60', ''].join('\n'));
+    execFileSync('tmux', ['new-session', '-d', '-s', 'synthmix-keys', '-x', '100', '-y', '45', `sh ${script}`]);
+    const screen = () => execFileSync('tmux', ['capture-pane', '-p', '-t', 'synthmix-keys'], { encoding: 'utf8' });
+    const deadline = Date.now() + 300_000;
+    while (!/real80-synth0-seed1 +training +\d+\/40/.test(screen()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    execFileSync('tmux', ['send-keys', '-t', 'synthmix-keys', 'q']);
+    while (!fs.existsSync(exitFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const last = screen();
+    spawnSync('tmux', ['kill-session', '-t', 'synthmix-keys']);
+    expect(fs.readFileSync(exitFile, 'utf8').trim()).toBe('130');
+    expect(last).toContain('Sweep interrupted');
+    expect(fs.existsSync(path.join(tmp, 'runs', 'keys', 'cells', 'real80-synth0-seed1', 'result.json'))).toBe(false);
+    const again = spawnSync('node', [bin, 'run', manifest, '--no-ui', '--set', 'classifier.options.epochs=2'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toMatch(/generator seed 1: cached state/);
+  });
+});
+
 describe('a plugin outside the monorepo', () => {
   it('runs in a sweep by path', () => {
     const manifest = writeManifest('external', '../../test/fixtures/external-classifier/index.mjs'.replace('../../test', path.join(root, 'test')), '{ epochs: 20 }');

@@ -132,4 +132,25 @@ describe('MlflowTracker', () => {
       }
     }
   });
+
+  it('ends the runs as KILLED when the sweep is interrupted', async () => {
+    const p = await plan('interrupted');
+    const client = new MlflowClient({ trackingUri: server.url });
+    const tracker = new MlflowTracker({ client, outputDir: p.outputDir, experimentName: p.tracking.experiment });
+    const controller = new AbortController();
+    const summary = await runSweep(p, {
+      cacheDir: path.join(root, 'cache-interrupted'), backend, bootstrapResamples: 20, signal: controller.signal,
+      onEvent: (e) => {
+        tracker.handle(e);
+        // Stop while the second cell trains.
+        if (e.type === 'cell:progress' && e.cellId === 'real10-synth10-seed1') controller.abort();
+      },
+    });
+    expect(summary.status).toBe('interrupted');
+    expect(await tracker.flush()).toBe(0);
+    const runs = await client.searchRuns([tracker.experimentId!], '');
+    const status = Object.fromEntries(runs.map((r) => [r.info.run_name, r.info.status]));
+    expect(status).toMatchObject({ interrupted: 'KILLED', 'real20-synth0-seed1': 'FINISHED', 'real10-synth10-seed1': 'KILLED', 'generator-seed1': 'FINISHED' });
+  });
 });
+
