@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+// NO_COLOR (https://no-color.org) is not read by chalk, Ink's colour library; FORCE_COLOR=0 is,
+// and it must be set before chalk loads.
+if (process.env.NO_COLOR) process.env.FORCE_COLOR = '0';
+const { main } = await import('../dist/cli.js');
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+process.exitCode = await main(process.argv.slice(2));

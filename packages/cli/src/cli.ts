@@ -49,7 +49,9 @@ export async function main(argv: string[], io: IO = defaultIO()): Promise<number
     return EXIT.ok;
   }
   const two = `${first} ${rest[0] ?? ''}`;
-  const cmd = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === first);
+  // `synthmix ui` is another name for `synthmix mlflow`.
+  const name = first === 'ui' ? 'mlflow' : first;
+  const cmd = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === name);
   if (!cmd) {
     io.stderr.write(`synthmix: unknown command "${first}"\nRun \`synthmix --help\` for the list of commands.\n`);
     return EXIT.usage;

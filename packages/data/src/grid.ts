@@ -26,3 +26,11 @@ export async function imageGridPng(set: Pick<ImageSet, 'images' | 'height' | 'wi
   }
   return sharp(out, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
 }
+
+/** One image (NHWC, [-1, 1]) of a set as a PNG, without a border. */
+export async function imagePng(set: Pick<ImageSet, 'images' | 'height' | 'width' | 'channels'>, index: number): Promise<Buffer> {
+  const size = set.height * set.width * set.channels;
+  const pixels = Buffer.alloc(size);
+  for (let p = 0; p < size; p++) pixels[p] = Math.max(0, Math.min(255, Math.round((set.images[index * size + p] + 1) * 127.5)));
+  return sharp(pixels, { raw: { width: set.width, height: set.height, channels: set.channels as 1 | 3 } }).png().toBuffer();
+}

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, checkpointEvery: 1, samplesPerGrid: 8 };
+const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, checkpointEvery: 1, samplesPerGrid: 8, writePngs: false };
 const real = phantomDataset({ classNames: ['tumor'], perClass: 48, size: 16, channels: 1 });
 
 function context(workDir: string, events: { progress: Progress[]; artifacts: string[]; warnings: string[] }): PluginContext {
@@ -106,5 +106,7 @@ describe('dcgan plugin', () => {
     expect(a.provenance).toMatchObject({ plugin: 'synthmix:dcgan', seed: 11 });
     expect(a.provenance.stateHash).toMatch(/^[0-9a-f]{16}$/);
     await expect(dcgan().generate(request, small, context(path.join(tmp, 'nothing'), newEvents()))).rejects.toThrow(/no trained generator for class "tumor"/);
+    await dcgan().generate(request, { ...small, writePngs: true }, context(dir, newEvents()));
+    expect(fs.readdirSync(path.join(dir, 'tumor', 'generated'))).toEqual(['00000.png', '00001.png', '00002.png', '00003.png', '00004.png']);
   });
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
 import { createRng, deriveSeed, shuffled } from '@synthmix/core';
-import { imageGridPng, indicesByClass, subset } from '@synthmix/data';
+import { imageGridPng, imagePng, indicesByClass, subset } from '@synthmix/data';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
 export { buildDiscriminator, buildGenerator, stages } from './model.js';
@@ -25,6 +25,8 @@ export interface DcganOptions {
   dStepsPerGStep: number;
   checkpointEvery: number;
   samplesPerGrid: number;
+  /** Also write every generated image as a PNG, for inspection. */
+  writePngs: boolean;
 }
 
 export const optionsSchema = {
@@ -42,6 +44,7 @@ export const optionsSchema = {
     dStepsPerGStep: { type: 'integer', minimum: 1, default: 1 },
     checkpointEvery: { type: 'integer', minimum: 1, default: 5, description: 'Epochs between checkpoints and sample grids.' },
     samplesPerGrid: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
+    writePngs: { type: 'boolean', default: false, description: 'Write every generated image as a PNG in the state folder (<class>/generated/).' },
   },
 } as const;
 
@@ -315,6 +318,14 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
         g.dispose();
       }
       const ids = Array.from(labels, (l, i) => `synthetic:${request.classNames[l]}:${i % request.countPerClass}`);
+      if (options.writePngs) {
+        for (let i = 0; i < labels.length; i++) {
+          const dir = path.join(classDir(ctx.workDir, request.classNames[labels[i]]), 'generated');
+          fs.mkdirSync(dir, { recursive: true });
+          fs.writeFileSync(path.join(dir, `${String(i % request.countPerClass).padStart(5, '0')}.png`), await imagePng({ images, height: request.height, width: request.width, channels: request.channels }, i));
+        }
+        ctx.artifact(path.join(classDir(ctx.workDir, request.classNames[0]), 'generated'), 'generated images as PNG');
+      }
       return {
         images, labels, ids, count: labels.length, height: request.height, width: request.width, channels: request.channels, classNames: request.classNames,
         provenance: { plugin: 'synthmix:dcgan', pluginVersion: '0.1.0', seed: ctx.seed, stateHash: hash.digest('hex').slice(0, 16), details: { epochs: options.epochs } },

@@ -66,6 +66,8 @@ describe('MlflowTracker', () => {
     const params = Object.fromEntries((parent.data.params ?? []).map((t) => [t.key, t.value]));
     expect(params['generator.options.epochs']).toBe('3');
     expect(params['dataset.testPerClass']).toBe('10');
+    const inputs = (await client.getRun(parent.info.run_id)).inputs?.dataset_inputs ?? [];
+    expect(inputs.map((d) => d.dataset.digest)).toEqual([tags['synthmix.dataset_fingerprint'].slice(0, 36)]);
     const children = await childRuns(client, experimentId, parent.info.run_id);
     expect(children.map((r) => r.info.run_name).sort()).toEqual(['generator-seed1', 'generator-seed2', 'real10-synth10-seed1', 'real10-synth10-seed2', 'real20-synth0-seed1', 'real20-synth0-seed2']);
     for (const child of children) expect(child.info.status).toBe('FINISHED');

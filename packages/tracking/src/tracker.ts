@@ -16,10 +16,11 @@ export const SYNTHMIX_VERSION = '0.1.0';
 
 /** One spooled call. Runs are named by logical keys; their MLflow ids are resolved when applied. */
 export type SpoolOp =
-  | { seq: number; op: 'start-run'; key: string; name: string; parent?: string; tags: Record<string, string>; params: Record<string, string>; dataset?: { name: string; digest: string; source: string } }
+  | { seq: number; op: 'start-run'; key: string; name: string; parent?: string; tags: Record<string, string>; params: Record<string, string>; dataset?: { name: string; digest: string; source: string; context: string } }
   | { seq: number; op: 'log'; key: string; metrics: Metric[]; params: Param[]; tags: Tag[] }
   | { seq: number; op: 'artifact'; key: string; file: string; dir: string }
-  | { seq: number; op: 'end-run'; key: string; status: RunStatus; tags?: Record<string, string> };
+  | { seq: number; op: 'end-run'; key: string; status: RunStatus; tags?: Record<string, string> }
+  | { seq: number; op: 'inputs'; key: string; dataset: { name: string; digest: string; source: string; context: string } };
 type NewOp = SpoolOp extends infer O ? (O extends SpoolOp ? Omit<O, 'seq'> : never) : never;
 
 interface SpoolState {
@@ -208,7 +209,7 @@ export class MlflowTracker {
         else if (info.status !== 'RUNNING') await client.updateRun(info.run_id, 'RUNNING');
         this.state.runs[op.key] = info;
         await client.logBatch(info.run_id, { params: Object.entries(op.params).map(([key, value]) => ({ key, value })), tags: Object.entries(tags).map(([key, value]) => ({ key, value })) });
-        if (op.dataset) await client.logInputs(info.run_id, [{ ...op.dataset, context: 'training' }]);
+        if (op.dataset?.digest) await client.logInputs(info.run_id, [op.dataset]);
         return;
       }
       case 'log': {
@@ -221,6 +222,9 @@ export class MlflowTracker {
           if (fs.statSync(op.file).isDirectory()) await client.logArtifacts(run, op.file, op.dir);
           else await client.logArtifact(run, op.file, op.dir);
         }
+        return;
+      case 'inputs':
+        await client.logInputs(run.run_id, [op.dataset]);
         return;
       case 'end-run':
         if (op.tags) await client.logBatch(run.run_id, { tags: Object.entries(op.tags).map(([key, value]) => ({ key, value })) });
@@ -247,7 +251,9 @@ export class MlflowTracker {
         this.startSweep(event.plan, event);
         return;
       case 'data:loaded':
+        this.fingerprint = event.fingerprint;
         this.enqueue({ op: 'log', key: this.sweepKey, metrics: [], params: [], tags: [{ key: 'synthmix.dataset_fingerprint', value: event.fingerprint }] });
+        this.enqueue({ op: 'inputs', key: this.sweepKey, dataset: this.datasetInput('all') });
         this.enqueue({ op: 'artifact', key: this.sweepKey, file: event.reportFile, dir: '' });
         return;
       case 'generator:start':
@@ -290,6 +296,13 @@ export class MlflowTracker {
   }
 
   private generatorParams: Record<string, string> = {};
+  private fingerprint = '';
+
+  /** The dataset as MLflow's log-inputs sees it: digest = the dataset fingerprint. */
+  private datasetInput(context: string) {
+    const plan = this.plan;
+    return { name: plan?.dataset.path ? path.basename(plan.dataset.path) : 'phantom', digest: this.fingerprint.slice(0, 36), source: plan?.dataset.path ?? 'synthmix:phantom', context };
+  }
   private plan?: ResolvedPlan;
 
   private startSweep(plan: ResolvedPlan, event: Extract<SweepEvent, { type: 'sweep:start' }>): void {
@@ -328,7 +341,7 @@ export class MlflowTracker {
       op: 'start-run', key: this.cellKey(cell.id), name: cell.id, parent: this.sweepKey,
       tags: { 'mlflow.note.content': `${Math.round((1 - cell.ratio) * 100)}:${Math.round(cell.ratio * 100)} real:synthetic, seed ${cell.seed}: ${cell.realPerClass} real + ${cell.syntheticPerClass} synthetic images per class, ${cell.trainPerClass}/${cell.valPerClass} train/validation per class.`, 'synthmix.classifier': plan?.classifier.plugin ?? '' },
       params: { ratio: String(cell.ratio), seed: String(cell.seed), real_per_class: String(cell.realPerClass), synthetic_per_class: String(cell.syntheticPerClass), train_per_class: String(cell.trainPerClass), val_per_class: String(cell.valPerClass), ...flatten(plan?.classifier.options ?? {}, 'classifier.options') },
-      dataset: plan ? { name: `${plan.name}-test`, digest: createHash('sha256').update(plan.outputDir).digest('hex'), source: plan.dataset.path ?? 'phantom' } : undefined,
+      dataset: this.datasetInput('training'),
     });
   }
 

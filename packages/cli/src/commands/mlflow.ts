@@ -5,7 +5,7 @@ import { trackingUri } from '../tracking.js';
 
 export const mlflow: Command = {
   name: 'mlflow',
-  brief: 'Start or find the MLflow UI',
+  brief: 'Start or find the MLflow UI (also: synthmix ui)',
   summary: 'Start (or find) the MLflow tracking server and print the address of its UI.',
   args: [],
   options: {},
