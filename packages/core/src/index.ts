@@ -7,4 +7,4 @@ export * from './config.js';
 export * from './plugins.js';
 export * from './backend.js';
 export * from './runner.js';
-export { createRng, deriveSeed, shuffled } from '@synthmix/data';
+export { createRng, deriveSeed, normalArray, shuffled } from '@synthmix/data';

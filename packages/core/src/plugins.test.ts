@@ -26,7 +26,7 @@ describe('plugin loader', () => {
 
   it('says "not installed" for a missing package or file, with a hint', async () => {
     await expect(loadPlugin('cnn-tumour', 'classifier', fixtures)).rejects.toThrow(new PluginNotInstalledError('plugin "cnn-tumour" is not installed (no package cnn-tumour); did you mean "cnn-tumor"?'));
-    await expect(loadPlugin('./nope.js', 'generator', fixtures)).rejects.toThrow(new PluginNotInstalledError(`plugin "./nope.js" is not installed (no file at ${fixtures}/nope.js); built-in plugins: dcgan, cnn-tumor`));
+    await expect(loadPlugin('./nope.js', 'generator', fixtures)).rejects.toThrow(new PluginNotInstalledError(`plugin "./nope.js" is not installed (no file at ${fixtures}/nope.js); built-in plugins: dcgan, ddpm, cnn-tumor`));
   });
 
   it('says "threw while loading" when the module itself fails', async () => {

@@ -21,6 +21,7 @@ export type PluginOf<K extends PluginKind> = K extends 'generator' ? AnyGenerato
 /** Short names of the plugins that ship with synthmix. */
 export const BUILTIN_PLUGINS: Record<string, string> = {
   dcgan: '@synthmix/gan-dcgan',
+  ddpm: '@synthmix/gen-ddpm',
   'cnn-tumor': '@synthmix/cnn-tumor',
 };
 

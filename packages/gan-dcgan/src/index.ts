@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
 import { createRng, deriveSeed, shuffled } from '@synthmix/core';
-import { imageGridPng, imagePng, indicesByClass, subset } from '@synthmix/data';
+import { imageGridPng, imagePng, indicesByClass, normalArray, subset } from '@synthmix/data';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
 export { buildDiscriminator, buildGenerator, stages } from './model.js';
@@ -65,16 +65,7 @@ export function buildGan(tf: TF, arch: DcganArchitecture, o: Pick<DcganOptions, 
 
 /** Standard-normal latent vectors from a seeded stream (Box–Muller), so z is reproducible. */
 export function latentBatch(tf: TF, n: number, dim: number, seed: number): Tensor {
-  const r = createRng(seed);
-  const z = new Float32Array(n * dim);
-  for (let i = 0; i < z.length; i += 2) {
-    const u = Math.max(r(), 1e-12);
-    const v = r();
-    const m = Math.sqrt(-2 * Math.log(u));
-    z[i] = m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < z.length) z[i + 1] = m * Math.sin(2 * Math.PI * v);
-  }
-  return tf.tensor2d(z, [n, dim]);
+  return tf.tensor2d(normalArray(createRng(seed), n * dim), [n, dim]);
 }
 
 const vars = (m: Model) => m.trainableWeights.map((w) => w.read() as unknown as ReturnType<TF['variable']>);

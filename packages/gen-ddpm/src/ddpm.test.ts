@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPluginShape, createRng, loadBackend, normalArray, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
+import { phantomDataset } from '@synthmix/data';
+import ddpm, { alphasCumprod, ddimSample, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
+
+let backend: LoadedBackend;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-ddpm-'));
+beforeAll(async () => {
+  backend = await loadBackend('tensorflow');
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const small: DdpmOptions = { epochs: 6, batchSize: 16, learningRate: 1e-3, widths: [8, 16, 16], timeDim: 16, timesteps: 100, schedule: 'linear', emaDecay: 0.9, samplingSteps: 10, checkpointEvery: 3, samplesPerGrid: 4 };
+const real = phantomDataset({ classNames: ['tumor'], perClass: 64, size: 16, channels: 1 });
+
+function context(workDir: string, progress: Progress[] = []): PluginContext {
+  return { tf: backend.tf, seed: 5, random: createRng(5), signal: new AbortController().signal, workDir, progress: async (p) => void progress.push(p), metric() {}, artifact() {}, warn() {} };
+}
+
+describe('DDPM pieces', () => {
+  it('schedules fall from 1 towards 0', () => {
+    for (const kind of ['linear', 'cosine'] as const) {
+      const a = alphasCumprod(kind, 1000);
+      expect(a[0]).toBeGreaterThan(0.99);
+      expect(a[999]).toBeLessThan(0.01);
+      for (let t = 1; t < 1000; t++) expect(a[t]).toBeLessThanOrEqual(a[t - 1]);
+    }
+  });
+
+  it('the U-Net maps [n, s, s, c] to the same shape', () => {
+    const { tf } = backend;
+    const unet = new Unet(tf, { size: 16, channels: 3, widths: [8, 16, 32], timeDim: 16, seed: 1 });
+    const out = tf.tidy(() => unet.apply(tf.zeros([2, 16, 16, 3]), [0, 999]));
+    expect(out.shape).toEqual([2, 16, 16, 3]);
+    expect(unet.countParams()).toBeGreaterThan(10_000);
+    out.dispose();
+    unet.dispose();
+  });
+
+  it('training steps leave no tensors behind', () => {
+    const { tf } = backend;
+    const unet = new Unet(tf, { size: 16, channels: 1, widths: [8, 8, 8], timeDim: 8, seed: 2 });
+    const model = { unet, ema: new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])), optimizer: tf.train.adam(1e-3) };
+    const x0 = tf.tensor4d(real.images.subarray(0, 8 * 256), [8, 16, 16, 1]);
+    const abar = alphasCumprod('linear', 100);
+    const random = createRng(1);
+    const step = () => trainDdpmOneStep(tf, model, x0, Int32Array.from({ length: 8 }, () => Math.floor(random() * 100)), normalArray(random, 8 * 256), abar, 0.9).dispose();
+    step();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) step();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x0, ...model.ema.values()]);
+    model.optimizer.dispose();
+    unet.dispose();
+  });
+});
+
+describe('ddpm plugin', () => {
+  it('passes the contract check', () => {
+    expect(checkPluginShape(ddpm(), 'generator')).toEqual([]);
+  });
+
+  it('the loss falls on phantom data, resumes exactly, and DDIM sampling is deterministic', async () => {
+    const progress: Progress[] = [];
+    await ddpm().train(real, small, context(path.join(tmp, 'full'), progress));
+    const losses = progress.map((p) => p.metrics!.tumor_loss);
+    expect(losses).toHaveLength(6);
+    expect(losses[5]).toBeLessThan(losses[0] * 0.8);
+
+    const resumed: Progress[] = [];
+    await ddpm().train(real, { ...small, epochs: 3 }, context(path.join(tmp, 'resumed'), resumed));
+    await ddpm().train(real, small, context(path.join(tmp, 'resumed'), resumed));
+    expect(resumed.map((p) => p.metrics!.tumor_loss)).toEqual(losses);
+
+    const request = { countPerClass: 3, classNames: ['tumor'], height: 16, width: 16, channels: 1 };
+    const a = await ddpm().generate(request, small, context(path.join(tmp, 'full')));
+    const b = await ddpm().generate(request, small, context(path.join(tmp, 'full')));
+    expect(a.images).toEqual(b.images);
+    expect(a.count).toBe(3);
+    expect(Math.max(...a.images)).toBeLessThanOrEqual(1);
+    expect(Math.min(...a.images)).toBeGreaterThanOrEqual(-1);
+    expect(a.provenance).toMatchObject({ plugin: 'synthmix:ddpm', seed: 5 });
+    expect(fs.readdirSync(path.join(tmp, 'full', 'tumor', 'samples'))).toEqual(['epoch-0003.png', 'epoch-0006.png']);
+  });
+
+  it('DDIM with a seed is deterministic and another seed differs', () => {
+    const { tf } = backend;
+    const unet = new Unet(tf, { size: 8, channels: 1, widths: [4, 4, 4], timeDim: 8, seed: 3 });
+    const abar = alphasCumprod('cosine', 50);
+    const one = ddimSample(tf, unet, 2, abar, 5, 1);
+    const two = ddimSample(tf, unet, 2, abar, 5, 1);
+    const other = ddimSample(tf, unet, 2, abar, 5, 2);
+    expect(one.dataSync()).toEqual(two.dataSync());
+    expect(one.dataSync()).not.toEqual(other.dataSync());
+    tf.dispose([one, two, other]);
+    unet.dispose();
+  });
+});

@@ -1,0 +1,301 @@
+/**
+ * Generator plugin `ddpm`: a denoising diffusion model (Ho et al. 2020) per class — a small U-Net
+ * predicting the noise, a linear or cosine schedule over T steps, EMA weights — sampled with DDIM
+ * (Song et al. 2021) in a configurable number of steps, so 500 images per class stay practical.
+ * Same contract and outputs as the DCGAN: checkpoints with exact resume, sample grids from fixed
+ * noise, loss per epoch, provenance.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
+import { createRng, deriveSeed, normalArray, shuffled } from '@synthmix/core';
+import { imageGridPng, indicesByClass, subset } from '@synthmix/data';
+import { Unet, type UnetArchitecture } from './unet.js';
+
+export { Unet } from './unet.js';
+
+type Tensor = ReturnType<TF['tensor']>;
+
+export interface DdpmOptions {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  widths: [number, number, number];
+  timeDim: number;
+  timesteps: number;
+  schedule: 'linear' | 'cosine';
+  emaDecay: number;
+  samplingSteps: number;
+  checkpointEvery: number;
+  samplesPerGrid: number;
+}
+
+export const optionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    epochs: { type: 'integer', minimum: 1, default: 40 },
+    batchSize: { type: 'integer', minimum: 1, default: 32 },
+    learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.0002 },
+    widths: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3, default: [32, 64, 128], description: 'U-Net widths at full, half and quarter resolution.' },
+    timeDim: { type: 'integer', minimum: 2, multipleOf: 2, default: 32 },
+    timesteps: { type: 'integer', minimum: 2, default: 1000, description: 'T, the length of the noise schedule.' },
+    schedule: { enum: ['linear', 'cosine'], default: 'linear' },
+    emaDecay: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.995 },
+    samplingSteps: { type: 'integer', minimum: 1, default: 50, description: 'DDIM steps when generating.' },
+    checkpointEvery: { type: 'integer', minimum: 1, default: 5 },
+    samplesPerGrid: { type: 'integer', minimum: 1, maximum: 256, default: 16 },
+  },
+} as const;
+
+/** ᾱ_t for t = 0…T−1. */
+export function alphasCumprod(schedule: 'linear' | 'cosine', T: number): Float64Array {
+  const out = new Float64Array(T);
+  if (schedule === 'linear') {
+    let prod = 1;
+    for (let t = 0; t < T; t++) {
+      // Ho et al.'s 1e-4 … 0.02 at T = 1000, scaled so shorter schedules end as noisy.
+      const beta = (1e-4 + ((0.02 - 1e-4) * t) / Math.max(1, T - 1)) * (1000 / T);
+      prod *= 1 - Math.min(beta, 0.999);
+      out[t] = prod;
+    }
+  } else {
+    const f = (t: number) => Math.cos((((t / T) + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
+    for (let t = 0; t < T; t++) out[t] = Math.max(1e-5, f(t + 1) / f(0));
+  }
+  return out;
+}
+
+interface Model {
+  unet: Unet;
+  ema: Map<string, ReturnType<TF['variable']>>;
+  optimizer: ReturnType<TF['train']['adam']>;
+}
+
+function buildModel(tf: TF, arch: UnetArchitecture, o: DdpmOptions): Model {
+  const unet = new Unet(tf, arch);
+  const ema = new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)]));
+  return { unet, ema, optimizer: tf.train.adam(o.learningRate) };
+}
+
+/**
+ * One noise-prediction step: x0 [n, s, s, c] → x_t = √ᾱ x0 + √(1−ᾱ) ε → ‖ε − ε̂(x_t, t)‖².
+ * `t` and `noise` come from the caller's seeded stream, so a step is reproducible.
+ */
+export function trainDdpmOneStep(tf: TF, model: Model, x0: Tensor, t: Int32Array, noise: Float32Array, abar: Float64Array, emaDecay: number): Tensor {
+  const n = x0.shape[0]!;
+  const loss = model.optimizer.minimize(() => tf.tidy(() => {
+    const a = tf.tensor4d(Float32Array.from(t, (ti) => Math.sqrt(abar[ti])), [n, 1, 1, 1]);
+    const b = tf.tensor4d(Float32Array.from(t, (ti) => Math.sqrt(1 - abar[ti])), [n, 1, 1, 1]);
+    const eps = tf.tensor(noise, x0.shape);
+    const xt = tf.add(tf.mul(a, x0), tf.mul(b, eps));
+    return tf.mean(tf.square(tf.sub(eps, model.unet.apply(xt, t)))) as ReturnType<TF['scalar']>;
+  }), true, model.unet.variables)!;
+  // EMA of the weights, which is what sampling uses.
+  tf.tidy(() => {
+    for (const [k, v] of model.unet.params) {
+      const e = model.ema.get(k)!;
+      e.assign(tf.add(tf.mul(e, emaDecay), tf.mul(v, 1 - emaDecay)));
+    }
+  });
+  return loss;
+}
+
+/** Swaps the U-Net's weights for their EMA while `fn` runs. */
+async function withEma<T>(tf: TF, model: Model, fn: () => Promise<T>): Promise<T> {
+  const saved = new Map([...model.unet.params].map(([k, v]) => [k, v.clone()]));
+  for (const [k, v] of model.unet.params) v.assign(model.ema.get(k)!);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of model.unet.params) v.assign(saved.get(k)!);
+    tf.dispose([...saved.values()]);
+  }
+}
+
+/** Deterministic DDIM (η = 0) from seeded noise: returns [n, s, s, c] in [-1, 1]. */
+export function ddimSample(tf: TF, unet: Unet, n: number, abar: Float64Array, steps: number, seed: number): Tensor {
+  const { size, channels } = unet.arch;
+  const T = abar.length;
+  const taus = Array.from({ length: Math.min(steps, T) }, (_, i) => Math.round(((T - 1) * i) / Math.max(1, Math.min(steps, T) - 1)));
+  let x: Tensor = tf.tensor4d(normalArray(createRng(seed), n * size * size * channels), [n, size, size, channels]);
+  for (let i = taus.length - 1; i >= 0; i--) {
+    const t = taus[i];
+    const prev = i > 0 ? abar[taus[i - 1]] : 1;
+    const next = tf.tidy(() => {
+      const eps = unet.apply(x, new Int32Array(n).fill(t));
+      const x0 = tf.clipByValue(tf.div(tf.sub(x, tf.mul(Math.sqrt(1 - abar[t]), eps)), Math.sqrt(abar[t])), -1, 1);
+      return i > 0 ? tf.add(tf.mul(Math.sqrt(prev), x0), tf.mul(Math.sqrt(1 - prev), eps)) : x0;
+    });
+    x.dispose();
+    x = next;
+  }
+  return x;
+}
+
+// --- checkpoints -------------------------------------------------------------------------------
+
+async function saveNamed(file: string, named: { name: string; tensor: Tensor }[]): Promise<void> {
+  const entries: { name: string; shape: number[]; offset: number; length: number }[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const { name, tensor } of named) {
+    const data = (await tensor.data()) as Float32Array;
+    entries.push({ name, shape: tensor.shape, offset, length: data.length });
+    chunks.push(data);
+    offset += data.length;
+  }
+  const all = new Float32Array(offset);
+  chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+  fs.writeFileSync(`${file}.bin.tmp`, Buffer.from(all.buffer));
+  fs.writeFileSync(`${file}.json.tmp`, JSON.stringify(entries));
+  fs.renameSync(`${file}.bin.tmp`, `${file}.bin`);
+  fs.renameSync(`${file}.json.tmp`, `${file}.json`);
+}
+
+function loadNamed(tf: TF, file: string): { name: string; tensor: Tensor }[] {
+  const entries = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as { name: string; shape: number[]; offset: number; length: number }[];
+  const raw = fs.readFileSync(`${file}.bin`);
+  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  return entries.map((e) => ({ name: e.name, tensor: tf.tensor(all.slice(e.offset, e.offset + e.length), e.shape) }));
+}
+
+async function saveCheckpoint(dir: string, model: Model, state: object): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await saveNamed(path.join(dir, 'weights'), [...model.unet.params].map(([name, tensor]) => ({ name, tensor })));
+  await saveNamed(path.join(dir, 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+  const opt = await model.optimizer.getWeights();
+  await saveNamed(path.join(dir, 'adam'), opt);
+  opt.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+  fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
+  fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
+}
+
+function restore(tf: TF, target: Map<string, ReturnType<TF['variable']>>, file: string): void {
+  const loaded = loadNamed(tf, file);
+  for (const { name, tensor } of loaded) target.get(name)!.assign(tensor);
+  tf.dispose(loaded.map((l) => l.tensor));
+}
+
+async function loadCheckpoint<S>(tf: TF, dir: string, model: Model): Promise<S> {
+  restore(tf, model.unet.params, path.join(dir, 'weights'));
+  restore(tf, model.ema, path.join(dir, 'ema'));
+  const opt = loadNamed(tf, path.join(dir, 'adam'));
+  await model.optimizer.setWeights(opt);
+  tf.dispose(opt.map((o) => o.tensor));
+  return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as S;
+}
+
+const classDir = (workDir: string, className: string) => path.join(workDir, className.replace(/[^A-Za-z0-9._-]/g, '_'));
+
+function architecture(real: { height: number; channels: number }, o: DdpmOptions, seed: number): UnetArchitecture {
+  return { size: real.height, channels: real.channels, widths: o.widths, timeDim: o.timeDim, seed };
+}
+
+async function trainClass(tf: TF, real: ImageSet, className: string, label: string, o: DdpmOptions, ctx: PluginContext): Promise<void> {
+  const dir = classDir(ctx.workDir, className);
+  const ckpt = path.join(dir, 'checkpoint');
+  const abar = alphasCumprod(o.schedule, o.timesteps);
+  const model = buildModel(tf, architecture(real, o, deriveSeed(ctx.seed, 'ddpm', className) % 1_000_000), o);
+  let state = { epoch: 0 };
+  try {
+    if (fs.existsSync(path.join(ckpt, 'state.json'))) state = await loadCheckpoint(tf, ckpt, model);
+    const x = tf.tensor4d(real.images, [real.count, real.height, real.width, real.channels]);
+    const pixels = real.height * real.width * real.channels;
+    const steps = Math.max(1, Math.floor(real.count / o.batchSize));
+    try {
+      for (let epoch = state.epoch + 1; epoch <= o.epochs; epoch++) {
+        if (ctx.signal.aborted) break;
+        const random = createRng(deriveSeed(ctx.seed, 'ddpm-epoch', className, epoch));
+        const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
+        const losses: Tensor[] = [];
+        for (let s = 0; s < steps; s++) {
+          const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
+          const idxT = tf.tensor1d(idx, 'int32');
+          const batch = tf.gather(x, idxT); // [b, s, s, c]
+          idxT.dispose();
+          const t = Int32Array.from(idx, () => Math.floor(random() * o.timesteps));
+          losses.push(trainDdpmOneStep(tf, model, batch, t, normalArray(random, idx.length * pixels), abar, o.emaDecay));
+          batch.dispose();
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        const mean = tf.tidy(() => tf.mean(tf.stack(losses)));
+        const loss = (await mean.data())[0];
+        tf.dispose([mean, ...losses]);
+        await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_loss`]: loss } });
+        if (!Number.isFinite(loss)) ctx.warn(`${label}: diffusion loss is ${loss} at epoch ${epoch}`);
+        state.epoch = epoch;
+        if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
+          const grid = await withEma(tf, model, async () => {
+            const samples = ddimSample(tf, model.unet, o.samplesPerGrid, abar, Math.min(o.samplingSteps, 20), deriveSeed(ctx.seed, 'fixed-noise', className));
+            const png = await imageGridPng({ images: (await samples.data()) as Float32Array, height: real.height, width: real.width, channels: real.channels }, o.samplesPerGrid, 8);
+            samples.dispose();
+            return png;
+          });
+          const file = path.join(dir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`);
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          fs.writeFileSync(file, grid);
+          ctx.artifact(file, `${label}: DDIM samples from fixed noise at epoch ${epoch}`);
+          await saveCheckpoint(ckpt, model, state);
+        }
+      }
+    } finally {
+      x.dispose();
+    }
+    if (state.epoch === o.epochs) {
+      fs.mkdirSync(path.join(dir, 'final'), { recursive: true });
+      await saveNamed(path.join(dir, 'final', 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+    }
+  } finally {
+    model.unet.dispose();
+    tf.dispose([...model.ema.values()]);
+    model.optimizer.dispose();
+  }
+}
+
+export default function ddpm(): GeneratorPlugin<DdpmOptions> {
+  return {
+    kind: 'generator',
+    name: 'synthmix:ddpm',
+    version: '0.1.0',
+    description: 'Denoising diffusion (U-Net, noise prediction, EMA), one per class; DDIM sampling.',
+    optionsSchema: optionsSchema as unknown as Record<string, unknown>,
+    async train(real, options, ctx) {
+      const byClass = indicesByClass(real);
+      for (const [c, className] of real.classNames.entries()) {
+        if (ctx.signal.aborted) return;
+        await trainClass(ctx.tf, subset(real, byClass[c]), className, `${className} (${c + 1}/${real.classNames.length})`, options, ctx);
+      }
+    },
+    async generate(request, options, ctx) {
+      const { tf } = ctx;
+      const abar = alphasCumprod(options.schedule, options.timesteps);
+      const size = request.height * request.width * request.channels;
+      const images = new Float32Array(request.countPerClass * request.classNames.length * size);
+      const labels = new Int32Array(request.countPerClass * request.classNames.length);
+      const hash = createHash('sha256');
+      for (const [c, className] of request.classNames.entries()) {
+        const file = path.join(classDir(ctx.workDir, className), 'final', 'ema');
+        if (!fs.existsSync(`${file}.json`)) throw new Error(`no trained diffusion model for class "${className}" in ${ctx.workDir}; train() did not finish`);
+        hash.update(fs.readFileSync(`${file}.bin`));
+        const unet = new Unet(tf, architecture(request, options, 0));
+        restore(tf, unet.params, file);
+        for (let start = 0; start < request.countPerClass; start += 64) {
+          const n = Math.min(64, request.countPerClass - start);
+          const out = ddimSample(tf, unet, n, abar, options.samplingSteps, deriveSeed(ctx.seed, 'generate', className, start)); // [n, s, s, c]
+          images.set((await out.data()) as Float32Array, (c * request.countPerClass + start) * size);
+          out.dispose();
+          await ctx.progress({ step: Math.min(start + 64, request.countPerClass), total: request.countPerClass, unit: 'image', label: `sampling ${className}` });
+        }
+        labels.fill(c, c * request.countPerClass, (c + 1) * request.countPerClass);
+        unet.dispose();
+      }
+      return {
+        images, labels, count: labels.length, height: request.height, width: request.width, channels: request.channels, classNames: request.classNames,
+        ids: Array.from(labels, (l, i) => `synthetic:${request.classNames[l]}:${i % request.countPerClass}`),
+        provenance: { plugin: 'synthmix:ddpm', pluginVersion: '0.1.0', seed: ctx.seed, stateHash: hash.digest('hex').slice(0, 16), details: { epochs: options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } },
+      };
+    },
+  };
+}
