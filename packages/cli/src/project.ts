@@ -30,12 +30,17 @@ export async function findProject(cwd: string, env: NodeJS.ProcessEnv = process.
   return { root, config: { ...config, root }, cacheDir: path.join(state, 'cache'), mlflowDir: path.join(state, 'mlflow') };
 }
 
+/** Resolves a plugin reference to its options schema (for manifest validation). */
+export function pluginSchemaFor(project: Project) {
+  return async (ref: string, kind: 'generator' | 'classifier', dir: string) => (await loadPlugin(ref, kind, dir, project.config.plugins)).optionsSchema;
+}
+
 export async function loadPlan(file: string, project: Project, overrides: string[] = [], cwd = process.cwd()): Promise<ResolvedPlan> {
   return loadManifest(path.resolve(cwd, file), {
     cwd,
     overrides,
     config: project.config,
     projectRoot: project.root,
-    pluginSchema: async (ref, kind, dir) => (await loadPlugin(ref, kind, dir, project.config.plugins)).optionsSchema,
+    pluginSchema: pluginSchemaFor(project),
   });
 }

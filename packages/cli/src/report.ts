@@ -315,3 +315,68 @@ ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthet
   fs.writeFileSync(htmlFile, html);
   return htmlFile;
 }
+
+// --- comparison of sweeps ---------------------------------------------------------------------------
+
+export interface SweepForComparison {
+  label: string;
+  plan: ResolvedPlan;
+  results: CellResult[];
+  outputDir: string;
+}
+
+/** One metric against the synthetic fraction for several sweeps, each with its CI band. */
+export function comparisonPlotSvg(sweeps: { label: string; rows: TableRow[] }[], metric: (typeof TABLE_METRICS)[number], title: string): string {
+  const w = 720;
+  const h = 420;
+  const m = { l: 56, r: 170, t: 36, b: 44 };
+  const x = (v: number) => m.l + v * (w - m.l - m.r);
+  const values = sweeps.flatMap((sw) => sw.rows.flatMap((r) => [r.values[metric].mean, r.values[metric].low]).filter(Number.isFinite));
+  const lo = Math.max(0, Math.floor(Math.min(0.5, ...values) * 10) / 10);
+  const y = (v: number) => m.t + (1 - (v - lo) / (1 - lo)) * (h - m.t - m.b);
+  const yTicks = Array.from({ length: Math.round((1 - lo) * 10) + 1 }, (_, i) => lo + i / 10);
+  const parts = [axes(w, h, m, 'synthetic fraction of the training set (real:synthetic)', metric, yTicks, [0, 0.2, 0.4, 0.6, 0.8, 1], x, y, (v) => ratioLabel(v), (v) => v.toFixed(1))];
+  sweeps.forEach((sw, i) => {
+    const pts = sw.rows.filter((r) => Number.isFinite(r.values[metric].mean));
+    const band = pts.filter((r) => Number.isFinite(r.values[metric].low));
+    if (band.length > 1) parts.push(`<polygon points="${[...band.map((r) => `${x(r.ratio)},${y(r.values[metric].high)}`), ...band.slice().reverse().map((r) => `${x(r.ratio)},${y(r.values[metric].low)}`)].join(' ')}" fill="${COLORS[i]}" opacity="0.15"/>`);
+    parts.push(`<polyline fill="none" stroke="${COLORS[i]}" stroke-width="2" points="${pts.map((r) => `${x(r.ratio)},${y(r.values[metric].mean)}`).join(' ')}"/>`);
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 18}" y2="${m.t + 10 + i * 18}" stroke="${COLORS[i]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 18}" font-size="12">${esc(sw.label)}</text>`);
+  });
+  parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
+/** Writes `<dir>/comparison.md`, plots and `comparison.html`; returns the HTML path. */
+export async function writeComparison(dir: string, title: string, sweeps: SweepForComparison[]): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  const tables = sweeps.map((sw) => ({ label: sw.label, rows: resultsTable(sw.results) }));
+  const figures: Record<string, string> = {};
+  for (const metric of ['accuracy', 'auc', 'f1'] as const) {
+    const svg = comparisonPlotSvg(tables, metric, `${title}: ${metric}`);
+    figures[metric] = svg;
+    await svgToFiles(svg, path.join(dir, `compare-${metric}`));
+  }
+  const ratios = [...new Set(tables.flatMap((t) => t.rows.map((r) => r.ratio)))].sort((a, b) => a - b);
+  const fmt = (v?: { mean: number; low: number; high: number }) => (!v || Number.isNaN(v.mean) ? '—' : `${(v.mean * 100).toFixed(1)}${Number.isNaN(v.low) ? '' : ` ± ${(((v.high - v.low) / 2) * 100).toFixed(1)}`}`);
+  const side = ['| real:synthetic | ' + tables.map((t) => `${esc(t.label)} accuracy %`).join(' | ') + ' |', '|---|' + tables.map(() => '---:').join('|') + '|',
+    ...ratios.map((r) => `| ${ratioLabel(r)} | ${tables.map((t) => fmt(t.rows.find((x) => x.ratio === r)?.values.accuracy)).join(' | ')} |`)].join('\n');
+  const quality = sweeps.flatMap((sw) => sw.plan.seeds.flatMap((seed) => {
+    const file = path.join(sw.outputDir, `quality-seed${seed}.json`);
+    if (!fs.existsSync(file)) return [];
+    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
+    return Object.entries(q.perClass).map(([c, v]) => `| ${esc(sw.label)} | ${seed} | ${esc(c)} | ${v.ssimNearestMean.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
+  }));
+  const qualityTable = ['| sweep | seed | class | SSIM to nearest real | diversity synthetic / real | Fréchet distance (real-only classifier) |', '|---|---:|---|---:|---:|---:|', ...quality].join('\n');
+  const md = `# ${title}\n\n${sweeps.map((sw) => `- **${sw.label}**: ${sw.plan.generator.plugin} → ${sw.outputDir}`).join('\n')}\n\n${side}\n\n![accuracy](compare-accuracy.png)\n\n![AUC](compare-auc.png)\n\n## Synthetic images\n\n${qualityTable}\n`;
+  fs.writeFileSync(path.join(dir, 'comparison.md'), md);
+  const table = (mdTable: string) => {
+    const [head, , ...body] = mdTable.trim().split('\n');
+    const cells = (l: string) => l.split('|').slice(1, -1).map((c) => c.trim());
+    return `<table><tr>${cells(head).map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
+  };
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body><h1>${esc(title)}</h1>${table(side)}${figures.accuracy}${figures.auc}${figures.f1}<h2>Synthetic images</h2>${table(qualityTable)}</body></html>\n`;
+  const file = path.join(dir, 'comparison.html');
+  fs.writeFileSync(file, html);
+  return file;
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManifestError } from './errors.js';
-import { loadManifest, type Manifest, type ResolvedPlan } from './manifest.js';
+import { isComparison, loadComparison, loadManifest, type Manifest, type ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-manifest-'));
@@ -141,8 +141,17 @@ describe('loadManifest', () => {
     const br35h = path.resolve(experiments, '../../shared/datasets/br35h');
     if (!fs.existsSync(br35h)) console.warn(`BR35H not found at ${br35h}: the BR35H manifests are checked without their dataset folder.`);
     for (const file of fs.readdirSync(experiments).filter((f) => f.endsWith('.yaml'))) {
-      if (!fs.existsSync(br35h) && fs.readFileSync(path.join(experiments, file), 'utf8').includes('shared/datasets/br35h')) {
-        await expect(loadManifest(path.join(experiments, file), { pluginSchema })).rejects.toThrow(/dataset\.path: folder not found/);
+      const raw = fs.readFileSync(path.join(experiments, file), 'utf8');
+      if (!fs.existsSync(br35h) && (raw.includes('shared/datasets/br35h') || (isComparison(raw) && raw.includes('br35h')))) {
+        const load = isComparison(raw) ? loadComparison(path.join(experiments, file), { pluginSchema }) : loadManifest(path.join(experiments, file), { pluginSchema });
+        await expect(load).rejects.toThrow(/dataset\.path: folder not found/);
+        continue;
+      }
+      const text = fs.readFileSync(path.join(experiments, file), 'utf8');
+      if (isComparison(text)) {
+        const c = await loadComparison(path.join(experiments, file), { pluginSchema });
+        expect(c.sweeps.length, file).toBeGreaterThan(1);
+        expect(new Set(c.sweeps.map((sw) => sw.plan.generator.plugin)).size, file).toBe(c.sweeps.length);
         continue;
       }
       const plan = await loadManifest(path.join(experiments, file), { pluginSchema });

@@ -1,15 +1,16 @@
 import path from 'node:path';
 import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
-import { loadBackend, runSweep, type CellResult, type SweepEvent } from '@synthmix/core';
-import { EXIT, type Command, type IO } from '../command.js';
-import { findProject, loadPlan } from '../project.js';
+import fs from 'node:fs';
+import { isComparison, loadBackend, loadComparison, runSweep, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
+import { EXIT, type Command, type CommandInput, type IO } from '../command.js';
+import { findProject, loadPlan, pluginSchemaFor, type Project } from '../project.js';
 import { setupTracking } from '../tracking.js';
 import { Dashboard } from '../ui/Dashboard.js';
 import { eventLine } from '../ui/lines.js';
 import { initialView, reduce, type SweepView } from '../ui/state.js';
 import { formatTable, resultsTable } from '../ui/table.js';
-import { writeReport } from '../report.js';
+import { writeComparison, writeReport } from '../report.js';
 
 type Listener = (e: SweepEvent) => void;
 
@@ -80,79 +81,100 @@ export const run: Command = {
   async run({ args, options, io }) {
     const project = await findProject(io.cwd, io.env);
     const overrides = [...((options.set as string[] | undefined) ?? []), ...(options.backend ? [`backend=${options.backend}`] : [])];
+    const file = path.resolve(io.cwd, args[0]);
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (text && isComparison(text)) {
+      const comparison = await loadComparison(file, { overrides, config: project.config, projectRoot: project.root, cwd: io.cwd, pluginSchema: pluginSchemaFor(project) });
+      const outcomes: { label: string; plan: ResolvedPlan; summary: SweepSummary }[] = [];
+      for (const { label, plan } of comparison.sweeps) {
+        if (!options.json) io.stdout.write(`\n== ${comparison.name}: ${label} (${plan.name})\n`);
+        const { summary } = await runPlan(plan, project, io, options);
+        outcomes.push({ label, plan, summary });
+        if (summary.status === 'interrupted') return EXIT.interrupted;
+      }
+      const html = await writeComparison(comparison.outputDir, comparison.name, outcomes.map((o) => ({ label: o.label, plan: o.plan, results: o.summary.results, outputDir: o.plan.outputDir })));
+      if (!options.json) io.stdout.write(`\nComparison: ${html}\n`);
+      return outcomes.every((o) => o.summary.status === 'finished') ? EXIT.ok : EXIT.failed;
+    }
     const plan = await loadPlan(args[0], project, overrides, io.cwd);
-    const controller = new AbortController();
-    const hub = new EventHub();
-    const interactive = !options.json && !options['no-ui'] && io.stdout.isTTY === true && io.env.CI !== 'true';
-    // Tracker notices (server lost, back) show in the dashboard's warnings, or as log lines.
-    const notice = (message: string) => (interactive ? hub.emit({ type: 'warning', time: Date.now(), scope: { kind: 'sweep' }, message }) : io.stderr.write(`${message}\n`));
-    const tracking = options['no-tracking'] ? { notes: [] } : await setupTracking(plan, project, io, notice);
-    const final: AppProps['final'] = {};
-    let interrupts = 0;
-    const onStop = () => controller.abort();
-    const onQuit = () => {
-      // Second Ctrl-C: quit now; the spool keeps what MLflow has not received.
-      io.stderr.write('\nInterrupted.\n');
-      process.exit(EXIT.interrupted);
-    };
-    const sigint = () => (++interrupts === 1 ? onStop() : onQuit());
-    process.on('SIGINT', sigint);
-    for (const note of tracking.notes) io.stderr.write(`${note}\n`);
-
-    // Load TensorFlow before the dashboard draws: libtensorflow logs to stderr while it starts.
-    const backend = await loadBackend(plan.backend);
-    let ink: ReturnType<typeof render> | undefined;
-    if (interactive) {
-      ink = render(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={Math.max(60, io.stdout.columns ?? 80)} height={io.stdout.rows ?? 24} final={final} />, { exitOnCtrlC: false, stdout: io.stdout as NodeJS.WriteStream, patchConsole: false });
-    }
-    const write = (e: SweepEvent) => {
-      if (options.json) io.stdout.write(`${JSON.stringify(e)}\n`);
-      else if (!interactive) {
-        const line = eventLine(e);
-        if (line && !(e.type === 'cell:progress' && e.progress.total !== undefined && e.progress.step < e.progress.total && e.progress.step % 5 !== 0)) io.stdout.write(`${line}\n`);
-      }
-    };
-    let summary;
-    try {
-      summary = await runSweep(plan, {
-        cacheDir: project.cacheDir,
-        backend,
-        signal: controller.signal,
-        resume: !options.fresh,
-        pluginAliases: project.config.plugins,
-        onEvent: (e) => {
-          hub.emit(e);
-          write(e);
-          tracking.tracker?.handle(e);
-        },
-      });
-    } finally {
-      process.off('SIGINT', sigint);
-    }
-    const reportPath = await writeReport(plan.outputDir, plan, summary.results);
-    if (tracking.tracker) {
-      const tracker = tracking.tracker;
-      tracker.logArtifactAfter({ kind: 'sweep' }, path.dirname(reportPath), 'report');
-      for (const r of summary.results) {
-        for (const plot of ['roc.png', 'confusion.png']) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, path.join(path.dirname(r.files.predictions), plot));
-      }
-      for (const seed of plan.seeds) tracker.logArtifactAfter({ kind: 'generator', seed }, path.join(path.dirname(reportPath), `gan-losses-seed${seed}.png`));
-    }
-    if (ink) {
-      final.results = summary.results;
-      final.reportPath = reportPath;
-      ink.rerender(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={Math.max(60, io.stdout.columns ?? 80)} height={io.stdout.rows ?? 24} final={{ ...final }} />);
-      await ink.waitUntilExit();
-    } else if (!options.json) {
-      io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n\nReport: ${reportPath}\n`);
-    }
-    if (tracking.tracker) {
-      const left = await tracking.tracker.flush(30_000);
-      if (left) io.stderr.write(`${left} MLflow call(s) are spooled in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
-      else if (tracking.url && !options.json) io.stderr.write(`MLflow: ${tracking.url}\n`);
-    }
+    const { summary } = await runPlan(plan, project, io, options);
     return summary.status === 'finished' ? EXIT.ok : summary.status === 'interrupted' ? EXIT.interrupted : EXIT.failed;
   },
 };
+
+/** One sweep: dashboard or log lines, tracking, report. */
+async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: CommandInput['options']): Promise<{ summary: SweepSummary; reportPath: string }> {
+  const controller = new AbortController();
+  const hub = new EventHub();
+  const interactive = !options.json && !options['no-ui'] && io.stdout.isTTY === true && io.env.CI !== 'true';
+  // Tracker notices (server lost, back) show in the dashboard's warnings, or as log lines.
+  const notice = (message: string) => (interactive ? hub.emit({ type: 'warning', time: Date.now(), scope: { kind: 'sweep' }, message }) : io.stderr.write(`${message}\n`));
+  const tracking = options['no-tracking'] ? { notes: [] as string[], tracker: undefined, url: undefined } : await setupTracking(plan, project, io, notice);
+  const final: AppProps['final'] = {};
+  let interrupts = 0;
+  const onStop = () => controller.abort();
+  const onQuit = () => {
+    // Second Ctrl-C: quit now; the spool keeps what MLflow has not received.
+    io.stderr.write('\nInterrupted.\n');
+    process.exit(EXIT.interrupted);
+  };
+  const sigint = () => (++interrupts === 1 ? onStop() : onQuit());
+  process.on('SIGINT', sigint);
+  for (const note of tracking.notes) io.stderr.write(`${note}\n`);
+
+  // Load TensorFlow before the dashboard draws: libtensorflow logs to stderr while it starts.
+  const backend = await loadBackend(plan.backend);
+  const width = Math.max(60, io.stdout.columns ?? 80);
+  const height = io.stdout.rows ?? 24;
+  let ink: ReturnType<typeof render> | undefined;
+  if (interactive) {
+    ink = render(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={width} height={height} final={final} />, { exitOnCtrlC: false, stdout: io.stdout as NodeJS.WriteStream, patchConsole: false });
+  }
+  const write = (e: SweepEvent) => {
+    if (options.json) io.stdout.write(`${JSON.stringify(e)}\n`);
+    else if (!interactive) {
+      const line = eventLine(e);
+      if (line && !(e.type === 'cell:progress' && e.progress.total !== undefined && e.progress.step < e.progress.total && e.progress.step % 5 !== 0)) io.stdout.write(`${line}\n`);
+    }
+  };
+  let summary: SweepSummary;
+  try {
+    summary = await runSweep(plan, {
+      cacheDir: project.cacheDir,
+      backend,
+      signal: controller.signal,
+      resume: !options.fresh,
+      pluginAliases: project.config.plugins,
+      onEvent: (e) => {
+        hub.emit(e);
+        write(e);
+        tracking.tracker?.handle(e);
+      },
+    });
+  } finally {
+    process.off('SIGINT', sigint);
+  }
+  const reportPath = await writeReport(plan.outputDir, plan, summary.results);
+  if (tracking.tracker) {
+    const tracker = tracking.tracker;
+    tracker.logArtifactAfter({ kind: 'sweep' }, path.dirname(reportPath), 'report');
+    for (const r of summary.results) {
+      for (const plot of ['roc.png', 'confusion.png']) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, path.join(path.dirname(r.files.predictions), plot));
+    }
+    for (const seed of plan.seeds) tracker.logArtifactAfter({ kind: 'generator', seed }, path.join(path.dirname(reportPath), `gan-losses-seed${seed}.png`));
+  }
+  if (ink) {
+    ink.rerender(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={width} height={height} final={{ results: summary.results, reportPath }} />);
+    await ink.waitUntilExit();
+  } else if (!options.json) {
+    io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n\nReport: ${reportPath}\n`);
+  }
+  if (tracking.tracker) {
+    const left = await tracking.tracker.flush(30_000);
+    if (left) io.stderr.write(`${left} MLflow call(s) are spooled in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
+    else if (tracking.url && !options.json) io.stderr.write(`MLflow: ${tracking.url}\n`);
+  }
+  return { summary, reportPath };
+}
 
 export type { IO };

@@ -1,6 +1,8 @@
-import { formatDiagnostic, ManifestError, UserError } from '@synthmix/core';
+import fs from 'node:fs';
+import path from 'node:path';
+import { formatDiagnostic, isComparison, loadComparison, ManifestError, UserError } from '@synthmix/core';
 import { EXIT, type Command } from '../command.js';
-import { findProject, loadPlan } from '../project.js';
+import { findProject, loadPlan, pluginSchemaFor } from '../project.js';
 
 export const validate: Command = {
   name: 'validate',
@@ -15,6 +17,12 @@ export const validate: Command = {
     let failed = false;
     for (const file of args) {
       try {
+        const abs = path.resolve(io.cwd, file);
+        if (fs.existsSync(abs) && isComparison(fs.readFileSync(abs, 'utf8'))) {
+          const c = await loadComparison(abs, { overrides: (options.set as string[] | undefined) ?? [], config: project.config, projectRoot: project.root, cwd: io.cwd, pluginSchema: pluginSchemaFor(project) });
+          io.stdout.write(`${file}: ok (comparison of ${c.sweeps.map((s) => `${s.label}: ${s.plan.cells.length} cells`).join(', ')})\n`);
+          continue;
+        }
         const plan = await loadPlan(file, project, (options.set as string[] | undefined) ?? [], io.cwd);
         io.stdout.write(`${file}: ok (${plan.cells.length} cells: ${plan.ratios.length} ratios × ${plan.seeds.length} seeds; ${plan.generator.plugin} + ${plan.classifier.plugin})\n`);
       } catch (err) {
