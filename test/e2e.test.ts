@@ -145,3 +145,17 @@ describe('a plugin outside the monorepo', () => {
     expect(result.metrics.accuracy).toBeGreaterThan(0.6);
   });
 });
+
+describe('the diffusion generator', () => {
+  it('runs in a sweep through the same contract', () => {
+    const manifest = writeManifest('ddpm', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
+    const r = spawnSync('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.plugin=ddpm', '--set', 'generator.options={epochs: 2, widths: [4, 8, 8], timeDim: 8, timesteps: 50, samplingSteps: 5, checkpointEvery: 1}'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    expect(r.stderr).not.toContain('failed:');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/generator seed 1: training \(synthmix:ddpm, /);
+    expect(r.stdout).toMatch(/cell real0-synth80-seed1: done acc=/);
+    const quality = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'ddpm', 'quality-seed1.json'), 'utf8'));
+    expect(quality.perClass.tumor.frechetRealClassifier).toBeGreaterThan(0);
+  });
+});
+
