@@ -137,6 +137,8 @@ export class MlflowTracker {
     let delay = 500;
     let single = false;
     while (this.queue.length) {
+      // After flush() gave up, the spool belongs to `synthmix sync`: a second writer would race it.
+      if (this.closing) return;
       // Consecutive logs to one run go in one batch (the client chunks to the server's limits).
       const first = this.queue[0];
       let take = 1;
