@@ -62,16 +62,21 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
+/** Starts `synthmix run <manifest>` in a detached tmux session; the exit code lands in `exitFile`. */
+function runInTmux(session: string, manifest: string, exitFile: string): () => string {
+  // A script, so the session gets our environment even when a tmux server is already running.
+  const script = path.join(tmp, `${session}.sh`);
+  const exports = Object.entries(env()).filter(([k]) => ['PATH', 'HOME', 'MLFLOW_TRACKING_URI', 'SYNTHMIX_HOME', 'NO_COLOR'].includes(k)).map(([k, v]) => `export ${k}='${v}'`);
+  fs.writeFileSync(script, ['unset CI', ...exports, `cd ${tmp}`, `node ${bin} run ${manifest}`, `echo $? > ${exitFile}`, 'sleep 60', ''].join('\n'));
+  execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '45', `sh ${script}`]);
+  return () => execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+}
+
 describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('synthmix run in a terminal', () => {
   it('shows the live table, finishes with the results table, and logs to MLflow', async () => {
     const manifest = writeManifest('tty', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
     const exitFile = path.join(tmp, 'exit-code');
-    // A script, so the session gets our environment even when a tmux server is already running.
-    const script = path.join(tmp, 'tty.sh');
-    const exports = Object.entries(env()).filter(([k]) => ['PATH', 'HOME', 'MLFLOW_TRACKING_URI', 'SYNTHMIX_HOME', 'NO_COLOR'].includes(k)).map(([k, v]) => `export ${k}='${v}'`);
-    fs.writeFileSync(script, ['unset CI', ...exports, `cd ${tmp}`, `node ${bin} run ${manifest}`, `echo $? > ${exitFile}`, 'sleep 60', ''].join('\n'));
-    execFileSync('tmux', ['new-session', '-d', '-s', 'synthmix-e2e', '-x', '100', '-y', '45', `sh ${script}`]);
-    const screen = () => execFileSync('tmux', ['capture-pane', '-p', '-t', 'synthmix-e2e'], { encoding: 'utf8' });
+    const screen = runInTmux('synthmix-e2e', manifest, exitFile);
     const seen = new Set<string>();
     const deadline = Date.now() + 300_000;
     while (!fs.existsSync(exitFile) && Date.now() < deadline) {
@@ -113,11 +118,7 @@ describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('stopping from the keybo
   it('q stops after the current epoch with exit code 130, and the next run resumes', async () => {
     const manifest = writeManifest('keys', 'cnn-tumor', '{ epochs: 40, filters: [8, 16], denseUnits: 16, earlyStopping: { enabled: false } }');
     const exitFile = path.join(tmp, 'keys-exit');
-    const script = path.join(tmp, 'keys.sh');
-    const exports = Object.entries(env()).filter(([k]) => ['PATH', 'HOME', 'MLFLOW_TRACKING_URI', 'SYNTHMIX_HOME', 'NO_COLOR'].includes(k)).map(([k, v]) => `export ${k}='${v}'`);
-    fs.writeFileSync(script, ['unset CI', ...exports, `cd ${tmp}`, `node ${bin} run ${manifest}`, `echo $? > ${exitFile}`, 'sleep 60', ''].join('\n'));
-    execFileSync('tmux', ['new-session', '-d', '-s', 'synthmix-keys', '-x', '100', '-y', '45', `sh ${script}`]);
-    const screen = () => execFileSync('tmux', ['capture-pane', '-p', '-t', 'synthmix-keys'], { encoding: 'utf8' });
+    const screen = runInTmux('synthmix-keys', manifest, exitFile);
     const deadline = Date.now() + 300_000;
     while (!/real80-synth0-seed1 +training +\d+\/40/.test(screen()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     execFileSync('tmux', ['send-keys', '-t', 'synthmix-keys', 'q']);

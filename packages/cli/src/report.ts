@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { CellResult, ResolvedPlan } from '@synthmix/core';
+import { safeFileName, type CellResult, type ResolvedPlan } from '@synthmix/core';
 import { delongTest, holmAdjust, mcnemarTest, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -263,12 +263,12 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const samplePairs: { className: string; seed: number; synthetic: string; real?: string }[] = [];
   for (const seed of plan.seeds) {
     for (const c of plan.dataset.classes) {
-      const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === seed && e.path?.includes(`${path.sep}${c.name.replace(/[^A-Za-z0-9._-]/g, '_')}${path.sep}samples${path.sep}`)).map((e) => e.path!);
+      const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === seed && e.path?.includes(`${path.sep}${safeFileName(c.name)}${path.sep}samples${path.sep}`)).map((e) => e.path!);
       const last = grids[grids.length - 1];
       if (!last || !fs.existsSync(last)) continue;
       const copy = path.join(dir, `samples-synthetic-${c.name}-seed${seed}.png`);
       fs.copyFileSync(last, copy);
-      const real = path.join(outputDir, `samples-real-${c.name.replace(/[^A-Za-z0-9._-]/g, '_')}.png`);
+      const real = path.join(outputDir, `samples-real-${safeFileName(c.name)}.png`);
       samplePairs.push({ className: c.name, seed, synthetic: copy, real: fs.existsSync(real) ? real : undefined });
     }
   }

@@ -8,3 +8,4 @@ export * from './plugins.js';
 export * from './backend.js';
 export * from './runner.js';
 export { createRng, deriveSeed, normalArray, shuffled } from '@synthmix/data';
+export * from './plugin-kit.js';

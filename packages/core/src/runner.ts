@@ -15,6 +15,7 @@ import type { GeneratedSet, PluginContext, Progress } from './contract.js';
 import type { CellMetrics, CellResult, Scope, SweepEvent, SweepEventInput } from './events.js';
 import type { CellPlan, ResolvedPlan } from './manifest.js';
 import { loadPlugin, type AnyClassifier, type AnyGenerator } from './plugins.js';
+import { safeFileName } from './plugin-kit.js';
 
 export interface RunOptions {
   /** Receives every event, in order. */
@@ -50,7 +51,7 @@ export const outputFiles = (dir: string) => ({
   cellResult: (id: string) => path.join(dir, 'cells', id, 'result.json'),
   results: path.join(dir, 'results.csv'),
   quality: (seed: number) => path.join(dir, `quality-seed${seed}.json`),
-  realSamples: (className: string) => path.join(dir, `samples-real-${className.replace(/[^A-Za-z0-9._-]/g, '_')}.png`),
+  realSamples: (className: string) => path.join(dir, `samples-real-${safeFileName(className)}.png`),
   events: path.join(dir, 'events.jsonl'),
 });
 

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { createRng, deriveSeed, shuffled } from '@synthmix/core';
-import { imageGridPng, imagePng, indicesByClass, normalArray, subset } from '@synthmix/data';
+import { classFolder, createRng, deriveSeed, loadTensors, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
 export { buildDiscriminator, buildGenerator, stages } from './model.js';
@@ -103,37 +103,6 @@ export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor) {
 // ---------------------------------------------------------------------------------------------
 // Checkpoints: every weight of both networks (incl. batch-norm statistics) and both optimisers.
 
-interface SavedTensor { name: string; shape: number[]; offset: number; length: number }
-
-async function saveTensors(file: string, named: { name: string; tensor: Tensor }[]): Promise<void> {
-  const entries: SavedTensor[] = [];
-  const chunks: Float32Array[] = [];
-  let offset = 0;
-  for (const { name, tensor } of named) {
-    const data = (await tensor.data()) as Float32Array;
-    entries.push({ name, shape: tensor.shape, offset, length: data.length });
-    chunks.push(data);
-    offset += data.length;
-  }
-  const all = new Float32Array(offset);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  fs.writeFileSync(`${file}.bin.tmp`, Buffer.from(all.buffer));
-  fs.writeFileSync(`${file}.json.tmp`, JSON.stringify(entries));
-  fs.renameSync(`${file}.bin.tmp`, `${file}.bin`);
-  fs.renameSync(`${file}.json.tmp`, `${file}.json`);
-}
-
-function loadTensors(tf: TF, file: string): { name: string; tensor: Tensor }[] {
-  const entries = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as SavedTensor[];
-  const raw = fs.readFileSync(`${file}.bin`);
-  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-  return entries.map((e) => ({ name: e.name, tensor: tf.tensor(all.slice(e.offset, e.offset + e.length), e.shape) }));
-}
-
 export async function saveCheckpoint(dir: string, gan: GanPair, state: object): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await saveTensors(path.join(dir, 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
@@ -192,10 +161,9 @@ export function sampleImages(tf: TF, g: Model, z: Tensor): Tensor {
   return tf.tidy(() => g.apply(z, { training: true }) as Tensor);
 }
 
-const classDir = (workDir: string, className: string) => path.join(workDir, className.replace(/[^A-Za-z0-9._-]/g, '_'));
 
 async function trainClass(tf: TF, real: ImageSet, className: string, label: string, o: DcganOptions, ctx: PluginContext): Promise<void> {
-  const dir = classDir(ctx.workDir, className);
+  const dir = classFolder(ctx.workDir, className);
   const ckpt = path.join(dir, 'checkpoint');
   const arch: DcganArchitecture = { size: real.height, channels: real.channels, latentDim: o.latentDim, ngf: o.ngf, ndf: o.ndf, seed: deriveSeed(ctx.seed, 'dcgan', className) % 1_000_000 };
   const gan = buildGan(tf, arch, o);
@@ -277,11 +245,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
     description: 'DCGAN (Radford et al.), one per class; Adam 2e-4 β1 0.5, label smoothing, checkpoints and sample grids.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     async train(real, options, ctx) {
-      const byClass = indicesByClass(real);
-      for (const [c, className] of real.classNames.entries()) {
-        if (ctx.signal.aborted) return;
-        await trainClass(ctx.tf, subset(real, byClass[c]), className, `${className} (${c + 1}/${real.classNames.length})`, options, ctx);
-      }
+      await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));
     },
     async generate(request, options, ctx) {
       const { tf } = ctx;
@@ -290,7 +254,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
       const labels = new Int32Array(request.countPerClass * request.classNames.length);
       const hash = createHash('sha256');
       for (const [c, className] of request.classNames.entries()) {
-        const file = path.join(classDir(ctx.workDir, className), 'final', 'generator');
+        const file = path.join(classFolder(ctx.workDir, className), 'final', 'generator');
         if (!fs.existsSync(`${file}.json`)) throw new Error(`no trained generator for class "${className}" in ${ctx.workDir}; train() did not finish`);
         hash.update(fs.readFileSync(`${file}.bin`));
         const arch: DcganArchitecture = { size: request.height, channels: request.channels, latentDim: options.latentDim, ngf: options.ngf, ndf: options.ndf, seed: 0 };
@@ -311,11 +275,11 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
       const ids = Array.from(labels, (l, i) => `synthetic:${request.classNames[l]}:${i % request.countPerClass}`);
       if (options.writePngs) {
         for (let i = 0; i < labels.length; i++) {
-          const dir = path.join(classDir(ctx.workDir, request.classNames[labels[i]]), 'generated');
+          const dir = path.join(classFolder(ctx.workDir, request.classNames[labels[i]]), 'generated');
           fs.mkdirSync(dir, { recursive: true });
           fs.writeFileSync(path.join(dir, `${String(i % request.countPerClass).padStart(5, '0')}.png`), await imagePng({ images, height: request.height, width: request.width, channels: request.channels }, i));
         }
-        ctx.artifact(path.join(classDir(ctx.workDir, request.classNames[0]), 'generated'), 'generated images as PNG');
+        ctx.artifact(path.join(classFolder(ctx.workDir, request.classNames[0]), 'generated'), 'generated images as PNG');
       }
       return {
         images, labels, ids, count: labels.length, height: request.height, width: request.width, channels: request.channels, classNames: request.classNames,

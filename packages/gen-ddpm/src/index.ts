@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { createRng, deriveSeed, normalArray, shuffled } from '@synthmix/core';
-import { imageGridPng, indicesByClass, subset } from '@synthmix/data';
+import { classFolder, createRng, deriveSeed, loadTensors, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 
 export { Unet } from './unet.js';
@@ -136,44 +136,19 @@ export function ddimSample(tf: TF, unet: Unet, n: number, abar: Float64Array, st
 
 // --- checkpoints -------------------------------------------------------------------------------
 
-async function saveNamed(file: string, named: { name: string; tensor: Tensor }[]): Promise<void> {
-  const entries: { name: string; shape: number[]; offset: number; length: number }[] = [];
-  const chunks: Float32Array[] = [];
-  let offset = 0;
-  for (const { name, tensor } of named) {
-    const data = (await tensor.data()) as Float32Array;
-    entries.push({ name, shape: tensor.shape, offset, length: data.length });
-    chunks.push(data);
-    offset += data.length;
-  }
-  const all = new Float32Array(offset);
-  chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
-  fs.writeFileSync(`${file}.bin.tmp`, Buffer.from(all.buffer));
-  fs.writeFileSync(`${file}.json.tmp`, JSON.stringify(entries));
-  fs.renameSync(`${file}.bin.tmp`, `${file}.bin`);
-  fs.renameSync(`${file}.json.tmp`, `${file}.json`);
-}
-
-function loadNamed(tf: TF, file: string): { name: string; tensor: Tensor }[] {
-  const entries = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as { name: string; shape: number[]; offset: number; length: number }[];
-  const raw = fs.readFileSync(`${file}.bin`);
-  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-  return entries.map((e) => ({ name: e.name, tensor: tf.tensor(all.slice(e.offset, e.offset + e.length), e.shape) }));
-}
-
 async function saveCheckpoint(dir: string, model: Model, state: object): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
-  await saveNamed(path.join(dir, 'weights'), [...model.unet.params].map(([name, tensor]) => ({ name, tensor })));
-  await saveNamed(path.join(dir, 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+  await saveTensors(path.join(dir, 'weights'), [...model.unet.params].map(([name, tensor]) => ({ name, tensor })));
+  await saveTensors(path.join(dir, 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
   const opt = await model.optimizer.getWeights();
-  await saveNamed(path.join(dir, 'adam'), opt);
+  await saveTensors(path.join(dir, 'adam'), opt);
   opt.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
   fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
   fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
 }
 
 function restore(tf: TF, target: Map<string, ReturnType<TF['variable']>>, file: string): void {
-  const loaded = loadNamed(tf, file);
+  const loaded = loadTensors(tf, file);
   for (const { name, tensor } of loaded) target.get(name)!.assign(tensor);
   tf.dispose(loaded.map((l) => l.tensor));
 }
@@ -181,20 +156,19 @@ function restore(tf: TF, target: Map<string, ReturnType<TF['variable']>>, file: 
 async function loadCheckpoint<S>(tf: TF, dir: string, model: Model): Promise<S> {
   restore(tf, model.unet.params, path.join(dir, 'weights'));
   restore(tf, model.ema, path.join(dir, 'ema'));
-  const opt = loadNamed(tf, path.join(dir, 'adam'));
+  const opt = loadTensors(tf, path.join(dir, 'adam'));
   await model.optimizer.setWeights(opt);
   tf.dispose(opt.map((o) => o.tensor));
   return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as S;
 }
 
-const classDir = (workDir: string, className: string) => path.join(workDir, className.replace(/[^A-Za-z0-9._-]/g, '_'));
 
 function architecture(real: { height: number; channels: number }, o: DdpmOptions, seed: number): UnetArchitecture {
   return { size: real.height, channels: real.channels, widths: o.widths, timeDim: o.timeDim, seed };
 }
 
 async function trainClass(tf: TF, real: ImageSet, className: string, label: string, o: DdpmOptions, ctx: PluginContext): Promise<void> {
-  const dir = classDir(ctx.workDir, className);
+  const dir = classFolder(ctx.workDir, className);
   const ckpt = path.join(dir, 'checkpoint');
   const abar = alphasCumprod(o.schedule, o.timesteps);
   const model = buildModel(tf, architecture(real, o, deriveSeed(ctx.seed, 'ddpm', className) % 1_000_000), o);
@@ -245,7 +219,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
     }
     if (state.epoch === o.epochs) {
       fs.mkdirSync(path.join(dir, 'final'), { recursive: true });
-      await saveNamed(path.join(dir, 'final', 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+      await saveTensors(path.join(dir, 'final', 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
     }
   } finally {
     model.unet.dispose();
@@ -262,11 +236,7 @@ export default function ddpm(): GeneratorPlugin<DdpmOptions> {
     description: 'Denoising diffusion (U-Net, noise prediction, EMA), one per class; DDIM sampling.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     async train(real, options, ctx) {
-      const byClass = indicesByClass(real);
-      for (const [c, className] of real.classNames.entries()) {
-        if (ctx.signal.aborted) return;
-        await trainClass(ctx.tf, subset(real, byClass[c]), className, `${className} (${c + 1}/${real.classNames.length})`, options, ctx);
-      }
+      await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));
     },
     async generate(request, options, ctx) {
       const { tf } = ctx;
@@ -276,7 +246,7 @@ export default function ddpm(): GeneratorPlugin<DdpmOptions> {
       const labels = new Int32Array(request.countPerClass * request.classNames.length);
       const hash = createHash('sha256');
       for (const [c, className] of request.classNames.entries()) {
-        const file = path.join(classDir(ctx.workDir, className), 'final', 'ema');
+        const file = path.join(classFolder(ctx.workDir, className), 'final', 'ema');
         if (!fs.existsSync(`${file}.json`)) throw new Error(`no trained diffusion model for class "${className}" in ${ctx.workDir}; train() did not finish`);
         hash.update(fs.readFileSync(`${file}.bin`));
         const unet = new Unet(tf, architecture(request, options, 0));

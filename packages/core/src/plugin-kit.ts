@@ -1,0 +1,61 @@
+/**
+ * Helpers for plugin authors: what every generator needs and none should write again — tensor
+ * files for checkpoints, a folder per class, and the per-class training loop.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { indicesByClass, subset, type ImageSet } from '@synthmix/data';
+import type { PluginContext, TF } from './contract.js';
+
+type Tensor = ReturnType<TF['tensor']>;
+interface SavedTensor { name: string; shape: number[]; offset: number; length: number }
+
+/** A name made safe for a file or folder (class names come from user data). */
+export function safeFileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** The folder of one class's model inside a generator's work folder. */
+export function classFolder(workDir: string, className: string): string {
+  return path.join(workDir, safeFileName(className));
+}
+
+/**
+ * Writes named tensors as `<file>.bin` (float32, concatenated) and `<file>.json` (names, shapes,
+ * offsets). Both are written to temporary names first, so a crash never leaves a torn pair.
+ */
+export async function saveTensors(file: string, named: { name: string; tensor: Tensor }[]): Promise<void> {
+  const entries: SavedTensor[] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const { name, tensor } of named) {
+    const data = (await tensor.data()) as Float32Array;
+    entries.push({ name, shape: tensor.shape, offset, length: data.length });
+    chunks.push(data);
+    offset += data.length;
+  }
+  const all = new Float32Array(offset);
+  chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(`${file}.bin.tmp`, Buffer.from(all.buffer));
+  fs.writeFileSync(`${file}.json.tmp`, JSON.stringify(entries));
+  fs.renameSync(`${file}.bin.tmp`, `${file}.bin`);
+  fs.renameSync(`${file}.json.tmp`, `${file}.json`);
+}
+
+/** Reads what {@link saveTensors} wrote; the caller owns (and disposes) the tensors. */
+export function loadTensors(tf: TF, file: string): { name: string; tensor: Tensor }[] {
+  const entries = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as SavedTensor[];
+  const raw = fs.readFileSync(`${file}.bin`);
+  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  return entries.map((e) => ({ name: e.name, tensor: tf.tensor(all.slice(e.offset, e.offset + e.length), e.shape) }));
+}
+
+/** Calls `train` once per class with that class's images and a label like `tumor (1/2)`. */
+export async function trainPerClass(real: ImageSet, ctx: PluginContext, train: (images: ImageSet, className: string, label: string) => Promise<void>): Promise<void> {
+  const byClass = indicesByClass(real);
+  for (const [c, className] of real.classNames.entries()) {
+    if (ctx.signal.aborted) return;
+    await train(subset(real, byClass[c]), className, `${className} (${c + 1}/${real.classNames.length})`);
+  }
+}
