@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, mainHelp } from './cli.js';
 import type { IO } from './command.js';
@@ -173,5 +174,26 @@ describe('synthmix metrics', () => {
     const file = path.join(tmp, 'bad.csv');
     fs.writeFileSync(file, 'y,score\n1,0.2\n');
     expect(await cli('metrics', file)).toEqual({ code: 2, out: '', err: `synthmix metrics: ${file}: no "label" column (found y, score)\nRun \`synthmix metrics --help\` for usage.\n` });
+  });
+});
+
+describe('synthmix data inspect', () => {
+  it('reports counts, formats, unreadable files, duplicate groups and writes sample grids', async () => {
+    const root = path.join(tmp, 'inspect');
+    for (const c of ['glioma', 'notumor']) fs.mkdirSync(path.join(root, c), { recursive: true });
+    const img = (seed: number) => sharp(Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (Math.sin(i * seed) * 127 + 128) & 255)), { raw: { width: 64, height: 64, channels: 3 } });
+    await img(1).png().toFile(path.join(root, 'glioma', 'a.jpg'));
+    fs.copyFileSync(path.join(root, 'glioma', 'a.jpg'), path.join(root, 'glioma', 'a-copy.jpg'));
+    await img(2).jpeg().toFile(path.join(root, 'notumor', 'b.jpg'));
+    fs.writeFileSync(path.join(root, 'notumor', 'broken.png'), 'not a png');
+    const r = await cli('data', 'inspect', root, '--json', '--size', '16', '--out', path.join(tmp, 'inspect-out'));
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.counts).toEqual({ glioma: 2, notumor: 1 });
+    expect(report.formats).toEqual({ png: 2, jpeg: 1 });
+    expect(report.skipped).toEqual([{ file: 'notumor/broken.png', reason: 'not an image, or a format sharp cannot read' }]);
+    expect(report.groups).toMatchObject({ multiMember: 1, imagesInMultiMember: 2, largest: [['glioma/a-copy.jpg', 'glioma/a.jpg']] });
+    for (const f of Object.values(report.grids) as string[]) expect(fs.existsSync(f), f).toBe(true);
+    expect(Object.keys(report.grids).sort()).toEqual(['duplicates', 'glioma', 'notumor']);
   });
 });

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  checkClassCounts, checkImageSet, concat, createRng, deriveSeed, imageGridPng, indicesByClass, loadDataset, shuffled, splitTest, subset,
+  checkClassCounts, checkImageSet, concat, createRng, deriveSeed, duplicateGroupsPng, imageGridPng, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
 import { binaryMetrics, bootstrapIntervals, frechetDistance, meanPairwiseDistance, multiclassMetrics, nearestRealSsim } from '@synthmix/metrics';
@@ -46,6 +46,7 @@ export const outputFiles = (dir: string) => ({
   manifest: path.join(dir, 'manifest.yaml'),
   plan: path.join(dir, 'plan.json'),
   dataReport: path.join(dir, 'data-report.json'),
+  duplicateGroups: path.join(dir, 'duplicate-groups.png'),
   testSet: path.join(dir, 'test-set.json'),
   cellsDir: path.join(dir, 'cells'),
   cellResult: (id: string) => path.join(dir, 'cells', id, 'result.json'),
@@ -96,6 +97,11 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
 
     const data = await loadDataset(plan.dataset, { cacheDir: path.join(options.cacheDir, 'datasets') });
     writeJson(files.dataReport, data.report);
+    const duplicates = await duplicateGroupsPng(data.set, data.report.groups.largest);
+    if (duplicates) {
+      fs.writeFileSync(files.duplicateGroups, duplicates);
+      emit({ type: 'artifact', scope: { kind: 'sweep' }, path: files.duplicateGroups, description: 'largest near-duplicate groups' });
+    }
     const minPool = Math.max(...plan.cells.map((c) => c.realPerClass), 1);
     const countProblems = checkClassCounts(data.report, { testPerClass: plan.dataset.testPerClass, minPoolPerClass: minPool });
     if (countProblems.length) throw new Error(countProblems.join('; '));

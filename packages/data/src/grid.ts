@@ -34,3 +34,14 @@ export async function imagePng(set: Pick<ImageSet, 'images' | 'height' | 'width'
   for (let p = 0; p < size; p++) pixels[p] = Math.max(0, Math.min(255, Math.round((set.images[index * size + p] + 1) * 127.5)));
   return sharp(pixels, { raw: { width: set.width, height: set.height, channels: set.channels as 1 | 3 } }).png().toBuffer();
 }
+
+/** The largest near-duplicate groups side by side (up to 8 images of each of `groups` groups), or undefined when there are none. */
+export async function duplicateGroupsPng(set: ImageSet, largest: string[][], groups = 6): Promise<Buffer | undefined> {
+  const ids = largest.slice(0, groups).flatMap((g) => g.slice(0, 8));
+  if (!ids.length || !set.ids) return undefined;
+  const index = new Map(set.ids.map((id, i) => [id, i]));
+  const size = set.height * set.width * set.channels;
+  const images = new Float32Array(ids.length * size);
+  ids.forEach((id, k) => images.set(set.images.subarray(index.get(id)! * size, (index.get(id)! + 1) * size), k * size));
+  return imageGridPng({ images, height: set.height, width: set.width, channels: set.channels }, ids.length, 8);
+}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { imageGridPng, loadDataset, subset } from '@synthmix/data';
+import { duplicateGroupsPng, imageGridPng, loadDataset, subset } from '@synthmix/data';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
 
@@ -35,12 +35,11 @@ export const dataInspect: Command = {
       fs.writeFileSync(grids[name], await imageGridPng(subset(d.set, idx), idx.length, 8));
     }
     // A few near-duplicate groups side by side, so the threshold can be judged by eye.
-    const groups = d.report.groups.largest.slice(0, 6);
-    if (groups.length) {
-      const ids = groups.flatMap((g) => g.slice(0, 8));
-      const index = new Map(d.set.ids!.map((id, i) => [id, i]));
+    const groups = d.report.groups.largest;
+    const duplicates = await duplicateGroupsPng(d.set, groups);
+    if (duplicates) {
       grids.duplicates = path.join(out, 'duplicate-groups.png');
-      fs.writeFileSync(grids.duplicates, await imageGridPng(subset(d.set, ids.map((id) => index.get(id)!)), ids.length, 8));
+      fs.writeFileSync(grids.duplicates, duplicates);
     }
     const report = { ...d.report, grids };
     fs.writeFileSync(path.join(out, 'data-report.json'), JSON.stringify(report, null, 2));
