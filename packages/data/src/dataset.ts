@@ -127,12 +127,12 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
     return { set, groups: Int32Array.from(meta.groups), fingerprint, report: meta.report, cached: true };
   }
 
-  const skipped: SkippedFile[] = [];
+  const failures: (SkippedFile & { index: number })[] = [];
   const formats: Record<string, number> = {};
   let minSide = Infinity;
   let maxSide = 0;
   let done = 0;
-  const decoded = await mapLimit(files, 4, async (f) => {
+  const decoded = await mapLimit(files, 4, async (f, index) => {
     try {
       const img = await decodeImage(f.buffer, preprocess);
       formats[img.format] = (formats[img.format] ?? 0) + 1;
@@ -141,13 +141,16 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
       return img;
     } catch (err) {
       const reason = explainDecodeError(err as Error, preprocess.maxPixels);
-      if (spec.strict) throw new Error(`${path.join(root, f.file)}: ${reason} (strict: true)`);
-      skipped.push({ file: f.file, reason });
+      failures.push({ index, file: f.file, reason });
       return undefined;
     } finally {
       options.onProgress?.(++done, files.length);
     }
   });
+  // Decoding runs in parallel; order failures by listing so reports and strict errors are stable.
+  failures.sort((a, b) => a.index - b.index);
+  if (spec.strict && failures.length) throw new Error(`${path.join(root, failures[0].file)}: ${failures[0].reason} (strict: true)`);
+  const skipped: SkippedFile[] = failures.map(({ file, reason }) => ({ file, reason }));
   const kept = files.map((f, i) => ({ ...f, img: decoded[i] })).filter((f) => f.img !== undefined);
   const size = spec.imageSize * spec.imageSize * spec.channels;
   const images = new Float32Array(kept.length * size);
@@ -158,7 +161,7 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
     ? groupNearDuplicates(kept.map((f) => f.img!.dhash), kept.map((f) => f.hash), spec.leakageGuard.maxHammingDistance)
     : Int32Array.from({ length: kept.length }, (_, i) => i);
   const counts = Object.fromEntries(classNames.map((c, k) => [c, kept.filter((f) => f.label === k).length]));
-  const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: skipped.sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids), leakageGuard: spec.leakageGuard };
+  const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: [...skipped].sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids), leakageGuard: spec.leakageGuard };
   const set: ImageSet = { images, labels, count: kept.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids };
   if (cacheBase) {
     fs.mkdirSync(path.dirname(cacheBase), { recursive: true });
