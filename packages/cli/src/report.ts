@@ -284,7 +284,9 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     }
     await svgToFiles(confusionSvg([{ ratio: r.cell.ratio, confusion: r.confusion }], plan.dataset.classes.map((c) => c.name)), path.join(cellDir, 'confusion'));
   }
-  const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${s.delongHolm.toPrecision(3)}${s.delongHolm < 0.05 ? ' *' : ''} | ${s.mcnemarHolm.toPrecision(3)}${s.mcnemarHolm < 0.05 ? ' *' : ''} |`)].join('\n');
+  // The normal tail approximation is good to ~1e-7 absolute, so smaller p-values are shown as a bound.
+  const pValue = (p: number) => `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`;
+  const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${pValue(s.delongHolm)} | ${pValue(s.mcnemarHolm)} |`)].join('\n');
   const qualityRows = plan.seeds.flatMap((seed) => {
     const file = path.join(outputDir, `quality-seed${seed}.json`);
     if (!fs.existsSync(file)) return [];
