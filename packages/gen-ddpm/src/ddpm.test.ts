@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, normalArray, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
-import ddpm, { alphasCumprod, ddimSample, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
+import ddpm, { alphasCumprod, ddimSample, PRESETS, resolveOptions, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
 
 let backend: LoadedBackend;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-ddpm-'));
@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const small: DdpmOptions = { epochs: 6, batchSize: 16, learningRate: 1e-3, widths: [8, 16, 16], timeDim: 16, timesteps: 100, schedule: 'linear', emaDecay: 0.9, samplingSteps: 10, checkpointEvery: 3, samplesPerGrid: 4 };
+const small: DdpmOptions = { preset: 'cpu', epochs: 6, batchSize: 16, learningRate: 1e-3, widths: [8, 16, 16], timeDim: 16, timesteps: 100, schedule: 'linear', emaDecay: 0.9, samplingSteps: 10, checkpointEvery: 3, samplesPerGrid: 4 };
 const real = phantomDataset({ classNames: ['tumor'], perClass: 64, size: 16, channels: 1 });
 
 function context(workDir: string, progress: Progress[] = []): PluginContext {
@@ -61,6 +61,11 @@ describe('DDPM pieces', () => {
 describe('ddpm plugin', () => {
   it('passes the contract check', () => {
     expect(checkPluginShape(ddpm(), 'generator')).toEqual([]);
+  });
+
+  it('fills what the manifest leaves out from the preset', () => {
+    expect(resolveOptions({ preset: 'gpu', epochs: 7 })).toMatchObject({ ...PRESETS.gpu, epochs: 7, preset: 'gpu', timesteps: 1000 });
+    expect(resolveOptions({})).toMatchObject({ ...PRESETS.cpu, preset: 'cpu' });
   });
 
   it('the loss falls on phantom data, resumes exactly, and DDIM sampling is deterministic', async () => {

@@ -18,6 +18,7 @@ export { Unet } from './unet.js';
 type Tensor = ReturnType<TF['tensor']>;
 
 export interface DdpmOptions {
+  preset: 'cpu' | 'gpu';
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -31,23 +32,41 @@ export interface DdpmOptions {
   samplesPerGrid: number;
 }
 
+/**
+ * Presets fill every option the manifest leaves out. `cpu`: narrow U-Net, 30 epochs, 25 DDIM
+ * steps — sized for 2 CPU cores (see README for costs). `gpu`: the width and length a GPU affords
+ * for the paper's 64×64 images.
+ */
+export const PRESETS: Record<DdpmOptions['preset'], Omit<DdpmOptions, 'preset' | 'learningRate' | 'schedule' | 'emaDecay' | 'checkpointEvery' | 'samplesPerGrid' | 'timesteps'>> = {
+  cpu: { epochs: 30, batchSize: 32, widths: [16, 32, 64], timeDim: 32, samplingSteps: 25 },
+  gpu: { epochs: 500, batchSize: 64, widths: [64, 128, 256], timeDim: 128, samplingSteps: 100 },
+};
+
 export const optionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    epochs: { type: 'integer', minimum: 1, default: 40 },
-    batchSize: { type: 'integer', minimum: 1, default: 32 },
+    preset: { enum: ['cpu', 'gpu'], default: 'cpu', description: 'Fills epochs, batchSize, widths, timeDim and samplingSteps when they are not given.' },
+    epochs: { type: 'integer', minimum: 1 },
+    batchSize: { type: 'integer', minimum: 1 },
     learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.0002 },
-    widths: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3, default: [32, 64, 128], description: 'U-Net widths at full, half and quarter resolution.' },
-    timeDim: { type: 'integer', minimum: 2, multipleOf: 2, default: 32 },
+    widths: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3, description: 'U-Net widths at full, half and quarter resolution.' },
+    timeDim: { type: 'integer', minimum: 2, multipleOf: 2 },
     timesteps: { type: 'integer', minimum: 2, default: 1000, description: 'T, the length of the noise schedule.' },
     schedule: { enum: ['linear', 'cosine'], default: 'linear' },
     emaDecay: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.995 },
-    samplingSteps: { type: 'integer', minimum: 1, default: 50, description: 'DDIM steps when generating.' },
+    samplingSteps: { type: 'integer', minimum: 1, description: 'DDIM steps when generating.' },
     checkpointEvery: { type: 'integer', minimum: 1, default: 5 },
     samplesPerGrid: { type: 'integer', minimum: 1, maximum: 256, default: 16 },
   },
 } as const;
+
+/** The preset's values under the ones given. */
+export function resolveOptions(options: Partial<DdpmOptions>): DdpmOptions {
+  const preset = options.preset ?? 'cpu';
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { learningRate: 2e-4, timesteps: 1000, schedule: 'linear', emaDecay: 0.995, checkpointEvery: 5, samplesPerGrid: 16, ...PRESETS[preset], ...given, preset } as DdpmOptions;
+}
 
 /** ᾱ_t for t = 0…T−1. */
 export function alphasCumprod(schedule: 'linear' | 'cosine', T: number): Float64Array {
@@ -228,17 +247,19 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
   }
 }
 
-export default function ddpm(): GeneratorPlugin<DdpmOptions> {
+export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
   return {
     kind: 'generator',
     name: 'synthmix:ddpm',
     version: '0.1.0',
     description: 'Denoising diffusion (U-Net, noise prediction, EMA), one per class; DDIM sampling.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
-    async train(real, options, ctx) {
+    async train(real, given, ctx) {
+      const options = resolveOptions(given);
       await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));
     },
-    async generate(request, options, ctx) {
+    async generate(request, given, ctx) {
+      const options = resolveOptions(given);
       const { tf } = ctx;
       const abar = alphasCumprod(options.schedule, options.timesteps);
       const size = request.height * request.width * request.channels;
