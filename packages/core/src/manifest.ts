@@ -60,21 +60,11 @@ export interface CellPlan {
   valPerClass: number;
 }
 
-export interface ResolvedDataset {
-  source: 'folder' | 'phantom';
-  /** Absolute folder (source: folder). */
-  path?: string;
+/** The dataset section with classes in label order, the positive class as an index, the path absolute. */
+export type ResolvedDataset = Omit<Manifest['dataset'], 'classes' | 'positiveClass'> & {
   classes: { name: string; folder: string }[];
   positiveClass: number;
-  phantomPerClass: number;
-  imageSize: number;
-  channels: 1 | 3;
-  testPerClass: number;
-  validationFraction: number;
-  leakageGuard: { enabled: boolean; maxHammingDistance: number };
-  strict: boolean;
-  maxPixels: number;
-}
+};
 
 /** Everything a sweep needs, with every default applied and every path absolute. */
 export interface ResolvedPlan {

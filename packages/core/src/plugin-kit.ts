@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { indicesByClass, subset, type ImageSet } from '@synthmix/data';
-import type { PluginContext, TF } from './contract.js';
+import { createHash } from 'node:crypto';
+import type { GeneratedSet, GenerateRequest, PluginContext, TF } from './contract.js';
 
 type Tensor = ReturnType<TF['tensor']>;
 interface SavedTensor { name: string; shape: number[]; offset: number; length: number }
@@ -58,4 +59,52 @@ export async function trainPerClass(real: ImageSet, ctx: PluginContext, train: (
     if (ctx.signal.aborted) return;
     await train(subset(real, byClass[c]), className, `${className} (${c + 1}/${real.classNames.length})`);
   }
+}
+
+/** One class's trained model, opened for sampling by {@link generatePerClass}. */
+export interface ClassSampler {
+  /** Images `start … start + count − 1` of this class (deterministic in `start`), NHWC in [-1, 1]. */
+  sample(start: number, count: number): Promise<Float32Array>;
+  dispose(): void;
+}
+
+/**
+ * The part of `generate` every per-class generator shares: for each class, check that training
+ * finished (`stateFile` of saveTensors exists), hash it for provenance, sample in batches with
+ * progress, and assemble labels, ids and the {@link GeneratedSet}.
+ */
+export async function generatePerClass(
+  request: GenerateRequest,
+  ctx: PluginContext,
+  plugin: { name: string; version: string; details?: Record<string, string | number | boolean> },
+  stateFile: (className: string) => string,
+  open: (className: string) => ClassSampler,
+  batch = 64,
+): Promise<GeneratedSet> {
+  const size = request.height * request.width * request.channels;
+  const total = request.countPerClass * request.classNames.length;
+  const images = new Float32Array(total * size);
+  const labels = new Int32Array(total);
+  const hash = createHash('sha256');
+  for (const [c, className] of request.classNames.entries()) {
+    const file = stateFile(className);
+    if (!fs.existsSync(`${file}.json`)) throw new Error(`no trained model for class "${className}" in ${ctx.workDir}; train() did not finish`);
+    hash.update(fs.readFileSync(`${file}.bin`));
+    const sampler = open(className);
+    try {
+      for (let start = 0; start < request.countPerClass; start += batch) {
+        const n = Math.min(batch, request.countPerClass - start);
+        images.set(await sampler.sample(start, n), (c * request.countPerClass + start) * size);
+        await ctx.progress({ step: start + n, total: request.countPerClass, unit: 'image', label: `sampling ${className}` });
+      }
+    } finally {
+      sampler.dispose();
+    }
+    labels.fill(c, c * request.countPerClass, (c + 1) * request.countPerClass);
+  }
+  return {
+    images, labels, count: total, height: request.height, width: request.width, channels: request.channels, classNames: request.classNames,
+    ids: Array.from(labels, (l, i) => `synthetic:${request.classNames[l]}:${i % request.countPerClass}`),
+    provenance: { plugin: plugin.name, pluginVersion: plugin.version, seed: ctx.seed, stateHash: hash.digest('hex').slice(0, 16), details: plugin.details },
+  };
 }

@@ -105,7 +105,7 @@ describe('dcgan plugin', () => {
     expect(a.images).toEqual(b.images);
     expect(a.provenance).toMatchObject({ plugin: 'synthmix:dcgan', seed: 11 });
     expect(a.provenance.stateHash).toMatch(/^[0-9a-f]{16}$/);
-    await expect(dcgan().generate(request, small, context(path.join(tmp, 'nothing'), newEvents()))).rejects.toThrow(/no trained generator for class "tumor"/);
+    await expect(dcgan().generate(request, small, context(path.join(tmp, 'nothing'), newEvents()))).rejects.toThrow(/no trained model for class "tumor"/);
     await dcgan().generate(request, { ...small, writePngs: true }, context(dir, newEvents()));
     expect(fs.readdirSync(path.join(dir, 'tumor', 'generated'))).toEqual(['00000.png', '00001.png', '00002.png', '00003.png', '00004.png']);
   });

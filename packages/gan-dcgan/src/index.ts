@@ -2,11 +2,10 @@
  * Generator plugin `dcgan`: one DCGAN per class, trained on that class's real images, with
  * exact resume from checkpoints, fixed-latent sample grids and failure warnings.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { classFolder, createRng, deriveSeed, loadTensors, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
@@ -249,42 +248,33 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
     },
     async generate(request, options, ctx) {
       const { tf } = ctx;
-      const size = request.height * request.width * request.channels;
-      const images = new Float32Array(request.countPerClass * request.classNames.length * size);
-      const labels = new Int32Array(request.countPerClass * request.classNames.length);
-      const hash = createHash('sha256');
-      for (const [c, className] of request.classNames.entries()) {
-        const file = path.join(classFolder(ctx.workDir, className), 'final', 'generator');
-        if (!fs.existsSync(`${file}.json`)) throw new Error(`no trained generator for class "${className}" in ${ctx.workDir}; train() did not finish`);
-        hash.update(fs.readFileSync(`${file}.bin`));
-        const arch: DcganArchitecture = { size: request.height, channels: request.channels, latentDim: options.latentDim, ngf: options.ngf, ndf: options.ndf, seed: 0 };
-        const g = buildGenerator(tf, arch);
-        const weights = loadTensors(tf, file).map((t) => t.tensor);
-        g.setWeights(weights);
-        tf.dispose(weights);
-        for (let start = 0; start < request.countPerClass; start += 128) {
-          const n = Math.min(128, request.countPerClass - start);
-          const z = latentBatch(tf, n, options.latentDim, deriveSeed(ctx.seed, 'generate', className, start));
-          const out = sampleImages(tf, g, z); // [n, h, w, c] in [-1, 1] (tanh)
-          images.set((await out.data()) as Float32Array, (c * request.countPerClass + start) * size);
-          tf.dispose([z, out]);
-        }
-        labels.fill(c, c * request.countPerClass, (c + 1) * request.countPerClass);
-        g.dispose();
-      }
-      const ids = Array.from(labels, (l, i) => `synthetic:${request.classNames[l]}:${i % request.countPerClass}`);
+      const set = await generatePerClass(request, ctx, { name: 'synthmix:dcgan', version: '0.1.0', details: { epochs: options.epochs } },
+        (className) => path.join(classFolder(ctx.workDir, className), 'final', 'generator'),
+        (className) => {
+          const g = buildGenerator(tf, { size: request.height, channels: request.channels, latentDim: options.latentDim, ngf: options.ngf, ndf: options.ndf, seed: 0 });
+          const weights = loadTensors(tf, path.join(classFolder(ctx.workDir, className), 'final', 'generator')).map((t) => t.tensor);
+          g.setWeights(weights);
+          tf.dispose(weights);
+          return {
+            async sample(start, n) {
+              const z = latentBatch(tf, n, options.latentDim, deriveSeed(ctx.seed, 'generate', className, start));
+              const out = sampleImages(tf, g, z); // [n, h, w, c] in [-1, 1] (tanh)
+              const data = (await out.data()) as Float32Array;
+              tf.dispose([z, out]);
+              return data;
+            },
+            dispose: () => g.dispose(),
+          };
+        }, 128);
       if (options.writePngs) {
-        for (let i = 0; i < labels.length; i++) {
-          const dir = path.join(classFolder(ctx.workDir, request.classNames[labels[i]]), 'generated');
+        for (let i = 0; i < set.count; i++) {
+          const dir = path.join(classFolder(ctx.workDir, set.classNames[set.labels[i]]), 'generated');
           fs.mkdirSync(dir, { recursive: true });
-          fs.writeFileSync(path.join(dir, `${String(i % request.countPerClass).padStart(5, '0')}.png`), await imagePng({ images, height: request.height, width: request.width, channels: request.channels }, i));
+          fs.writeFileSync(path.join(dir, `${String(i % request.countPerClass).padStart(5, '0')}.png`), await imagePng(set, i));
         }
-        ctx.artifact(path.join(classFolder(ctx.workDir, request.classNames[0]), 'generated'), 'generated images as PNG');
+        ctx.artifact(path.join(classFolder(ctx.workDir, set.classNames[0]), 'generated'), 'generated images as PNG');
       }
-      return {
-        images, labels, ids, count: labels.length, height: request.height, width: request.width, channels: request.channels, classNames: request.classNames,
-        provenance: { plugin: 'synthmix:dcgan', pluginVersion: '0.1.0', seed: ctx.seed, stateHash: hash.digest('hex').slice(0, 16), details: { epochs: options.epochs } },
-      };
+      return set;
     },
   };
 }

@@ -5,11 +5,10 @@
  * Same contract and outputs as the DCGAN: checkpoints with exact resume, sample grids from fixed
  * noise, loss per epoch, provenance.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { classFolder, createRng, deriveSeed, loadTensors, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 
@@ -262,31 +261,20 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
       const options = resolveOptions(given);
       const { tf } = ctx;
       const abar = alphasCumprod(options.schedule, options.timesteps);
-      const size = request.height * request.width * request.channels;
-      const images = new Float32Array(request.countPerClass * request.classNames.length * size);
-      const labels = new Int32Array(request.countPerClass * request.classNames.length);
-      const hash = createHash('sha256');
-      for (const [c, className] of request.classNames.entries()) {
-        const file = path.join(classFolder(ctx.workDir, className), 'final', 'ema');
-        if (!fs.existsSync(`${file}.json`)) throw new Error(`no trained diffusion model for class "${className}" in ${ctx.workDir}; train() did not finish`);
-        hash.update(fs.readFileSync(`${file}.bin`));
+      const emaFile = (className: string) => path.join(classFolder(ctx.workDir, className), 'final', 'ema');
+      return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: '0.1.0', details: { epochs: options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
         const unet = new Unet(tf, architecture(request, options, 0));
-        restore(tf, unet.params, file);
-        for (let start = 0; start < request.countPerClass; start += 64) {
-          const n = Math.min(64, request.countPerClass - start);
-          const out = ddimSample(tf, unet, n, abar, options.samplingSteps, deriveSeed(ctx.seed, 'generate', className, start)); // [n, s, s, c]
-          images.set((await out.data()) as Float32Array, (c * request.countPerClass + start) * size);
-          out.dispose();
-          await ctx.progress({ step: Math.min(start + 64, request.countPerClass), total: request.countPerClass, unit: 'image', label: `sampling ${className}` });
-        }
-        labels.fill(c, c * request.countPerClass, (c + 1) * request.countPerClass);
-        unet.dispose();
-      }
-      return {
-        images, labels, count: labels.length, height: request.height, width: request.width, channels: request.channels, classNames: request.classNames,
-        ids: Array.from(labels, (l, i) => `synthetic:${request.classNames[l]}:${i % request.countPerClass}`),
-        provenance: { plugin: 'synthmix:ddpm', pluginVersion: '0.1.0', seed: ctx.seed, stateHash: hash.digest('hex').slice(0, 16), details: { epochs: options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } },
-      };
+        restore(tf, unet.params, emaFile(className));
+        return {
+          async sample(start, n) {
+            const out = ddimSample(tf, unet, n, abar, options.samplingSteps, deriveSeed(ctx.seed, 'generate', className, start)); // [n, s, s, c]
+            const data = (await out.data()) as Float32Array;
+            out.dispose();
+            return data;
+          },
+          dispose: () => unet.dispose(),
+        };
+      });
     },
   };
 }
