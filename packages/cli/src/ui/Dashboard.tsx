@@ -29,7 +29,7 @@ export function GeneratorPanel({ view }: { view: SweepView }) {
   return (
     <Box flexDirection="column" marginTop={1}>
       <Text>
-        Generator seed {g.seed} · {g.label ?? ''} {g.cached ? '(cached)' : ''} epoch {g.step}/{g.total ?? '?'} {progressBar(g.step, g.total ?? 0, 20)}
+        Generator seed {g.seed} · {g.label ?? ''} {g.cached ? '(cached)' : ''} {g.unit ?? 'step'} {g.step}/{g.total ?? '?'} {progressBar(g.step, g.total ?? 0, 20)}
       </Text>
       {series.map(([name, values]) => (
         <Text key={name} dimColor>

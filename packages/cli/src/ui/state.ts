@@ -18,6 +18,8 @@ export interface GeneratorView {
   plugin: string;
   cached: boolean;
   label?: string;
+  /** What a step is: `epoch` while training, `image` while sampling. */
+  unit?: string;
   step: number;
   total?: number;
   /** Loss histories per metric name (d/g losses), for sparklines. */
@@ -71,7 +73,7 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
       for (const [name, value] of Object.entries(e.progress.metrics ?? {})) {
         if (/loss/.test(name)) series[name] = [...(series[name] ?? []), value].slice(-60);
       }
-      v.generator = { ...g, label: e.progress.label, step: e.progress.step, total: e.progress.total, series };
+      v.generator = { ...g, label: e.progress.label, unit: e.progress.unit, step: e.progress.step, total: e.progress.total, series };
       break;
     }
     case 'generator:done':
