@@ -69,6 +69,13 @@ function hash(value: unknown): string {
 
 class Interrupted extends Error {}
 
+/** A cell's result.json; JSON stores an undefined metric (NaN) as null, so it is turned back. */
+export function readCellResult(file: string): CellResult {
+  const result = JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
+  for (const [k, v] of Object.entries(result.metrics)) if (v === null) result.metrics[k] = NaN;
+  return result;
+}
+
 export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise<SweepSummary> {
   const files = outputFiles(plan.outputDir);
   fs.mkdirSync(files.cellsDir, { recursive: true });
@@ -142,7 +149,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     for (const [seed, cells] of cellsBySeed) {
       const pending = cells.filter((c) => !done.includes(c.id));
       for (const cell of cells.filter((c) => done.includes(c.id))) {
-        const result = JSON.parse(fs.readFileSync(files.cellResult(cell.id), 'utf8')) as CellResult;
+        const result = readCellResult(files.cellResult(cell.id));
         results.push(result);
         emit({ type: 'cell:done', result, cached: true });
         index++;

@@ -20,7 +20,7 @@ afterAll(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-async function plan(name: string): Promise<ResolvedPlan> {
+async function plan(name: string, overrides: string[] = []): Promise<ResolvedPlan> {
   const file = path.join(root, `${name}.yaml`);
   fs.writeFileSync(file, `name: ${name}
 seeds: [1, 2]
@@ -40,7 +40,7 @@ trainingSetSize: 20
 tracking:
   experiment: tracker-${name}
 `);
-  return loadManifest(file, { projectRoot: root, pluginSchema: async (ref, kind, dir) => (await loadPlugin(ref, kind, dir)).optionsSchema });
+  return loadManifest(file, { projectRoot: root, overrides, pluginSchema: async (ref, kind, dir) => (await loadPlugin(ref, kind, dir)).optionsSchema });
 }
 
 async function childRuns(client: MlflowClient, experimentId: string, parentId: string): Promise<Run[]> {
@@ -89,6 +89,15 @@ describe('MlflowTracker', () => {
     expect(await client.searchRuns([experimentId], "tags.`mlflow.runName` = 'nested'")).toHaveLength(1);
     expect(await childRuns(client, experimentId, parent.info.run_id)).toHaveLength(6);
     expect(await client.getMetricHistory(cell.info.run_id, 'test_accuracy')).toHaveLength(1);
+
+    // A changed manifest on the same output folder gets its own parent: MLflow params cannot change.
+    const notices: string[] = [];
+    const changed = await plan('nested', ['seeds=[1]']);
+    const third = new MlflowTracker({ client, outputDir: changed.outputDir, experimentName: changed.tracking.experiment, onNotice: (n) => notices.push(n) });
+    await runSweep(changed, { cacheDir: path.join(root, 'cache'), backend, bootstrapResamples: 20, onEvent: (e) => third.handle(e) });
+    expect(await third.flush()).toBe(0);
+    expect(notices).toEqual([]);
+    expect((await client.searchRuns([experimentId], "tags.`mlflow.runName` = 'nested'")).map((r) => r.info.status)).toEqual(['FINISHED', 'FINISHED']);
   });
 
   it('spools while the server is down and replays when it is back: every step and artifact exactly once', async () => {

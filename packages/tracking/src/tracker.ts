@@ -309,7 +309,9 @@ export class MlflowTracker {
 
   private startSweep(plan: ResolvedPlan, event: Extract<SweepEvent, { type: 'sweep:start' }>): void {
     this.plan = plan;
-    this.sweepKey = `sweep-${createHash('sha256').update(`${plan.outputDir}\n${plan.name}`).digest('hex').slice(0, 16)}`;
+    // The same sweep run again attaches to its parent run; a changed manifest (other seeds,
+    // --set overrides) gets a parent of its own, since MLflow params cannot change.
+    this.sweepKey = `sweep-${createHash('sha256').update(`${plan.outputDir}\n${plan.name}\n${plan.manifestHash}`).digest('hex').slice(0, 16)}`;
     this.generatorParams = flatten(plan.generator.options, 'generator.options');
     const commit = gitCommit(path.dirname(plan.manifestFile));
     const params = {

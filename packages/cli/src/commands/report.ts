@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CellResult, ResolvedPlan } from '@synthmix/core';
+import { readCellResult, type CellResult, type ResolvedPlan } from '@synthmix/core';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { writeReport } from '../report.js';
 
@@ -17,7 +17,7 @@ export const report: Command = {
     const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as ResolvedPlan;
     const cellsDir = path.join(dir, 'cells');
     const results = fs.existsSync(cellsDir)
-      ? fs.readdirSync(cellsDir).map((c) => path.join(cellsDir, c, 'result.json')).filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CellResult)
+      ? fs.readdirSync(cellsDir).map((c) => path.join(cellsDir, c, 'result.json')).filter((f) => fs.existsSync(f)).map(readCellResult)
       : [];
     if (!results.length) throw new UsageError(`${dir} has no finished cells yet`);
     const html = await writeReport(dir, plan, results);
