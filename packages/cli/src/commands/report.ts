@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readCellResult, type CellResult, type ResolvedPlan } from '@synthmix/core';
+import { readCellResult, type ResolvedPlan } from '@synthmix/core';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { writeReport } from '../report.js';
 
