@@ -261,7 +261,7 @@ export function main(argv) {
   } else {
     // The official GPU download is libtensorflow 2.9.1 for CUDA 11.2, which CUDA 12 machines cannot
     // run; the GPU route is always the wheel with its pip CUDA libraries.
-    layout = args.gpu ? fromGpuVenv() : fromWheel(false);
+    layout = args.gpu ? fromGpuVenv() : fromWheel();
   }
   if (layout) {
     stage(dir, layout);

@@ -203,6 +203,13 @@ async function svgToFiles(svg: string, base: string): Promise<string> {
   return `${base}.png`;
 }
 
+/** A Markdown table (plain text in its cells) as an HTML table; the one place cells are escaped. */
+function htmlTable(mdTable: string): string {
+  const [head, , ...body] = mdTable.trim().split('\n');
+  const cells = (l: string) => l.split('|').slice(1, -1).map((c) => esc(c.trim()));
+  return `<table><tr>${cells(head).map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
+}
+
 // --- report ------------------------------------------------------------------------------------
 
 function csv(rows: TableRow[]): string {
@@ -291,7 +298,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     const file = path.join(outputDir, `quality-seed${seed}.json`);
     if (!fs.existsSync(file)) return [];
     const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
-    return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${esc(name)} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
+    return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
   });
   const qualityTable = qualityRows.length
     ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|', ...qualityRows].join('\n')
@@ -301,15 +308,10 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
   fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
-  const table = (mdTable: string) => {
-    const [head, , ...body] = mdTable.trim().split('\n');
-    const cells = (l: string) => l.split('|').slice(1, -1).map((c) => esc(c.trim()));
-    return `<table><tr>${cells(head).map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
-  };
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1><p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
-${table(markdownTable(rows))}${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? table(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
-<h2>Synthetic images</h2>${qualityTable ? table(qualityTable) : '<p>No generator in this sweep.</p>'}<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${table(paperComparison(rows))}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
+${htmlTable(markdownTable(rows))}${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
+<h2>Synthetic images</h2>${qualityTable ? htmlTable(qualityTable) : '<p>No generator in this sweep.</p>'}<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
 </body></html>\n`;
@@ -361,23 +363,18 @@ export async function writeComparison(dir: string, title: string, sweeps: SweepF
   }
   const ratios = [...new Set(tables.flatMap((t) => t.rows.map((r) => r.ratio)))].sort((a, b) => a - b);
   const fmt = (v?: { mean: number; low: number; high: number }) => (!v || Number.isNaN(v.mean) ? '—' : `${(v.mean * 100).toFixed(1)}${Number.isNaN(v.low) ? '' : ` ± ${(((v.high - v.low) / 2) * 100).toFixed(1)}`}`);
-  const side = ['| real:synthetic | ' + tables.map((t) => `${esc(t.label)} accuracy %`).join(' | ') + ' |', '|---|' + tables.map(() => '---:').join('|') + '|',
+  const side = ['| real:synthetic | ' + tables.map((t) => `${t.label} accuracy %`).join(' | ') + ' |', '|---|' + tables.map(() => '---:').join('|') + '|',
     ...ratios.map((r) => `| ${ratioLabel(r)} | ${tables.map((t) => fmt(t.rows.find((x) => x.ratio === r)?.values.accuracy)).join(' | ')} |`)].join('\n');
   const quality = sweeps.flatMap((sw) => sw.plan.seeds.flatMap((seed) => {
     const file = path.join(sw.outputDir, `quality-seed${seed}.json`);
     if (!fs.existsSync(file)) return [];
     const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
-    return Object.entries(q.perClass).map(([c, v]) => `| ${esc(sw.label)} | ${seed} | ${esc(c)} | ${v.ssimNearestMean.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
+    return Object.entries(q.perClass).map(([c, v]) => `| ${sw.label} | ${seed} | ${c} | ${v.ssimNearestMean.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
   }));
   const qualityTable = ['| sweep | seed | class | SSIM to nearest real | diversity synthetic / real | Fréchet distance (real-only classifier) |', '|---|---:|---|---:|---:|---:|', ...quality].join('\n');
   const md = `# ${title}\n\n${sweeps.map((sw) => `- **${sw.label}**: ${sw.plan.generator.plugin} → ${sw.outputDir}`).join('\n')}\n\n${side}\n\n![accuracy](compare-accuracy.png)\n\n![AUC](compare-auc.png)\n\n## Synthetic images\n\n${qualityTable}\n`;
   fs.writeFileSync(path.join(dir, 'comparison.md'), md);
-  const table = (mdTable: string) => {
-    const [head, , ...body] = mdTable.trim().split('\n');
-    const cells = (l: string) => l.split('|').slice(1, -1).map((c) => c.trim());
-    return `<table><tr>${cells(head).map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((l) => `<tr>${cells(l).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
-  };
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body><h1>${esc(title)}</h1>${table(side)}${figures.accuracy}${figures.auc}${figures.f1}<h2>Synthetic images</h2>${table(qualityTable)}</body></html>\n`;
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body><h1>${esc(title)}</h1>${htmlTable(side)}${figures.accuracy}${figures.auc}${figures.f1}<h2>Synthetic images</h2>${htmlTable(qualityTable)}</body></html>\n`;
   const file = path.join(dir, 'comparison.html');
   fs.writeFileSync(file, html);
   return file;
