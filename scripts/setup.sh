@@ -26,7 +26,7 @@ fi
 step "libtensorflow for @tensorflow/tfjs-node"
 node scripts/setup-tensorflow.mjs ${SYNTHMIX_SETUP_TF_ARGS:-}
 
-step "Python environment with MLflow (.venv)"
+step "Python environment with MLflow and Ray (.venv)"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv || die "could not create .venv (on Debian/Ubuntu: apt-get install python3-venv)"
 fi
@@ -37,7 +37,7 @@ for line in pathlib.Path("python/requirements.txt").read_text().splitlines():
     line = line.split("#")[0].strip()
     if line:
         name, version = re.split("==", line)
-        want[name] = version
+        want[re.sub(r"\[.*\]", "", name)] = version
 raise SystemExit(0 if all(m.version(n) == v for n, v in want.items()) else 1)
 PY
 then

@@ -10,9 +10,10 @@ import { report } from './commands/report.js';
 import { run } from './commands/run.js';
 import { sync } from './commands/sync.js';
 import { validate } from './commands/validate.js';
+import { worker } from './commands/worker.js';
 
 export const VERSION = '0.1.0';
-export const COMMANDS: Command[] = [run, validate, plugins, doctor, dataInspect, metrics, report, mlflow, sync];
+export const COMMANDS: Command[] = [run, validate, plugins, doctor, dataInspect, metrics, report, mlflow, sync, worker];
 
 export function mainHelp(): string {
   return [

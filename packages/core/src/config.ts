@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import type { BackendRequest } from './backend.js';
-import { SchemaChecker } from './manifest.js';
+import { manifestSchema, SchemaChecker, type ExecutionSettings } from './manifest.js';
 import { ManifestError } from './errors.js';
 
 export interface ProjectConfig {
@@ -21,6 +21,8 @@ export interface ProjectConfig {
   outputDir?: string;
   /** Extra plugin short names: `{ ddpm: "@acme/synthmix-ddpm" }` or paths relative to `root`. */
   plugins?: Record<string, string>;
+  /** Where jobs run, unless the manifest says otherwise. */
+  execution?: ExecutionSettings;
 }
 
 export const configSchema = {
@@ -32,6 +34,7 @@ export const configSchema = {
     backend: { enum: ['auto', 'gpu', 'tensorflow', 'cpu'] },
     outputDir: { type: 'string' },
     plugins: { type: 'object', additionalProperties: { type: 'string' } },
+    execution: manifestSchema.definitions && (manifestSchema.definitions as Record<string, unknown>).execution,
   },
 };
 

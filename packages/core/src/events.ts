@@ -33,6 +33,11 @@ export interface CellResult {
   durationMs: number;
   /** Files written for this cell (predictions CSV, metrics JSON, model). */
   files: Record<string, string>;
+  /**
+   * The 100:0 cell only: Fréchet distance per class between real test images and the seed's
+   * synthetic pool, in this classifier's features (it never saw synthetic data).
+   */
+  frechetRealClassifier?: Record<string, number>;
 }
 
 export type SweepEvent =
@@ -45,6 +50,9 @@ export type SweepEvent =
   | { type: 'cell:progress'; time: number; cellId: string; progress: Progress }
   | { type: 'cell:done'; time: number; result: CellResult; cached: boolean }
   | { type: 'cell:failed'; time: number; cellId: string; error: string }
+  | { type: 'executor:ready'; time: number; executor: string; description: string }
+  | { type: 'job:retry'; time: number; jobId: string; attempt: number; error: string }
+  | { type: 'generator:failed'; time: number; seed: number; error: string }
   | { type: 'metric'; time: number; scope: Scope; name: string; value: number; step: number }
   | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string }
   | { type: 'warning'; time: number; scope: Scope; message: string }

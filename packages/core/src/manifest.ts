@@ -44,6 +44,37 @@ export interface Manifest {
   syntheticPerClass?: number;
   tracking: { enabled: boolean; experiment?: string; uri?: string };
   output?: string;
+  execution?: ExecutionSettings;
+}
+
+/** Where jobs run (manifest `execution` or project config `execution`). */
+export interface ExecutionSettings {
+  executor?: string;
+  workers?: number;
+  address?: string;
+  cpusPerJob?: number;
+  gpusPerJob?: number;
+  memoryPerJobMb?: number;
+  retries?: number;
+}
+
+/** Execution settings with defaults applied; see execution.ts for the resolution order. */
+export interface ResolvedExecution {
+  executor: string;
+  /** Jobs at once (local: worker processes; ray: jobs submitted at once). */
+  workers: number;
+  /** Ray dashboard address (Jobs API). */
+  address?: string;
+  cpusPerJob?: number;
+  gpusPerJob: number;
+  memoryPerJobMb?: number;
+  /** Further attempts of a failed job. */
+  retries: number;
+  /** CUDA devices on this machine (filled in at run time, for the local executor). */
+  cudaDevices?: number;
+  /** Ray: how long the cluster may not answer before the sweep gives up (tests shorten it). */
+  unreachableTimeoutMs?: number;
+  pollIntervalMs?: number;
 }
 
 /** One ratio × seed training run. */
@@ -78,6 +109,8 @@ export interface ResolvedPlan {
   seeds: number[];
   backend: BackendRequest;
   dataset: ResolvedDataset;
+  /** Where jobs run; the command line may still change it (it does not change results). */
+  execution: ResolvedExecution;
   generator: { plugin: string; options: Record<string, unknown> };
   classifier: { plugin: string; options: Record<string, unknown> };
   ratios: number[];
@@ -358,6 +391,20 @@ function semanticChecks(m: Manifest, locate: (p: string[], key?: string) => stri
   return out;
 }
 
+/** Manifest settings over project-config settings over defaults (inline, one worker, one retry). */
+export function mergeExecution(manifest: ExecutionSettings | undefined, config: ExecutionSettings | undefined): ResolvedExecution {
+  const pick = <K extends keyof ExecutionSettings>(k: K) => manifest?.[k] ?? config?.[k];
+  return {
+    executor: pick('executor') ?? 'inline',
+    workers: pick('workers') ?? 1,
+    address: pick('address'),
+    cpusPerJob: pick('cpusPerJob'),
+    gpusPerJob: pick('gpusPerJob') ?? 0,
+    memoryPerJobMb: pick('memoryPerJobMb'),
+    retries: pick('retries') ?? 1,
+  };
+}
+
 function normalise(m: Manifest, text: string, file: string, options: LoadOptions): ResolvedPlan {
   const classes = Object.entries(m.dataset.classes).map(([name, folder]) => ({ name, folder }));
   const ratios = expandRatios(m.ratios);
@@ -400,9 +447,11 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
     syntheticPerClass: m.syntheticPerClass ?? Math.max(1, ...cells.map((c) => c.syntheticPerClass)),
     tracking: { enabled: m.tracking.enabled, experiment: m.tracking.experiment ?? m.name, uri: m.tracking.uri ?? options.config?.trackingUri },
     outputDir: path.resolve(projectRoot, outputBase),
+    execution: mergeExecution(m.execution, options.config?.execution),
     cells,
   } satisfies Omit<ResolvedPlan, 'manifestFile' | 'manifestText' | 'manifestHash' | 'manifest'>;
-  const manifestHash = createHash('sha256').update(JSON.stringify(m)).digest('hex');
+  // Where jobs run does not change results, so it is not part of the sweep's identity.
+  const manifestHash = createHash('sha256').update(JSON.stringify({ ...m, execution: undefined })).digest('hex');
   return { manifestFile: file, manifestText: text, manifestHash, manifest: m, ...resolved };
 }
 

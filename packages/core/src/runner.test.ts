@@ -130,12 +130,21 @@ describe('runSweep', () => {
     expect(events.at(-1)).toMatchObject({ type: 'sweep:done', status: 'failed', error: '1 cell(s) failed' });
   });
 
-  it('resumes generator training from its checkpoint after a failure', async () => {
+  it('retries a failed generator job from its checkpoint, then records its cells failed and runs the rest', async () => {
     const cache = path.join(root, 'cache-gen-fail');
     const failing = await plan('gen-fail', 'epochs: 3, failAtEpoch: 3');
-    await expect(run(failing, cache)).rejects.toThrow('planned failure at epoch 3');
-    const events = fs.readFileSync(path.join(failing.outputDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.at(-1)).toMatchObject({ type: 'sweep:done', status: 'failed', error: 'planned failure at epoch 3' });
+    const { summary, events } = await run(failing, cache);
+    expect(summary.status).toBe('failed');
+    // Attempt 2 resumed at epoch 3 from the checkpoint of attempt 1: epochs 1-2 ran once per seed.
+    const progress = events.filter((e) => e.type === 'generator:progress' && e.seed === 1).map((e) => (e as { progress: { step: number } }).progress.step);
+    expect(progress).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'job:retry').map((e) => (e as { jobId: string }).jobId)).toEqual(['generator-seed1', 'generator-seed2']);
+    expect(events.filter((e) => e.type === 'generator:failed')).toHaveLength(2);
+    // The 100:0 cells need no synthetic image and still run; the others say why they did not.
+    expect(summary.results.map((r) => r.cell.id).sort()).toEqual(['real20-synth0-seed1', 'real20-synth0-seed2']);
+    expect(summary.failed.map((f) => f.error)).toEqual(Array(4).fill('not run: job generator-seed1 failed: planned failure at epoch 3').map((e, i) => (i < 2 ? e : e.replace('seed1', 'seed2'))));
+    const logged = fs.readFileSync(path.join(failing.outputDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(logged.at(-1)).toMatchObject({ type: 'sweep:done', status: 'failed', error: '4 cell(s) failed' });
   });
 });
 

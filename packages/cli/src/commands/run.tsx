@@ -2,7 +2,8 @@ import path from 'node:path';
 import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
 import fs from 'node:fs';
-import { isComparison, loadBackend, loadComparison, runSweep, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
+import { fileURLToPath } from 'node:url';
+import { isComparison, loadBackend, loadComparison, resolveExecution, runSweep, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
 import { EXIT, type Command, type CommandInput, type IO } from '../command.js';
 import { findProject, loadPlan, pluginSchemaFor, type Project } from '../project.js';
 import { setupTracking } from '../tracking.js';
@@ -13,6 +14,11 @@ import { formatTable, resultsTable } from '../ui/table.js';
 import { writeComparison, writeReport } from '../report.js';
 
 type Listener = (e: SweepEvent) => void;
+
+/** How executors start `synthmix worker`: this Node and this CLI, by absolute paths. */
+export function workerCommand(): string[] {
+  return [process.execPath, fileURLToPath(new URL('../../bin/synthmix.js', import.meta.url)), 'worker'];
+}
 
 /** Carries events from the runner to the Ink tree. */
 class EventHub {
@@ -76,8 +82,15 @@ export const run: Command = {
     'no-ui': { type: 'boolean', description: 'Plain log lines instead of the live dashboard' },
     json: { type: 'boolean', description: 'Stream the typed events as JSON Lines' },
     'no-tracking': { type: 'boolean', description: 'Do not log to MLflow' },
+    executor: { type: 'string', valueName: 'name', description: 'Where jobs run: inline, local or ray (overrides the manifest)' },
+    workers: { type: 'string', valueName: 'n', description: 'Jobs at once for the local and ray executors' },
+    'ray-address': { type: 'string', valueName: 'url', description: 'Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)' },
   },
-  details: ['Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error, 130 interrupted.'],
+  details: [
+    'Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error, 130 interrupted.',
+    'Jobs (a generator per seed, a classifier per cell) run in this process by default; --executor local',
+    'runs them in worker processes, --executor ray as Ray jobs on a cluster (its folders must be shared).',
+  ],
   async run({ args, options, io }) {
     const project = await findProject(io.cwd, io.env);
     const overrides = [...((options.set as string[] | undefined) ?? []), ...(options.backend ? [`backend=${options.backend}`] : [])];
@@ -98,12 +111,14 @@ export const run: Command = {
     }
     const plan = await loadPlan(args[0], project, overrides, io.cwd);
     const { summary } = await runPlan(plan, project, io, options);
+    if (summary.error && summary.status === 'failed' && !summary.failed.length) io.stderr.write(`synthmix run: ${summary.error}\n`);
     return summary.status === 'finished' ? EXIT.ok : summary.status === 'interrupted' ? EXIT.interrupted : EXIT.failed;
   },
 };
 
 /** One sweep: dashboard or log lines, tracking, report. */
 async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: CommandInput['options']): Promise<{ summary: SweepSummary; reportPath: string }> {
+  plan = { ...plan, execution: resolveExecution(plan, project.config, io.env, { executor: options.executor as string | undefined, workers: options.workers as string | undefined, rayAddress: options['ray-address'] as string | undefined }) };
   const controller = new AbortController();
   const hub = new EventHub();
   const interactive = !options.json && !options['no-ui'] && io.stdout.isTTY === true && io.env.CI !== 'true';
@@ -145,6 +160,8 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
       signal: controller.signal,
       resume: !options.fresh,
       pluginAliases: project.config.plugins,
+      workerCommand: workerCommand(),
+      workerEnv: io.env,
       onEvent: (e) => {
         hub.emit(e);
         write(e);

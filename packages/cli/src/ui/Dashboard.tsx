@@ -18,6 +18,7 @@ export function Header({ view }: { view: SweepView }) {
       <Text dimColor>
         elapsed {duration(elapsed)} · ETA {duration(eta(view))}{view.trackingUrl ? ` · MLflow ${view.trackingUrl}` : ''}
       </Text>
+      {view.executor ? <Text dimColor>jobs on {view.executor}</Text> : null}
     </Box>
   );
 }

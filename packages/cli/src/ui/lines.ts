@@ -30,6 +30,12 @@ export function eventLine(e: SweepEvent): string | undefined {
       return `${t} cell ${e.result.cell.id}: ${e.cached ? 'done earlier' : 'done'} acc=${pct(e.result.metrics.accuracy)} f1=${pct(e.result.metrics.f1)} auc=${num(e.result.metrics.auc)}${e.cached ? '' : ` (${duration(e.result.durationMs)})`}`;
     case 'cell:failed':
       return `${t} cell ${e.cellId}: FAILED: ${e.error}`;
+    case 'executor:ready':
+      return e.executor === 'inline' ? undefined : `${t} jobs run on ${e.description}`;
+    case 'job:retry':
+      return `${t} job ${e.jobId}: attempt ${e.attempt - 1} failed (${e.error.split('\n')[0]}); retrying`;
+    case 'generator:failed':
+      return `${t} generator seed ${e.seed}: FAILED: ${e.error}`;
     case 'warning':
       return `${t} warning: ${e.message}`;
     case 'sweep:done':

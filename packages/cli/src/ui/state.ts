@@ -38,6 +38,8 @@ export interface SweepView {
   warnings: string[];
   data?: { counts: Record<string, number>; skipped: number; groups: number; cached: boolean };
   trackingUrl?: string;
+  /** Where jobs run, when not in this process. */
+  executor?: string;
   status: 'running' | 'finished' | 'failed' | 'interrupted' | 'stopping';
   outputDir?: string;
   error?: string;
@@ -98,6 +100,16 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
       break;
     case 'cell:failed':
       updateRow(e.cellId, { status: 'failed', error: e.error });
+      break;
+    case 'executor:ready':
+      if (e.executor !== 'inline') v.executor = e.description;
+      break;
+    case 'job:retry':
+      v.warnings = [...v.warnings, `job ${e.jobId} failed (${e.error.split('\n')[0]}); attempt ${e.attempt}`].slice(-50);
+      break;
+    case 'generator:failed':
+      v.warnings = [...v.warnings, `generator seed ${e.seed} failed: ${e.error.split('\n')[0]}`].slice(-50);
+      if (v.generator?.seed === e.seed) v.generator = { ...v.generator, done: true };
       break;
     case 'warning':
       v.warnings = [...v.warnings, e.message].slice(-50);

@@ -1,0 +1,391 @@
+/**
+ * Jobs: the units of work of a sweep, as serialisable descriptions that any process with the
+ * project and the data can run (Nx executors / Ray Jobs style: the scheduler never reaches inside).
+ *
+ * A sweep is planned into a graph of jobs: "train or load the generator of seed s" and "run
+ * cell c", a cell that needs synthetic images depending on its seed's generator. `runJob` is the
+ * one function that does the work, whoever calls it: the inline executor in the sweep's own
+ * process, or `synthmix worker` in a local worker process or a Ray job.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  checkImageSet, concat, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
+  type ImageSet, type LoadedDataset,
+} from '@synthmix/data';
+import { binaryMetrics, bootstrapIntervals, frechetDistance, meanPairwiseDistance, multiclassMetrics, nearestRealSsim } from '@synthmix/metrics';
+import { loadBackend, type LoadedBackend } from './backend.js';
+import type { GeneratedSet, PluginContext, Progress } from './contract.js';
+import type { CellMetrics, CellResult, Scope, SweepEventInput } from './events.js';
+import { cacheLayout, sweepLayout } from './layout.js';
+import type { CellPlan, ResolvedPlan } from './manifest.js';
+import { loadPlugin, type AnyClassifier, type AnyGenerator } from './plugins.js';
+import { UserError } from './errors.js';
+
+/** What a worker is asked to do. Plain JSON: it travels as a file to other processes and nodes. */
+export interface JobDescription {
+  /** Format version of this description. */
+  version: 1;
+  /** Unique within the sweep: `generator-seed1`, `cell-real800-synth200-seed1`. */
+  id: string;
+  kind: 'generator' | 'cell';
+  seed: number;
+  /** For a cell job. */
+  cellId?: string;
+  /** Ids of the jobs that must succeed first. */
+  dependsOn: string[];
+  /** Ids of jobs to wait for, succeeded or not (the 100:0 cell measures the pool when there is one). */
+  after?: string[];
+  /** The sweep's output folder (holds plan.json); must be visible to the worker. */
+  outputDir: string;
+  /** The content-addressed cache (datasets, generator states); must be visible to the worker. */
+  cacheDir: string;
+  /** Extra plugin short names (from the project config). */
+  pluginAliases?: Record<string, string>;
+  /** Bootstrap resamples for the confidence intervals of a cell. */
+  bootstrapResamples: number;
+}
+
+export const generatorJobId = (seed: number) => `generator-seed${seed}`;
+export const cellJobId = (cellId: string) => `cell-${cellId}`;
+
+/**
+ * The job graph of a sweep: a generator job per seed with a pending cell that needs synthetic
+ * images, and a job per pending cell. A cell with synthetic images depends on its seed's
+ * generator; a 100:0 cell only waits for it, because it measures the synthetic pool in the
+ * features of the classifier trained on real data only, and runs without the pool if it failed.
+ */
+export function planJobs(plan: ResolvedPlan, pendingCellIds: Iterable<string>, common: Pick<JobDescription, 'cacheDir' | 'pluginAliases' | 'bootstrapResamples'>): JobDescription[] {
+  const pending = new Set(pendingCellIds);
+  const jobs: JobDescription[] = [];
+  for (const seed of plan.seeds) {
+    const cells = plan.cells.filter((c) => c.seed === seed && pending.has(c.id));
+    const needsGenerator = cells.some((c) => c.syntheticPerClass > 0);
+    const base = { version: 1 as const, seed, outputDir: plan.outputDir, ...common };
+    if (needsGenerator) jobs.push({ ...base, id: generatorJobId(seed), kind: 'generator', dependsOn: [] });
+    for (const cell of cells) {
+      const generator = needsGenerator ? [generatorJobId(seed)] : [];
+      jobs.push({ ...base, id: cellJobId(cell.id), kind: 'cell', cellId: cell.id, dependsOn: cell.syntheticPerClass > 0 ? generator : [], after: cell.syntheticPerClass > 0 ? [] : generator });
+    }
+  }
+  return jobs;
+}
+
+/** The user stopped the sweep while this job ran. */
+export class JobInterrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/** The worker cannot see the sweep's folders: on a cluster they must be on a shared filesystem. */
+export class SweepFolderNotVisibleError extends UserError {}
+
+/** Reads a job description and checks that the folders it names are visible from here. */
+export function readJobDescription(file: string, host: string): JobDescription {
+  if (!fs.existsSync(file)) throw new SweepFolderNotVisibleError(`cannot see the job file ${file} from host ${host}: the sweep's output folder must be on a filesystem shared by every node (see README, "Running on a Ray cluster")`);
+  const job = JSON.parse(fs.readFileSync(file, 'utf8')) as JobDescription;
+  if (job.version !== 1) throw new UserError(`${file}: job description version ${String(job.version)} is not supported by this synthmix (expected 1)`);
+  const planFile = sweepLayout(job.outputDir).plan;
+  if (!fs.existsSync(planFile)) throw new SweepFolderNotVisibleError(`cannot see the sweep's folder ${job.outputDir} (no plan.json) from host ${host}: output folders must be on a filesystem shared by every node`);
+  try {
+    fs.mkdirSync(job.cacheDir, { recursive: true });
+    fs.accessSync(job.cacheDir, fs.constants.W_OK);
+  } catch {
+    throw new SweepFolderNotVisibleError(`cannot write the cache folder ${job.cacheDir} from host ${host}: the cache must be on a filesystem shared by every node`);
+  }
+  return job;
+}
+
+/** The plan a worker runs against: plan.json of the sweep's output folder. */
+export function readPlan(outputDir: string): ResolvedPlan {
+  const plan = JSON.parse(fs.readFileSync(sweepLayout(outputDir).plan, 'utf8')) as ResolvedPlan;
+  return { ...plan, manifestText: plan.manifestText ?? '' };
+}
+
+function writeJson(file: string, data: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // Write then rename, so an interrupted write never leaves a half file that looks complete.
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(data, null, 2));
+  fs.renameSync(`${file}.tmp`, file);
+}
+export { writeJson as writeJsonAtomically };
+
+function hash(value: unknown): string {
+  return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
+}
+
+/** The real data of a sweep as every job sees it: the fixed test set and the pool to train on. */
+export interface SweepData {
+  data: LoadedDataset;
+  testSet: ImageSet;
+  realPool: ImageSet;
+  testIds: (string | number)[];
+}
+
+let memo: { key: string; value: Promise<SweepData> } | undefined;
+
+/**
+ * Loads the dataset (from the tensor cache when it can) and splits it, deterministically from
+ * the dataset fingerprint and the first seed, so every process gets the same test set and pool.
+ * Kept for the last plan in this process, so inline jobs do not load it again.
+ */
+export function loadSweepData(plan: ResolvedPlan, cacheDir: string): Promise<SweepData> {
+  const key = `${plan.manifestHash}\n${cacheDir}`;
+  if (memo?.key !== key) {
+    const value = (async () => {
+      const data = await loadDataset(plan.dataset, { cacheDir: cacheLayout(cacheDir).datasets });
+      const split = splitTest(data.set.labels, data.groups, data.set.classNames.length, plan.dataset.testPerClass, deriveSeed(plan.seeds[0], data.fingerprint), data.set.classNames);
+      return { data, testSet: subset(data.set, split.test), realPool: subset(data.set, split.pool), testIds: split.test.map((i) => data.set.ids?.[i] ?? i) };
+    })();
+    memo = { key, value };
+    value.catch(() => {
+      if (memo?.value === value) memo = undefined;
+    });
+  }
+  return memo!.value;
+}
+
+/** A macrotask turn: timers (UI redraws) and I/O (tracker, keyboard) run before we go on. */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface JobHooks {
+  emit: (event: SweepEventInput) => void;
+  signal: AbortSignal;
+  /** An already loaded backend; default: load the plan's. */
+  backend?: LoadedBackend;
+}
+
+function contextFactory(tf: LoadedBackend['tf'], signal: AbortSignal, emit: (e: SweepEventInput) => void) {
+  return (scope: Scope, seed: number, workDir: string, onProgress: (progress: Progress) => void): PluginContext => ({
+    tf,
+    seed,
+    random: createRng(deriveSeed(seed, JSON.stringify(scope))),
+    signal,
+    workDir,
+    progress: (progress) => {
+      onProgress(progress);
+      // Every progress metric is also a metric event, with the unit (epoch, step) as its step.
+      for (const [name, value] of Object.entries(progress.metrics ?? {})) emit({ type: 'metric', scope, name, value, step: progress.step });
+      return yieldToEventLoop();
+    },
+    metric: (name, value, step = 0) => emit({ type: 'metric', scope, name, value, step }),
+    artifact: (file, description) => emit({ type: 'artifact', scope, path: file, description }),
+    warn: (message) => emit({ type: 'warning', scope, message }),
+  });
+}
+type MakeContext = ReturnType<typeof contextFactory>;
+
+/** Runs one job to the end. Throws {@link JobInterrupted} when stopped, any other error when it failed. */
+export async function runJob(job: JobDescription, hooks: JobHooks): Promise<CellResult | undefined> {
+  const plan = readPlan(job.outputDir);
+  const backend = hooks.backend ?? (await loadBackend(plan.backend));
+  const manifestDir = path.dirname(plan.manifestFile);
+  const makeContext = contextFactory(backend.tf, hooks.signal, hooks.emit);
+  const sweep = await loadSweepData(plan, job.cacheDir);
+  const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, job.pluginAliases);
+  if (job.kind === 'generator') {
+    const pool = await trainOrLoadGenerator(plan, generator, sweep, job.seed, job.cacheDir, hooks.emit, makeContext);
+    writeJson(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass: syntheticQuality(pool, sweep.realPool, job.seed, hooks.emit) });
+    return undefined;
+  }
+  const cell = plan.cells.find((c) => c.id === job.cellId);
+  if (!cell) throw new Error(`job ${job.id}: the plan has no cell ${job.cellId}`);
+  const synthetic = cell.syntheticPerClass > 0 ? readPool(plan, generator, sweep, job.seed, job.cacheDir) : job.after?.length ? tryReadPool(plan, generator, sweep, job.seed, job.cacheDir) : undefined;
+  const classifier = await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, job.pluginAliases);
+  return runCell(plan, cell, classifier, sweep, synthetic, makeContext, hooks.emit, job.bootstrapResamples);
+}
+
+/** Cache key of a generator state: what it learned from, with what, and how. */
+export function generatorKey(plan: ResolvedPlan, generator: AnyGenerator, fingerprint: string, poolIds: string[], seed: number): string {
+  return hash({
+    fingerprint,
+    pool: hash(poolIds.join('\n')),
+    plugin: generator.name,
+    version: generator.version,
+    options: plan.generator.options,
+    seed,
+    shape: [plan.dataset.imageSize, plan.dataset.channels],
+    classes: plan.dataset.classes.map((c) => c.name),
+  }).slice(0, 32);
+}
+
+function poolFiles(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string) {
+  const key = generatorKey(plan, generator, sweep.data.fingerprint, (sweep.realPool.ids ?? []).map(String), seed);
+  const file = cacheLayout(cacheDir).pool(key, plan.syntheticPerClass);
+  return { key, file, meta: `${file}.json` };
+}
+
+/** The synthetic pool a generator job left in the cache. */
+function readPool(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string): GeneratedSet {
+  const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir);
+  if (!fs.existsSync(file) || !fs.existsSync(meta)) throw new Error(`the synthetic pool of seed ${seed} is missing from the cache (${file}); its generator job did not finish`);
+  const info = JSON.parse(fs.readFileSync(meta, 'utf8'));
+  const raw = fs.readFileSync(file);
+  return { ...info, images: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), labels: Int32Array.from(info.labels) };
+}
+
+function tryReadPool(...args: Parameters<typeof readPool>): GeneratedSet | undefined {
+  const { file, meta } = poolFiles(...args);
+  return fs.existsSync(file) && fs.existsSync(meta) ? readPool(...args) : undefined;
+}
+
+async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, emit: (e: SweepEventInput) => void, makeContext: MakeContext): Promise<GeneratedSet> {
+  const { realPool } = sweep;
+  const { key, file: poolFile, meta: poolMeta } = poolFiles(plan, generator, sweep, seed, cacheDir);
+  const cache = cacheLayout(cacheDir);
+  const workDir = cache.generatorDir(key);
+  const complete = cache.generatorComplete(key);
+  const cached = fs.existsSync(complete);
+  const started = Date.now();
+  emit({ type: 'generator:start', seed, plugin: generator.name, cached, stateKey: key });
+  fs.mkdirSync(workDir, { recursive: true });
+  const ctx = makeContext({ kind: 'generator', seed }, seed, workDir, (progress) => emit({ type: 'generator:progress', seed, progress }));
+  if (!cached) {
+    await generator.train(realPool, plan.generator.options, ctx);
+    if (ctx.signal.aborted) throw new JobInterrupted();
+    writeJson(complete, { plugin: generator.name, version: generator.version, seed, at: new Date().toISOString() });
+  }
+  const count = plan.syntheticPerClass;
+  let pool: GeneratedSet;
+  if (fs.existsSync(poolFile) && fs.existsSync(poolMeta)) {
+    pool = readPool(plan, generator, sweep, seed, cacheDir);
+  } else {
+    pool = await generator.generate({ countPerClass: count, classNames: realPool.classNames, height: realPool.height, width: realPool.width, channels: realPool.channels }, plan.generator.options, ctx);
+    const problems = checkImageSet(pool, realPool, `images from generator "${generator.name}"`);
+    if (pool.count !== count * realPool.classNames.length) problems.push(`generator "${generator.name}" returned ${pool.count} images, expected ${count} per class`);
+    if (problems.length) throw new Error(problems.join('; '));
+    fs.writeFileSync(`${poolFile}.tmp`, Buffer.from(pool.images.buffer, pool.images.byteOffset, pool.images.byteLength));
+    fs.renameSync(`${poolFile}.tmp`, poolFile);
+    writeJson(poolMeta, { ...pool, images: undefined, labels: [...pool.labels] });
+  }
+  emit({ type: 'generator:done', seed, cached, stateKey: key, poolPerClass: count, durationMs: Date.now() - started });
+  return pool;
+}
+
+/** Class-balanced training and validation sets for one cell, deterministic from its seed and ratio. */
+export function sampleCell(cell: CellPlan, realPool: ImageSet, synthetic: ImageSet | undefined): { train: ImageSet; val: ImageSet } {
+  const random = createRng(deriveSeed(cell.seed, 'cell', cell.ratio));
+  const realByClass = indicesByClass(realPool);
+  const synthByClass = synthetic ? indicesByClass(synthetic) : [];
+  const trainParts: ImageSet[] = [];
+  const valParts: ImageSet[] = [];
+  realPool.classNames.forEach((name, c) => {
+    if (realByClass[c].length < cell.realPerClass) throw new Error(`class "${name}" has ${realByClass[c].length} real training images; cell ${cell.id} needs ${cell.realPerClass}`);
+    if (cell.syntheticPerClass > 0 && (!synthetic || synthByClass[c].length < cell.syntheticPerClass)) throw new Error(`class "${name}" has ${synthByClass[c]?.length ?? 0} synthetic images; cell ${cell.id} needs ${cell.syntheticPerClass}`);
+    const real = subset(realPool, shuffled(realByClass[c], random).slice(0, cell.realPerClass));
+    const synth = cell.syntheticPerClass > 0 ? subset(synthetic!, shuffled(synthByClass[c], random).slice(0, cell.syntheticPerClass)) : undefined;
+    const mixed = synth ? concat(real, synth) : real;
+    const order = shuffled(Array.from({ length: mixed.count }, (_, i) => i), random);
+    valParts.push(subset(mixed, order.slice(0, cell.valPerClass)));
+    trainParts.push(subset(mixed, order.slice(cell.valPerClass)));
+  });
+  const join = (parts: ImageSet[]) => {
+    const all = parts.reduce((a, b) => concat(a, b));
+    return subset(all, shuffled(Array.from({ length: all.count }, (_, i) => i), random));
+  };
+  return { train: join(trainParts), val: join(valParts) };
+}
+
+async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassifier, sweep: SweepData, synthetic: ImageSet | undefined, makeContext: MakeContext, emit: (e: SweepEventInput) => void, resamples: number): Promise<CellResult> {
+  const { realPool, testSet } = sweep;
+  const layout = sweepLayout(plan.outputDir);
+  const started = Date.now();
+  const cellDir = layout.cellDir(cell.id);
+  fs.rmSync(cellDir, { recursive: true, force: true });
+  fs.mkdirSync(cellDir, { recursive: true });
+  const { train, val } = sampleCell(cell, realPool, synthetic);
+  let bestVal: number | undefined;
+  const ctx = makeContext({ kind: 'cell', cellId: cell.id }, cell.seed, cellDir, (progress) => {
+    const v = progress.metrics?.val_accuracy;
+    if (v !== undefined) bestVal = Math.max(bestVal ?? 0, v);
+    emit({ type: 'cell:progress', cellId: cell.id, progress });
+  });
+  const model = await classifier.fit(train, val, plan.classifier.options, ctx);
+  try {
+    if (ctx.signal.aborted) throw new JobInterrupted();
+    const probabilities = await model.predict(testSet);
+    const k = testSet.classNames.length;
+    const positive = plan.dataset.positiveClass;
+    const labels = Array.from(testSet.labels, (l) => (l === positive ? 1 : 0));
+    const scores = Array.from({ length: testSet.count }, (_, i) => probabilities[i * k + positive]);
+    const m = binaryMetrics(labels, scores);
+    const ci = bootstrapIntervals(labels, scores, { resamples, seed: deriveSeed(cell.seed, 'bootstrap', cell.ratio) });
+    const metrics: CellMetrics = { accuracy: m.accuracy, precision: m.precision, recall: m.recall, specificity: m.specificity, f1: m.f1, auc: m.auc, balancedAccuracy: m.balancedAccuracy, mcc: m.mcc, averagePrecision: m.averagePrecision };
+    for (const [name, interval] of Object.entries(ci)) {
+      metrics[`${name}_ci_low`] = interval.low;
+      metrics[`${name}_ci_high`] = interval.high;
+    }
+    const multi = multiclassMetrics(testSet.labels, probabilities, k);
+    if (k > 2) {
+      metrics.macro_f1 = multi.macro.f1;
+      metrics.macro_auc = multi.macro.auc;
+      metrics.accuracy = multi.accuracy;
+    }
+    const predictionsFile = layout.predictions(cell.id);
+    const header = ['id', 'label', ...testSet.classNames.map((c) => `p_${c}`)].join(',');
+    const rows = Array.from({ length: testSet.count }, (_, i) => [JSON.stringify(testSet.ids?.[i] ?? String(i)), testSet.classNames[testSet.labels[i]], ...Array.from(probabilities.subarray(i * k, (i + 1) * k), (p) => p.toPrecision(6))].join(','));
+    fs.writeFileSync(predictionsFile, `${header}\n${rows.join('\n')}\n`);
+    // The 100:0 classifier never saw synthetic data: its features judge the generator. Kept in
+    // the cell's result, so the sweep's quality file gets it back on resume too.
+    const frechet = cell.ratio === 0 && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit) : undefined;
+    const modelDir = model.save ? await model.save(layout.cellModel(cell.id)) : undefined;
+    const result: CellResult = { cell, metrics, confusion: multi.confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(frechet ? { frechetRealClassifier: frechet } : {}) };
+    for (const [name, value] of Object.entries(metrics)) emit({ type: 'metric', scope: { kind: 'cell', cellId: cell.id }, name: `test_${name}`, value, step: 0 });
+    emit({ type: 'artifact', scope: { kind: 'cell', cellId: cell.id }, path: predictionsFile, description: 'test-set predictions' });
+    // Written last: its presence is what marks the cell complete for resume.
+    writeJson(layout.cellResult(cell.id), result);
+    return result;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** How many images per class the quality measures compare (SSIM to nearest is quadratic). */
+const QUALITY_SAMPLE = { synthetic: 48, real: 192 };
+
+export interface ClassQuality {
+  ssimNearestMean: number;
+  ssimNearestMax: number;
+  diversity: number;
+  realDiversity: number;
+  frechetRealClassifier?: number;
+}
+
+/** SSIM to the nearest real image and diversity, per class, synthetic against real. */
+function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void): Record<string, ClassQuality> {
+  const random = createRng(deriveSeed(seed, 'quality'));
+  const synthBy = indicesByClass(synthetic);
+  const realBy = indicesByClass(realPool);
+  const asImages = (set: ImageSet) => ({ data: set.images, count: set.count, height: set.height, width: set.width, channels: set.channels });
+  const out: Record<string, ClassQuality> = {};
+  synthetic.classNames.forEach((name, c) => {
+    const s = subset(synthetic, shuffled(synthBy[c], random).slice(0, QUALITY_SAMPLE.synthetic));
+    const r = subset(realPool, shuffled(realBy[c], random).slice(0, QUALITY_SAMPLE.real));
+    const nearest = nearestRealSsim(asImages(s), asImages(r));
+    const q = { ssimNearestMean: nearest.mean, ssimNearestMax: nearest.max, diversity: meanPairwiseDistance(asImages(s)), realDiversity: meanPairwiseDistance(asImages(subset(r, Array.from({ length: Math.min(r.count, QUALITY_SAMPLE.synthetic) }, (_, i) => i)))) };
+    out[name] = q;
+    for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope: { kind: 'generator', seed }, name: `quality_${name}_${k}`, value: v, step: 0 });
+  });
+  return out;
+}
+
+async function frechetInClassifierSpace(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet, seed: number, emit: (e: SweepEventInput) => void): Promise<Record<string, number>> {
+  const real = await model.embed!(testSet);
+  const fake = await model.embed!(synthetic);
+  const out: Record<string, number> = {};
+  testSet.classNames.forEach((name, c) => {
+    const pick = (set: ImageSet, f: { features: Float32Array; dim: number }) => {
+      const rows = Array.from(set.labels).flatMap((l, i) => (l === c ? [i] : []));
+      const data = new Float32Array(rows.length * f.dim);
+      rows.forEach((i, k) => data.set(f.features.subarray(i * f.dim, (i + 1) * f.dim), k * f.dim));
+      return { data, n: rows.length };
+    };
+    const a = pick(testSet, real);
+    const b = pick(synthetic, fake);
+    out[name] = frechetDistance(a.data, a.n, b.data, b.n, real.dim);
+    emit({ type: 'metric', scope: { kind: 'generator', seed }, name: `quality_${name}_frechet_real_classifier`, value: out[name], step: 0 });
+  });
+  return out;
+}

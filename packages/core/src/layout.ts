@@ -1,0 +1,59 @@
+/**
+ * The one place that knows where things live: a sweep's output folder and the project's
+ * content-addressed cache. The runner, the workers, the tracker, the report and the CLI all ask
+ * here instead of joining paths themselves.
+ */
+import path from 'node:path';
+import { safeFileName } from './plugin-kit.js';
+
+/** Files and folders of one sweep's output folder. */
+export function sweepLayout(dir: string) {
+  const cellsDir = path.join(dir, 'cells');
+  const jobsDir = path.join(dir, 'jobs');
+  const reportDir = path.join(dir, 'report');
+  return {
+    dir,
+    manifest: path.join(dir, 'manifest.yaml'),
+    /** The resolved plan, read by every worker. */
+    plan: path.join(dir, 'plan.json'),
+    dataReport: path.join(dir, 'data-report.json'),
+    duplicateGroups: path.join(dir, 'duplicate-groups.png'),
+    testSet: path.join(dir, 'test-set.json'),
+    cellsDir,
+    cellDir: (id: string) => path.join(cellsDir, id),
+    /** Written last by a cell: its presence marks the cell complete for resume. */
+    cellResult: (id: string) => path.join(cellsDir, id, 'result.json'),
+    predictions: (id: string) => path.join(cellsDir, id, 'predictions.csv'),
+    cellModel: (id: string) => path.join(cellsDir, id, 'model'),
+    cellPlot: (id: string, name: 'roc.png' | 'confusion.png') => path.join(cellsDir, id, name),
+    results: path.join(dir, 'results.csv'),
+    /** Synthetic-image quality per seed (SSIM, diversity, Fréchet distance). */
+    quality: (seed: number) => path.join(dir, `quality-seed${seed}.json`),
+    realSamples: (className: string) => path.join(dir, `samples-real-${safeFileName(className)}.png`),
+    events: path.join(dir, 'events.jsonl'),
+    /** Job descriptions and what each attempt reported (events, outcome). */
+    jobsDir,
+    jobFile: (jobId: string) => path.join(jobsDir, `${jobId}.json`),
+    jobEvents: (jobId: string, attempt: number) => path.join(jobsDir, `${jobId}.attempt${attempt}.events.jsonl`),
+    jobOutcome: (jobId: string, attempt: number) => path.join(jobsDir, `${jobId}.attempt${attempt}.outcome.json`),
+    jobLog: (jobId: string, attempt: number) => path.join(jobsDir, `${jobId}.attempt${attempt}.log`),
+    /** The MLflow spool of the tracker. */
+    mlflowDir: path.join(dir, 'mlflow'),
+    reportDir,
+    reportHtml: path.join(reportDir, 'report.html'),
+    generatorLossPlot: (seed: number) => path.join(reportDir, `generator-losses-seed${seed}.png`),
+  };
+}
+
+export type SweepLayout = ReturnType<typeof sweepLayout>;
+
+/** Folders of the content-addressed cache (datasets, generator states and their pools). */
+export function cacheLayout(cacheDir: string) {
+  return {
+    dir: cacheDir,
+    datasets: path.join(cacheDir, 'datasets'),
+    generatorDir: (key: string) => path.join(cacheDir, 'generators', key),
+    generatorComplete: (key: string) => path.join(cacheDir, 'generators', key, 'complete.json'),
+    pool: (key: string, perClass: number) => path.join(cacheDir, 'generators', key, `pool-${perClass}.f32`),
+  };
+}
