@@ -41,7 +41,7 @@ export function sweepLayout(dir: string) {
     mlflowDir: path.join(dir, 'mlflow'),
     reportDir,
     reportHtml: path.join(reportDir, 'report.html'),
-    generatorLossPlot: (seed: number) => path.join(reportDir, `generator-losses-seed${seed}.png`),
+    generatorLossPlot: (seed: number) => path.join(reportDir, `gan-losses-seed${seed}.png`),
   };
 }
 

@@ -264,6 +264,9 @@ export class MlflowTracker {
       case 'generator:done':
         this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed), status: 'FINISHED' });
         return;
+      case 'generator:failed':
+        this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed), status: 'FAILED', tags: { 'synthmix.error': event.error, 'mlflow.note.content': `Failed: ${event.error}` } });
+        return;
       case 'metric':
         this.enqueue({ op: 'log', key: this.scopeKey(event.scope), metrics: [{ key: sanitizeKey(event.name), value: event.value, timestamp: event.time, step: event.step }], params: [], tags: [] });
         return;
