@@ -25,6 +25,13 @@ describe('synthmix doctor', () => {
     expect(r.code).toBe(0);
   });
 
+  it.skipIf(!process.env.SYNTHMIX_TEST_RAY_ADDRESS)('shows the executor and a Ray cluster\'s version and resources', async () => {
+    const r = await cli('doctor', '--executor', 'ray', '--ray-address', process.env.SYNTHMIX_TEST_RAY_ADDRESS!);
+    expect(r.out).toMatch(/^executor {5}ray, 1 at once, 1 retry; Ray 2\.\d+\.\d+ at http:\/\/127\.0\.0\.1:\d+ \(\d+ CPU, [\d.]+ GiB, 1 node\(s\)\)$/m);
+    const down = await cli('doctor', '--json', '--executor', 'ray', '--ray-address', 'http://127.0.0.1:9');
+    expect(JSON.parse(down.out).execution.error).toBe('Ray cluster at http://127.0.0.1:9 is not reachable (ECONNREFUSED)');
+  });
+
   it('fails loudly for a GPU request on a machine without one', async () => {
     const r = await cli('doctor', '--backend', 'gpu');
     expect(r.code).toBe(1);

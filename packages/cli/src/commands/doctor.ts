@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { decideBackend, loadBackend, probeMachine, UserError, type BackendRequest } from '@synthmix/core';
+import { decideBackend, loadBackend, normaliseRayAddress, probeMachine, RayJobsClient, resolveExecution, UserError, type BackendRequest } from '@synthmix/core';
 import { findMlflow, MlflowClient, runningServer } from '@synthmix/tracking';
 import { EXIT, type Command } from '../command.js';
 import { findProject } from '../project.js';
@@ -36,6 +36,8 @@ export const doctor: Command = {
   options: {
     json: { type: 'boolean', description: 'Print JSON' },
     backend: { type: 'string', valueName: 'name', description: 'Check this backend request instead of the configured one' },
+    executor: { type: 'string', valueName: 'name', description: 'Check this executor (inline, local, ray) instead of the configured one' },
+    'ray-address': { type: 'string', valueName: 'url', description: 'Ray dashboard address to check (else project config, RAY_ADDRESS)' },
   },
   async run({ options, io }) {
     const project = await findProject(io.cwd, io.env);
@@ -71,6 +73,18 @@ export const doctor: Command = {
     const embedded = await runningServer(project.mlflowDir);
     const url = uri ?? embedded?.url;
     report.mlflow = { trackingUri: uri ?? null, embeddedServer: embedded?.url ?? null, reachable: url ? await new MlflowClient({ trackingUri: url }).health() : false, executable: mlflowPath };
+    const execution = resolveExecution({ manifest: {} as never }, project.config, io.env, { executor: options.executor as string | undefined, rayAddress: options['ray-address'] as string | undefined });
+    const executorReport: Record<string, unknown> = { executor: execution.executor, workers: execution.workers, retries: execution.retries, address: execution.address ?? null };
+    if (execution.executor === 'ray' || execution.address) {
+      try {
+        if (!execution.address) throw new UserError('no address: set --ray-address, RAY_ADDRESS or execution.address');
+        const cluster = await new RayJobsClient(normaliseRayAddress(execution.address), 5_000).cluster();
+        Object.assign(executorReport, { rayVersion: cluster.rayVersion, resources: cluster.resources, nodes: cluster.nodes.length });
+      } catch (err) {
+        executorReport.error = (err as Error).message;
+      }
+    }
+    report.execution = executorReport;
     const candidates = [...(project.config.dataRoots ?? []), path.resolve(project.root, '../shared/datasets')];
     report.datasets = candidates.filter((d) => fs.existsSync(d)).map((d) => ({ path: d, folders: fs.readdirSync(d).filter((f) => fs.statSync(path.join(d, f)).isDirectory()) }));
     report.project = { root: project.root, config: project.config.filepath ?? null, cache: project.cacheDir };
@@ -88,6 +102,7 @@ export const doctor: Command = {
       `cpu          ${(report.cpu as { model: string }).model}, ${(report.cpu as { cores: number }).cores} cores, ${(report.cpu as { features: string[] }).features.join(' ')}`,
       `node         ${process.version} (${report.platform})`,
       `mlflow       ${url ? `${url} ${(report.mlflow as { reachable: boolean }).reachable ? 'reachable' : 'NOT reachable'}` : 'no server configured or running'}; executable ${mlflowPath ?? 'not found (npm run setup installs it)'}`,
+      `executor     ${execution.executor}${execution.executor !== 'inline' ? `, ${execution.workers} at once` : ''}, ${execution.retries} retr${execution.retries === 1 ? 'y' : 'ies'}${executorReport.rayVersion ? `; Ray ${executorReport.rayVersion as string} at ${execution.address} (${Object.entries(executorReport.resources as Record<string, number>).filter(([k]) => ['CPU', 'GPU', 'memory'].includes(k)).map(([k, v]) => (k === 'memory' ? `${(v / 2 ** 30).toFixed(1)} GiB` : `${v} ${k}`)).join(', ')}, ${executorReport.nodes as number} node(s))` : ''}${executorReport.error ? `; Ray: ${executorReport.error as string}` : ''}`,
       `datasets     ${(report.datasets as { path: string; folders: string[] }[]).map((d) => `${d.path} [${d.folders.join(', ')}]`).join('; ') || 'none found'}`,
       `project      ${project.root}${project.config.filepath ? ` (config ${project.config.filepath})` : ''}`,
     ];

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { planJobs } from './jobs.js';
+import type { ResolvedPlan } from './manifest.js';
+
+const cell = (ratio: number, seed: number) => ({ id: `r${ratio}-s${seed}`, ratio, seed, realPerClass: 10 - ratio * 10, syntheticPerClass: ratio * 10, trainPerClass: 8, valPerClass: 2 });
+const plan = { seeds: [1, 2], outputDir: '/runs/x', cells: [cell(0, 1), cell(0.5, 1), cell(1, 1), cell(0, 2), cell(0.5, 2)] } as unknown as ResolvedPlan;
+const common = { cacheDir: '/cache', bootstrapResamples: 10 };
+
+describe('planJobs', () => {
+  it('makes a generator job per seed and a job per cell, synthetic cells depending on their generator', () => {
+    const jobs = planJobs(plan, plan.cells.map((c) => c.id), common);
+    expect(jobs.map((j) => [j.id, j.dependsOn, j.after ?? []])).toEqual([
+      ['generator-seed1', [], []],
+      ['cell-r0-s1', [], ['generator-seed1']],
+      ['cell-r0.5-s1', ['generator-seed1'], []],
+      ['cell-r1-s1', ['generator-seed1'], []],
+      ['generator-seed2', [], []],
+      ['cell-r0-s2', [], ['generator-seed2']],
+      ['cell-r0.5-s2', ['generator-seed2'], []],
+    ]);
+    // Plain JSON: it travels to other processes and nodes as a file.
+    expect(JSON.parse(JSON.stringify(jobs))).toEqual(jobs);
+    expect(jobs[0]).toMatchObject({ version: 1, kind: 'generator', seed: 1, outputDir: '/runs/x', cacheDir: '/cache' });
+  });
+
+  it('plans only pending cells, and no generator for a seed whose pending cells are all real', () => {
+    const jobs = planJobs(plan, ['r0-s1', 'r0.5-s2'], common);
+    expect(jobs.map((j) => j.id)).toEqual(['cell-r0-s1', 'generator-seed2', 'cell-r0.5-s2']);
+    expect(jobs[0].after).toEqual([]);
+  });
+});
