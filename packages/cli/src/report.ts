@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { safeFileName, type CellResult, type ResolvedPlan } from '@synthmix/core';
+import { safeFileName, sweepLayout, type CellResult, type ResolvedPlan } from '@synthmix/core';
 import { delongTest, holmAdjust, mcnemarTest, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -192,7 +192,7 @@ export function seriesPlotSvg(series: Record<string, { step: number; value: numb
 interface LoggedEvent { type: string; scope?: { kind: string; seed?: number; cellId?: string }; name?: string; value?: number; step?: number; path?: string }
 
 function readEvents(outputDir: string): LoggedEvent[] {
-  const file = path.join(outputDir, 'events.jsonl');
+  const file = sweepLayout(outputDir).events;
   if (!fs.existsSync(file)) return [];
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedEvent);
 }
@@ -233,7 +233,8 @@ function paperComparison(rows: TableRow[]): string {
 
 /** Writes `<outputDir>/report/` and returns the path of report.html. */
 export async function writeReport(outputDir: string, plan: ResolvedPlan, results: CellResult[]): Promise<string> {
-  const dir = path.join(outputDir, 'report');
+  const layout = sweepLayout(outputDir);
+  const dir = layout.reportDir;
   fs.mkdirSync(dir, { recursive: true });
   const rows = resultsTable(results);
   const sig = significance(plan, results);
@@ -265,7 +266,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     for (const e of events) {
       if (e.type === 'metric' && e.scope?.kind === 'generator' && e.scope.seed === seed && /_(d|g)_loss$/.test(e.name ?? '')) (series[e.name!] ??= []).push({ step: e.step!, value: e.value! });
     }
-    if (Object.keys(series).length) ganFigures.push(await svgToFiles(seriesPlotSvg(series, `Generator losses, seed ${seed}`, 'loss'), path.join(dir, `gan-losses-seed${seed}`)));
+    if (Object.keys(series).length) ganFigures.push(await svgToFiles(seriesPlotSvg(series, `Generator losses, seed ${seed}`, 'loss'), layout.generatorLossPlot(seed).replace(/\.png$/, '')));
   }
   const samplePairs: { className: string; seed: number; synthetic: string; real?: string }[] = [];
   for (const seed of plan.seeds) {
@@ -275,7 +276,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
       if (!last || !fs.existsSync(last)) continue;
       const copy = path.join(dir, `samples-synthetic-${c.name}-seed${seed}.png`);
       fs.copyFileSync(last, copy);
-      const real = path.join(outputDir, `samples-real-${safeFileName(c.name)}.png`);
+      const real = layout.realSamples(c.name);
       samplePairs.push({ className: c.name, seed, synthetic: copy, real: fs.existsSync(real) ? real : undefined });
     }
   }
@@ -295,7 +296,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const pValue = (p: number) => `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`;
   const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${pValue(s.delongHolm)} | ${pValue(s.mcnemarHolm)} |`)].join('\n');
   const qualityRows = plan.seeds.flatMap((seed) => {
-    const file = path.join(outputDir, `quality-seed${seed}.json`);
+    const file = layout.quality(seed);
     if (!fs.existsSync(file)) return [];
     const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
     return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
@@ -315,7 +316,7 @@ ${htmlTable(markdownTable(rows))}${svgs.metrics}<h2>Against 100:0</h2>${sig.leng
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
 </body></html>\n`;
-  const htmlFile = path.join(dir, 'report.html');
+  const htmlFile = layout.reportHtml;
   fs.writeFileSync(htmlFile, html);
   return htmlFile;
 }
@@ -366,7 +367,7 @@ export async function writeComparison(dir: string, title: string, sweeps: SweepF
   const side = ['| real:synthetic | ' + tables.map((t) => `${t.label} accuracy %`).join(' | ') + ' |', '|---|' + tables.map(() => '---:').join('|') + '|',
     ...ratios.map((r) => `| ${ratioLabel(r)} | ${tables.map((t) => fmt(t.rows.find((x) => x.ratio === r)?.values.accuracy)).join(' | ')} |`)].join('\n');
   const quality = sweeps.flatMap((sw) => sw.plan.seeds.flatMap((seed) => {
-    const file = path.join(sw.outputDir, `quality-seed${seed}.json`);
+    const file = sweepLayout(sw.outputDir).quality(seed);
     if (!fs.existsSync(file)) return [];
     const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
     return Object.entries(q.perClass).map(([c, v]) => `| ${sw.label} | ${seed} | ${c} | ${v.ssimNearestMean.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);

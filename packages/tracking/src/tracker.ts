@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CellResult, ResolvedPlan, SweepEvent } from '@synthmix/core';
+import { sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent } from '@synthmix/core';
 import { MlflowClient, MlflowHttpError, MlflowUnreachableError, sanitizeKey, type Metric, type Param, type RunInfo, type RunStatus, type Tag } from './client.js';
 
 export const SYNTHMIX_VERSION = '0.1.0';
@@ -47,7 +47,7 @@ export interface TrackerOptions {
 }
 
 export function spoolPaths(outputDir: string) {
-  const dir = path.join(outputDir, 'mlflow');
+  const dir = sweepLayout(outputDir).mlflowDir;
   return { dir, ops: path.join(dir, 'spool.jsonl'), state: path.join(dir, 'state.json') };
 }
 
@@ -283,8 +283,7 @@ export class MlflowTracker {
           this.startCell(event.result.cell);
           this.enqueue({ op: 'log', key, metrics: Object.entries(event.result.metrics).map(([k, v]) => ({ key: sanitizeKey(`test_${k}`), value: v, timestamp: event.time, step: 0 })), params: [], tags: [] });
         }
-        const dir = path.dirname(event.result.files.predictions);
-        this.enqueue({ op: 'artifact', key, file: path.join(dir, 'result.json'), dir: '' });
+        this.enqueue({ op: 'artifact', key, file: sweepLayout(this.plan?.outputDir ?? path.dirname(path.dirname(path.dirname(event.result.files.predictions)))).cellResult(event.result.cell.id), dir: '' });
         if (!event.cached) this.enqueue({ op: 'artifact', key, file: event.result.files.predictions, dir: '' });
         if (event.result.files.model) this.enqueue({ op: 'artifact', key, file: event.result.files.model, dir: 'model' });
         this.enqueue({ op: 'end-run', key, status: 'FINISHED' });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readCellResult, type ResolvedPlan } from '@synthmix/core';
+import { readCellResult, sweepLayout, type ResolvedPlan } from '@synthmix/core';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { writeReport } from '../report.js';
 
@@ -12,12 +12,12 @@ export const report: Command = {
   options: {},
   async run({ args, io }) {
     const dir = path.resolve(io.cwd, args[0]);
-    const planFile = path.join(dir, 'plan.json');
+    const layout = sweepLayout(dir);
+    const planFile = layout.plan;
     if (!fs.existsSync(planFile)) throw new UsageError(`${dir} is not a sweep output folder (no plan.json)`);
     const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as ResolvedPlan;
-    const cellsDir = path.join(dir, 'cells');
-    const results = fs.existsSync(cellsDir)
-      ? fs.readdirSync(cellsDir).map((c) => path.join(cellsDir, c, 'result.json')).filter((f) => fs.existsSync(f)).map(readCellResult)
+    const results = fs.existsSync(layout.cellsDir)
+      ? fs.readdirSync(layout.cellsDir).map((c) => layout.cellResult(c)).filter((f) => fs.existsSync(f)).map(readCellResult)
       : [];
     if (!results.length) throw new UsageError(`${dir} has no finished cells yet`);
     const html = await writeReport(dir, plan, results);

@@ -3,7 +3,7 @@ import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isComparison, loadBackend, loadComparison, resolveExecution, runSweep, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
+import { isComparison, loadBackend, loadComparison, resolveExecution, runSweep, sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
 import { EXIT, type Command, type CommandInput, type IO } from '../command.js';
 import { findProject, loadPlan, pluginSchemaFor, type Project } from '../project.js';
 import { setupTracking } from '../tracking.js';
@@ -172,13 +172,14 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
     process.off('SIGINT', sigint);
   }
   const reportPath = await writeReport(plan.outputDir, plan, summary.results);
+  const layout = sweepLayout(plan.outputDir);
   if (tracking.tracker) {
     const tracker = tracking.tracker;
     tracker.logArtifactAfter({ kind: 'sweep' }, path.dirname(reportPath), 'report');
     for (const r of summary.results) {
-      for (const plot of ['roc.png', 'confusion.png']) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, path.join(path.dirname(r.files.predictions), plot));
+      for (const plot of ['roc.png', 'confusion.png'] as const) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, layout.cellPlot(r.cell.id, plot));
     }
-    for (const seed of plan.seeds) tracker.logArtifactAfter({ kind: 'generator', seed }, path.join(path.dirname(reportPath), `gan-losses-seed${seed}.png`));
+    for (const seed of plan.seeds) tracker.logArtifactAfter({ kind: 'generator', seed }, layout.generatorLossPlot(seed));
   }
   if (ink) {
     ink.rerender(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={width} height={height} final={{ results: summary.results, reportPath }} />);
