@@ -66,12 +66,14 @@ Options:
   --no-ui               Plain log lines instead of the live dashboard
   --json                Stream the typed events as JSON Lines
   --no-tracking         Do not log to MLflow
+  --tracking-uri <url>  MLflow server (else MLFLOW_TRACKING_URI, manifest, config)
   --executor <name>     Where jobs run: inline, local or ray (overrides the manifest)
   --workers <n>         Jobs at once for the local and ray executors
   --ray-address <url>   Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)
   -h, --help            Show this help
 
-Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error, 130 interrupted.
+Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error,
+3 finished but MLflow refused calls (kept in the spool for synthmix sync), 130 interrupted.
 Jobs (a generator per seed, a classifier per cell) run in this process by default; --executor local
 runs them in worker processes, --executor ray as Ray jobs on a cluster (its folders must be shared).
 `);

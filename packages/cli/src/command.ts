@@ -48,7 +48,8 @@ export interface Command {
   run(input: CommandInput): Promise<number>;
 }
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+/** Exit codes; README lists them. `tracking`: the sweep finished but MLflow refused some calls. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, tracking: 3, interrupted: 130 } as const;
 
 export class UsageError extends UserError {}
 

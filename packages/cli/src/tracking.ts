@@ -1,7 +1,7 @@
 /** Chooses where a run is tracked: a configured server, the embedded one, or the spool alone. */
 import path from 'node:path';
 import type { ResolvedPlan } from '@synthmix/core';
-import { ensureEmbeddedServer, MlflowClient, MlflowNotInstalledError, MlflowTracker, optionsFromEnv } from '@synthmix/tracking';
+import { ensureEmbeddedServer, MlflowClient, MlflowNotInstalledError, MlflowTracker, optionsFromEnv, type RefusedCall } from '@synthmix/tracking';
 import type { IO } from './command.js';
 import type { Project } from './project.js';
 
@@ -11,15 +11,31 @@ export interface Tracking {
   notes: string[];
 }
 
-export function trackingUri(plan: Pick<ResolvedPlan, 'tracking'> | undefined, project: Project, env: NodeJS.ProcessEnv): string | undefined {
-  return plan?.tracking.uri ?? env.MLFLOW_TRACKING_URI ?? project.config.trackingUri;
+export type TrackingUriSource = 'flag' | 'environment' | 'manifest' | 'project config';
+
+/**
+ * Where every command logs and replays: the one resolution of the tracking URI, in one documented
+ * order — the --tracking-uri flag, MLFLOW_TRACKING_URI, the manifest's tracking.uri, the project
+ * config's trackingUri; none of these means the embedded server.
+ */
+export function resolveTrackingUri(project: Project, env: NodeJS.ProcessEnv, plan?: Pick<ResolvedPlan, 'manifest'>, flag?: string): { uri: string; source: TrackingUriSource } | undefined {
+  if (flag) return { uri: flag, source: 'flag' };
+  if (env.MLFLOW_TRACKING_URI) return { uri: env.MLFLOW_TRACKING_URI, source: 'environment' };
+  const fromManifest = plan?.manifest.tracking?.uri;
+  if (fromManifest) return { uri: fromManifest, source: 'manifest' };
+  if (project.config.trackingUri) return { uri: project.config.trackingUri, source: 'project config' };
+  return undefined;
 }
 
-export async function setupTracking(plan: ResolvedPlan, project: Project, io: IO, onNotice: (message: string) => void = (n) => io.stderr.write(`${n}\n`)): Promise<Tracking> {
+export function trackingUri(plan: Pick<ResolvedPlan, 'manifest'> | undefined, project: Project, env: NodeJS.ProcessEnv, flag?: string): string | undefined {
+  return resolveTrackingUri(project, env, plan, flag)?.uri;
+}
+
+export async function setupTracking(plan: ResolvedPlan, project: Project, io: IO, onNotice: (message: string) => void = (n) => io.stderr.write(`${n}\n`), flag?: string): Promise<Tracking> {
   if (!plan.tracking.enabled) return { notes: [] };
   const experimentName = io.env.MLFLOW_EXPERIMENT_NAME ?? plan.tracking.experiment;
   const notes: string[] = [];
-  let uri = trackingUri(plan, project, io.env);
+  let uri = trackingUri(plan, project, io.env, flag);
   if (!uri) {
     try {
       const server = await ensureEmbeddedServer(project.root, project.mlflowDir);
@@ -34,4 +50,18 @@ export async function setupTracking(plan: ResolvedPlan, project: Project, io: IO
   const client = new MlflowClient({ ...optionsFromEnv(io.env, uri)!, maxRetries: 2 });
   const tracker = new MlflowTracker({ client, outputDir: plan.outputDir, experimentName, onNotice });
   return { tracker, url: uri, notes };
+}
+
+/** What MLflow refused, where, and how to replay it: printed at the end of a run or a sync. */
+export function refusedSummary(refused: RefusedCall[], outputDir: string): string {
+  const byServer = new Map<string, RefusedCall[]>();
+  for (const r of refused) byServer.set(r.server, [...(byServer.get(r.server) ?? []), r]);
+  const lines = [`MLflow refused ${refused.length} call(s); they are not logged there but kept in ${outputDir}/mlflow/spool.jsonl:`];
+  for (const [server, calls] of byServer) {
+    lines.push(`  ${server}: ${calls.length} call(s)`);
+    for (const c of calls.slice(0, 5)) lines.push(`    ${c.op} ${c.run}: ${c.error.split('\n')[0]}`);
+    if (calls.length > 5) lines.push(`    … and ${calls.length - 5} more`);
+  }
+  lines.push(`Replay them to a server with: synthmix sync ${outputDir} --tracking-uri <url>`);
+  return lines.join('\n');
 }

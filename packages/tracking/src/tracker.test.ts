@@ -165,3 +165,55 @@ describe('MlflowTracker', () => {
   });
 });
 
+
+describe('MlflowTracker on a server that lost the sweep', () => {
+  it('logs everything again when the server at the same address has a new, empty store', async () => {
+    const first = await startTestServer();
+    const p = await plan('lost-store', ['seeds=[1]']);
+    const run = async () => {
+      const tracker = new MlflowTracker({ client: new MlflowClient({ trackingUri: first.url }), outputDir: p.outputDir, experimentName: p.tracking.experiment, onNotice: (n) => notices.push(n) });
+      await runSweep(p, { cacheDir: path.join(root, 'cache-lost-store'), backend, bootstrapResamples: 20, onEvent: (e) => tracker.handle(e) });
+      expect(await tracker.flush()).toBe(0);
+      return tracker;
+    };
+    const notices: string[] = [];
+    await run();
+    await first.stop();
+    // The same address, a fresh store: the run ids in state.json mean nothing there.
+    const replaced = await startTestServer(first.port);
+    try {
+      const tracker = await run();
+      expect(tracker.refused).toEqual([]);
+      expect(notices.some((n) => /does not have this sweep's runs .*RESOURCE_DOES_NOT_EXIST.*; logging everything recorded in .* again/.test(n))).toBe(true);
+      const client = new MlflowClient({ trackingUri: replaced.url });
+      const experiment = (await client.getExperimentByName(p.tracking.experiment))!;
+      const runs = await client.searchRuns([experiment.experiment_id], '');
+      expect(runs.map((r) => `${r.info.run_name} ${r.info.status}`).sort()).toEqual(['generator-seed1 FINISHED', 'lost-store FINISHED', 'real10-synth10-seed1 FINISHED', 'real20-synth0-seed1 FINISHED']);
+      const generator = runs.find((r) => r.info.run_name === 'generator-seed1')!;
+      expect((await client.getMetricHistory(generator.info.run_id, 'loss')).map((m) => m.step)).toEqual([1, 2, 3]);
+    } finally {
+      await replaced.stop();
+    }
+  });
+
+  it('records a call the server refuses for good, with the server and the run', async () => {
+    const p = await plan('refused', ['seeds=[1]']);
+    const client = new MlflowClient({ trackingUri: server.url });
+    const tracker = new MlflowTracker({ client, outputDir: p.outputDir, experimentName: p.tracking.experiment });
+    await runSweep(p, { cacheDir: path.join(root, 'cache'), backend, bootstrapResamples: 20, onEvent: (e) => tracker.handle(e) });
+    expect(await tracker.flush()).toBe(0);
+    expect(tracker.refused).toEqual([]);
+    // The server holds a run with this sweep's key whose params differ (MLflow params cannot
+    // change); a replay attaches to it and its params are refused for good.
+    const sweepKey = Object.keys(tracker.runIds).find((k) => !k.includes(':'))!;
+    const experimentId = tracker.experimentId!;
+    await client.deleteRun(tracker.runIds[sweepKey]);
+    const conflicting = await client.createRun({ experimentId, runName: 'refused', tags: { 'synthmix.run_key': sweepKey } });
+    await client.logBatch(conflicting.run_id, { params: [{ key: 'cells', value: '999' }] });
+    fs.rmSync(spoolPaths(p.outputDir).state);
+    const replay = new MlflowTracker({ client, outputDir: p.outputDir, experimentName: p.tracking.experiment });
+    expect(await replay.flush()).toBe(0);
+    expect(replay.refused[0]).toMatchObject({ server: server.url, op: 'start-run', run: sweepKey });
+    expect(replay.refused[0].error).toMatch(/INVALID_PARAMETER_VALUE/);
+  });
+});

@@ -16,13 +16,14 @@ export const SYNTHMIX_VERSION = '0.1.0';
 
 /** One spooled call. Runs are named by logical keys; their MLflow ids are resolved when applied. */
 export type SpoolOp =
-  | { seq: number; op: 'start-run'; key: string; name: string; parent?: string; tags: Record<string, string>; params: Record<string, string>; dataset?: { name: string; digest: string; source: string; context: string } }
+  | { seq: number; op: 'start-run'; key: string; name: string; parent?: string; tags: Record<string, string>; params: Record<string, string>; dataset?: { name: string; digest: string; source: string; context: string }; /** The cell runs again in this session: its earlier run (even a finished one) is replaced. */ fresh?: boolean }
   | { seq: number; op: 'log'; key: string; metrics: Metric[]; params: Param[]; tags: Tag[] }
   | { seq: number; op: 'artifact'; key: string; file: string; dir: string }
   | { seq: number; op: 'end-run'; key: string; status: RunStatus; tags?: Record<string, string> }
   | { seq: number; op: 'inputs'; key: string; dataset: { name: string; digest: string; source: string; context: string } };
 type NewOp = SpoolOp extends infer O ? (O extends SpoolOp ? Omit<O, 'seq'> : never) : never;
 
+/** What one server knows of this sweep: its run ids and how far the spool has been applied there. */
 interface SpoolState {
   experimentName: string;
   experimentId?: string;
@@ -32,6 +33,20 @@ interface SpoolState {
   complete: string[];
   /** Ops the server refused (bad values); kept for the record, not retried. */
   rejected: { seq: number; error: string }[];
+}
+
+/** state.json: one {@link SpoolState} per server and experiment, so a second server gets everything. */
+interface SpoolStateFile {
+  version: 2;
+  servers: Record<string, SpoolState>;
+}
+
+/** An MLflow call the server refused for good, with where and why. */
+export interface RefusedCall {
+  server: string;
+  op: string;
+  run: string;
+  error: string;
 }
 
 export interface TrackerOptions {
@@ -79,19 +94,51 @@ export class MlflowTracker {
   private closing = false;
   private sweepKey = '';
 
+  /** Key of the server and experiment this tracker logs to, in state.json. */
+  private readonly serverKey: string;
+  private stateFile: SpoolStateFile;
+  /** Refused calls of this session. */
+  readonly refused: RefusedCall[] = [];
+  private repaired = false;
+
   constructor(private readonly options: TrackerOptions) {
     this.paths = spoolPaths(options.outputDir);
     fs.mkdirSync(this.paths.dir, { recursive: true });
-    this.state = fs.existsSync(this.paths.state)
-      ? (JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as SpoolState)
-      : { experimentName: options.experimentName, appliedSeq: 0, runs: {}, complete: [], rejected: [] };
-    const spooled = fs.existsSync(this.paths.ops)
-      ? fs.readFileSync(this.paths.ops, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolOp)
-      : [];
-    // Leftovers of an earlier session go first, in their original order.
+    this.serverKey = `${options.client?.baseUrl ?? 'spool-only'} ${options.experimentName}`;
+    const saved = fs.existsSync(this.paths.state) ? (JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as Partial<SpoolStateFile>) : undefined;
+    // A state file of an older synthmix kept run ids without their server: start afresh; runs
+    // already on the server are found again by their run key.
+    this.stateFile = saved?.version === 2 && saved.servers ? (saved as SpoolStateFile) : { version: 2, servers: {} };
+    this.state = this.stateFile.servers[this.serverKey] ??= this.freshState();
+    const spooled = this.readSpool();
+    // Leftovers of an earlier session (or everything, for a server that has not seen this sweep) go first.
     this.queue = spooled.filter((o) => o.seq > this.state.appliedSeq);
     this.nextSeq = spooled.reduce((m, o) => Math.max(m, o.seq), this.state.appliedSeq) + 1;
     this.state.complete = [];
+  }
+
+  private freshState(): SpoolState {
+    return { experimentName: this.options.experimentName, appliedSeq: 0, runs: {}, complete: [], rejected: [] };
+  }
+
+  private readSpool(): SpoolOp[] {
+    return fs.existsSync(this.paths.ops) ? fs.readFileSync(this.paths.ops, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolOp) : [];
+  }
+
+  /**
+   * The server has lost what this sweep logged there (its store was replaced or deleted): forget
+   * its run ids and log everything recorded locally again, once.
+   */
+  private repair(reason: string): boolean {
+    if (this.repaired) return false;
+    this.repaired = true;
+    this.state = this.stateFile.servers[this.serverKey] = this.freshState();
+    const spooled = this.readSpool();
+    const queued = new Set(this.queue.map((o) => o.seq));
+    this.queue = [...spooled.filter((o) => !queued.has(o.seq)), ...this.queue].sort((a, b) => a.seq - b.seq);
+    this.options.onNotice?.(`MLflow at ${this.options.client!.baseUrl} does not have this sweep's runs (${reason}); logging everything recorded in ${this.paths.ops} again`);
+    this.saveState();
+    return true;
   }
 
   /** Calls not yet applied on the server. */
@@ -129,7 +176,8 @@ export class MlflowTracker {
   }
 
   private saveState(): void {
-    fs.writeFileSync(`${this.paths.state}.tmp`, JSON.stringify(this.state, null, 1));
+    this.stateFile.servers[this.serverKey] = this.state;
+    fs.writeFileSync(`${this.paths.state}.tmp`, JSON.stringify(this.stateFile, null, 1));
     fs.renameSync(`${this.paths.state}.tmp`, this.paths.state);
   }
 
@@ -162,6 +210,10 @@ export class MlflowTracker {
           delay = Math.min(delay * 2, this.options.maxOfflineDelayMs ?? 10_000);
           continue;
         }
+        if (err instanceof MlflowHttpError && err.code === 'RESOURCE_DOES_NOT_EXIST' && this.repair(err.message)) {
+          single = false;
+          continue;
+        }
         if (take > 1) {
           // One bad value must not sink a whole batch: apply its calls one by one.
           single = true;
@@ -170,6 +222,7 @@ export class MlflowTracker {
         // A refused call (bad value, conflicting param) will never succeed: record it and go on.
         const message = (err as Error).message;
         this.state.rejected.push(...ops.map((o) => ({ seq: o.seq, error: message })));
+        this.refused.push({ server: this.options.client!.baseUrl, op: first.op, run: first.key, error: message });
         this.options.onNotice?.(`MLflow refused ${first.op} for ${first.key}: ${message}`);
       }
       this.queue.splice(0, take);
@@ -196,6 +249,12 @@ export class MlflowTracker {
         // Attach to the run of an earlier attempt instead of creating a duplicate.
         const found = this.state.runs[op.key] ? [await client.getRun(this.state.runs[op.key].run_id)] : await client.searchRuns([experimentId], `tags.\`synthmix.run_key\` = '${op.key}'`);
         let info: RunInfo | undefined = found[0]?.info;
+        if (info && op.fresh && op.key.includes(':cell:')) {
+          // The cell runs again (a retry, --fresh): its earlier run, finished or not, is replaced.
+          await client.deleteRun(info.run_id);
+          info = undefined;
+          this.state.complete = this.state.complete.filter((k) => k !== op.key);
+        }
         if (info?.status === 'FINISHED' && op.key !== this.sweepKeyOf(op.key)) {
           this.state.runs[op.key] = info;
           this.state.complete.push(op.key);
@@ -274,7 +333,7 @@ export class MlflowTracker {
         this.enqueue({ op: 'artifact', key: this.scopeKey(event.scope), file: event.path, dir: event.scope.kind === 'generator' ? `samples/${path.basename(path.dirname(path.dirname(event.path)))}` : '' });
         return;
       case 'cell:start':
-        this.startCell(event.cell);
+        this.startCell(event.cell, true);
         return;
       case 'cell:done': {
         const key = this.cellKey(event.result.cell.id);
@@ -341,10 +400,10 @@ export class MlflowTracker {
     this.enqueue({ op: 'artifact', key: this.sweepKey, file: path.join(plan.outputDir, 'plan.json'), dir: '' });
   }
 
-  private startCell(cell: CellResult['cell']): void {
+  private startCell(cell: CellResult['cell'], fresh = false): void {
     const plan = this.plan;
     this.enqueue({
-      op: 'start-run', key: this.cellKey(cell.id), name: cell.id, parent: this.sweepKey,
+      op: 'start-run', key: this.cellKey(cell.id), name: cell.id, parent: this.sweepKey, fresh,
       tags: { 'mlflow.note.content': `${Math.round((1 - cell.ratio) * 100)}:${Math.round(cell.ratio * 100)} real:synthetic, seed ${cell.seed}: ${cell.realPerClass} real + ${cell.syntheticPerClass} synthetic images per class, ${cell.trainPerClass}/${cell.valPerClass} train/validation per class.`, 'synthmix.classifier': plan?.classifier.plugin ?? '' },
       params: { ratio: String(cell.ratio), seed: String(cell.seed), real_per_class: String(cell.realPerClass), synthetic_per_class: String(cell.syntheticPerClass), train_per_class: String(cell.trainPerClass), val_per_class: String(cell.valPerClass), ...flatten(plan?.classifier.options ?? {}, 'classifier.options') },
       dataset: this.datasetInput('training'),

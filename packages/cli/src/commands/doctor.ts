@@ -6,7 +6,7 @@ import { decideBackend, loadBackend, normaliseRayAddress, probeMachine, RayJobsC
 import { findMlflow, MlflowClient, runningServer } from '@synthmix/tracking';
 import { EXIT, type Command } from '../command.js';
 import { findProject } from '../project.js';
-import { trackingUri } from '../tracking.js';
+import { resolveTrackingUri } from '../tracking.js';
 
 function cpuInfo() {
   const text = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
@@ -38,6 +38,7 @@ export const doctor: Command = {
     backend: { type: 'string', valueName: 'name', description: 'Check this backend request instead of the configured one' },
     executor: { type: 'string', valueName: 'name', description: 'Check this executor (inline, local, ray) instead of the configured one' },
     'ray-address': { type: 'string', valueName: 'url', description: 'Ray dashboard address to check (else project config, RAY_ADDRESS)' },
+    'tracking-uri': { type: 'string', valueName: 'url', description: 'MLflow server to check (else MLFLOW_TRACKING_URI, project config)' },
   },
   async run({ options, io }) {
     const project = await findProject(io.cwd, io.env);
@@ -65,14 +66,15 @@ export const doctor: Command = {
     report.cpu = cpuInfo();
     report.node = process.version;
     report.platform = `${os.platform()} ${os.release()} ${os.arch()}`;
-    const uri = trackingUri(undefined, project, io.env);
+    const resolved = resolveTrackingUri(project, io.env, undefined, options['tracking-uri'] as string | undefined);
+    const uri = resolved?.uri;
     let mlflowPath: string | null = null;
     try {
       mlflowPath = findMlflow(project.root, io.env);
     } catch { /* reported below */ }
     const embedded = await runningServer(project.mlflowDir);
     const url = uri ?? embedded?.url;
-    report.mlflow = { trackingUri: uri ?? null, embeddedServer: embedded?.url ?? null, reachable: url ? await new MlflowClient({ trackingUri: url }).health() : false, executable: mlflowPath };
+    report.mlflow = { trackingUri: uri ?? null, source: resolved?.source ?? (embedded ? 'embedded' : null), order: 'flag, MLFLOW_TRACKING_URI, manifest, project config, embedded server', embeddedServer: embedded?.url ?? null, reachable: url ? await new MlflowClient({ trackingUri: url }).health() : false, executable: mlflowPath };
     const execution = resolveExecution({ manifest: {} as never }, project.config, io.env, { executor: options.executor as string | undefined, rayAddress: options['ray-address'] as string | undefined });
     const executorReport: Record<string, unknown> = { executor: execution.executor, workers: execution.workers, retries: execution.retries, address: execution.address ?? null };
     if (execution.executor === 'ray' || execution.address) {
@@ -101,7 +103,7 @@ export const doctor: Command = {
       `gpu          ${facts.cudaDevices.length ? facts.cudaDevices.join('; ') : `none (${facts.cudaProblem})`}; tfjs-node-gpu binding ${facts.gpuPackage ? 'built' : 'not built'}`,
       `cpu          ${(report.cpu as { model: string }).model}, ${(report.cpu as { cores: number }).cores} cores, ${(report.cpu as { features: string[] }).features.join(' ')}`,
       `node         ${process.version} (${report.platform})`,
-      `mlflow       ${url ? `${url} ${(report.mlflow as { reachable: boolean }).reachable ? 'reachable' : 'NOT reachable'}` : 'no server configured or running'}; executable ${mlflowPath ?? 'not found (npm run setup installs it)'}`,
+      `mlflow       ${url ? `${url} (from ${resolved?.source ?? 'the embedded server'}) ${(report.mlflow as { reachable: boolean }).reachable ? 'reachable' : 'NOT reachable'}` : 'no server configured or running; the embedded one starts with the first run'}; executable ${mlflowPath ?? 'not found (npm run setup installs it)'}`,
       `executor     ${execution.executor}${execution.executor !== 'inline' ? `, ${execution.workers} at once` : ''}, ${execution.retries} retr${execution.retries === 1 ? 'y' : 'ies'}${executorReport.rayVersion ? `; Ray ${executorReport.rayVersion as string} at ${execution.address} (${Object.entries(executorReport.resources as Record<string, number>).filter(([k]) => ['CPU', 'GPU', 'memory'].includes(k)).map(([k, v]) => (k === 'memory' ? `${(v / 2 ** 30).toFixed(1)} GiB` : `${v} ${k}`)).join(', ')}, ${executorReport.nodes as number} node(s))` : ''}${executorReport.error ? `; Ray: ${executorReport.error as string}` : ''}`,
       `datasets     ${(report.datasets as { path: string; folders: string[] }[]).map((d) => `${d.path} [${d.folders.join(', ')}]`).join('; ') || 'none found'}`,
       `project      ${project.root}${project.config.filepath ? ` (config ${project.config.filepath})` : ''}`,

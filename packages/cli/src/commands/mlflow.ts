@@ -8,10 +8,10 @@ export const mlflow: Command = {
   brief: 'Start or find the MLflow UI (also: synthmix ui)',
   summary: 'Start (or find) the MLflow tracking server and print the address of its UI.',
   args: [],
-  options: {},
-  async run({ io }) {
+  options: { 'tracking-uri': { type: 'string', valueName: 'url', description: 'MLflow server (else MLFLOW_TRACKING_URI, project config)' } },
+  async run({ io, options }) {
     const project = await findProject(io.cwd, io.env);
-    const uri = trackingUri(undefined, project, io.env);
+    const uri = trackingUri(undefined, project, io.env, options['tracking-uri'] as string | undefined);
     if (uri) {
       const ok = await new MlflowClient({ trackingUri: uri }).health();
       io.stdout.write(`MLflow (configured): ${uri} ${ok ? 'is up' : 'does NOT answer'}\n`);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isComparison, loadBackend, loadComparison, resolveExecution, runSweep, sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
 import { EXIT, type Command, type CommandInput, type IO } from '../command.js';
 import { findProject, loadPlan, pluginSchemaFor, type Project } from '../project.js';
-import { setupTracking } from '../tracking.js';
+import { refusedSummary, setupTracking } from '../tracking.js';
 import { Dashboard } from '../ui/Dashboard.js';
 import { eventLine } from '../ui/lines.js';
 import { initialView, reduce, type SweepView } from '../ui/state.js';
@@ -82,12 +82,14 @@ export const run: Command = {
     'no-ui': { type: 'boolean', description: 'Plain log lines instead of the live dashboard' },
     json: { type: 'boolean', description: 'Stream the typed events as JSON Lines' },
     'no-tracking': { type: 'boolean', description: 'Do not log to MLflow' },
+    'tracking-uri': { type: 'string', valueName: 'url', description: 'MLflow server (else MLFLOW_TRACKING_URI, manifest, config)' },
     executor: { type: 'string', valueName: 'name', description: 'Where jobs run: inline, local or ray (overrides the manifest)' },
     workers: { type: 'string', valueName: 'n', description: 'Jobs at once for the local and ray executors' },
     'ray-address': { type: 'string', valueName: 'url', description: 'Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)' },
   },
   details: [
-    'Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error, 130 interrupted.',
+    'Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error,',
+    '3 finished but MLflow refused calls (kept in the spool for synthmix sync), 130 interrupted.',
     'Jobs (a generator per seed, a classifier per cell) run in this process by default; --executor local',
     'runs them in worker processes, --executor ray as Ray jobs on a cluster (its folders must be shared).',
   ],
@@ -110,21 +112,22 @@ export const run: Command = {
       return outcomes.every((o) => o.summary.status === 'finished') ? EXIT.ok : EXIT.failed;
     }
     const plan = await loadPlan(args[0], project, overrides, io.cwd);
-    const { summary } = await runPlan(plan, project, io, options);
+    const { summary, refused } = await runPlan(plan, project, io, options);
     if (summary.error && summary.status === 'failed' && !summary.failed.length) io.stderr.write(`synthmix run: ${summary.error}\n`);
+    if (summary.status === 'finished' && refused) return EXIT.tracking;
     return summary.status === 'finished' ? EXIT.ok : summary.status === 'interrupted' ? EXIT.interrupted : EXIT.failed;
   },
 };
 
 /** One sweep: dashboard or log lines, tracking, report. */
-async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: CommandInput['options']): Promise<{ summary: SweepSummary; reportPath: string }> {
+async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: CommandInput['options']): Promise<{ summary: SweepSummary; reportPath: string; refused: number }> {
   plan = { ...plan, execution: resolveExecution(plan, project.config, io.env, { executor: options.executor as string | undefined, workers: options.workers as string | undefined, rayAddress: options['ray-address'] as string | undefined }) };
   const controller = new AbortController();
   const hub = new EventHub();
   const interactive = !options.json && !options['no-ui'] && io.stdout.isTTY === true && io.env.CI !== 'true';
   // Tracker notices (server lost, back) show in the dashboard's warnings, or as log lines.
   const notice = (message: string) => (interactive ? hub.emit({ type: 'warning', time: Date.now(), scope: { kind: 'sweep' }, message }) : io.stderr.write(`${message}\n`));
-  const tracking = options['no-tracking'] ? { notes: [] as string[], tracker: undefined, url: undefined } : await setupTracking(plan, project, io, notice);
+  const tracking = options['no-tracking'] ? { notes: [] as string[], tracker: undefined, url: undefined } : await setupTracking(plan, project, io, notice, options['tracking-uri'] as string | undefined);
   const final: AppProps['final'] = {};
   let interrupts = 0;
   const onStop = () => controller.abort();
@@ -190,9 +193,13 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
   if (tracking.tracker) {
     const left = await tracking.tracker.flush(30_000);
     if (left) io.stderr.write(`${left} MLflow call(s) are spooled in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
-    else if (tracking.url && !options.json) io.stderr.write(`MLflow: ${tracking.url}\n`);
+    else if (tracking.url && !options.json && !interactive) io.stderr.write(`MLflow: ${tracking.url}\n`);
+    if (tracking.tracker.refused.length) {
+      io.stderr.write(`${refusedSummary(tracking.tracker.refused, plan.outputDir)}\n`);
+      return { summary, reportPath, refused: tracking.tracker.refused.length };
+    }
   }
-  return { summary, reportPath };
+  return { summary, reportPath, refused: 0 };
 }
 
 export type { IO };

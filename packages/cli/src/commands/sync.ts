@@ -3,7 +3,8 @@ import path from 'node:path';
 import { ensureEmbeddedServer, MlflowClient, MlflowTracker, optionsFromEnv, spoolPaths } from '@synthmix/tracking';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
-import { trackingUri } from '../tracking.js';
+import { refusedSummary, trackingUri } from '../tracking.js';
+import { sweepLayout, type ResolvedPlan } from '@synthmix/core';
 
 export const sync: Command = {
   name: 'sync',
@@ -16,13 +17,18 @@ export const sync: Command = {
     const spool = spoolPaths(dir);
     if (!fs.existsSync(spool.ops)) throw new UsageError(`no MLflow spool in ${dir} (expected ${path.relative(io.cwd, spool.ops)})`);
     const project = await findProject(io.cwd, io.env);
-    const uri = (options['tracking-uri'] as string | undefined) ?? trackingUri(undefined, project, io.env) ?? (await ensureEmbeddedServer(project.root, project.mlflowDir)).url;
-    const state = fs.existsSync(spool.state) ? JSON.parse(fs.readFileSync(spool.state, 'utf8')) : undefined;
-    const experimentName = state?.experimentName ?? path.basename(dir);
+    const planFile = sweepLayout(dir).plan;
+    const plan = fs.existsSync(planFile) ? (JSON.parse(fs.readFileSync(planFile, 'utf8')) as ResolvedPlan) : undefined;
+    const uri = trackingUri(plan, project, io.env, options['tracking-uri'] as string | undefined) ?? (await ensureEmbeddedServer(project.root, project.mlflowDir)).url;
+    const experimentName = io.env.MLFLOW_EXPERIMENT_NAME ?? plan?.tracking.experiment ?? path.basename(dir);
     const tracker = new MlflowTracker({ client: new MlflowClient({ ...optionsFromEnv(io.env, uri)!, maxRetries: 2 }), outputDir: dir, experimentName, onNotice: (n) => io.stderr.write(`${n}\n`) });
     const before = tracker.pending;
     const left = await tracker.flush(120_000);
     io.stdout.write(`replayed ${before - left} of ${before} spooled call(s) to ${uri}${left ? `; ${left} left (server unreachable?)` : ''}\n`);
+    if (tracker.refused.length) {
+      io.stderr.write(`${refusedSummary(tracker.refused, dir)}\n`);
+      return EXIT.tracking;
+    }
     return left ? EXIT.failed : EXIT.ok;
   },
 };
