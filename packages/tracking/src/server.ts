@@ -81,6 +81,8 @@ export interface StartOptions {
   /** Keep running after this process exits (the embedded default); tests pass false. */
   detached?: boolean;
   timeoutMs?: number;
+  /** Extra environment of the server (benchmarks compare settings). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface StartedServer extends ServerInfo {
@@ -98,7 +100,7 @@ export async function startMlflowServer(options: StartOptions): Promise<StartedS
     '--backend-store-uri', `sqlite:///${path.resolve(options.storeDir, 'mlflow.db')}`,
     '--artifacts-destination', path.resolve(options.storeDir, 'artifacts'),
     '--workers', '1',
-  ], { detached: options.detached ?? false, stdio: ['ignore', log, log], env: leanServerEnv(process.env) });
+  ], { detached: options.detached ?? false, stdio: ['ignore', log, log], env: { ...leanServerEnv(process.env), ...options.env } });
   fs.closeSync(log);
   let alive = true;
   child.on('exit', () => (alive = false));
@@ -144,4 +146,45 @@ export async function ensureEmbeddedServer(projectRoot: string, storeDir = path.
   if (running) return { ...running, started: false };
   const started = await startMlflowServer({ projectRoot, storeDir, detached: true });
   return { url: started.url, pid: started.pid, port: started.port, storeDir: started.storeDir, startedAt: started.startedAt, started: true };
+}
+
+/** Stops the embedded server recorded in `storeDir/server.json` (its process group); the store stays. */
+export async function stopEmbeddedServer(storeDir: string): Promise<ServerInfo | undefined> {
+  const file = path.join(storeDir, 'server.json');
+  const info = await runningServer(storeDir);
+  if (!info) {
+    fs.rmSync(file, { force: true });
+    return undefined;
+  }
+  try {
+    process.kill(-info.pid, 'SIGTERM');
+  } catch {
+    try {
+      process.kill(info.pid, 'SIGTERM');
+    } catch { /* already gone */ }
+  }
+  for (let i = 0; i < 50 && (await healthy(info.url)); i++) await new Promise((r) => setTimeout(r, 200));
+  fs.rmSync(file, { force: true });
+  return info;
+}
+
+/** Resident memory of a server's process group in MiB (Linux /proc), or undefined. */
+export function serverMemoryMb(pid: number): number | undefined {
+  try {
+    let kb = 0;
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // fields[2] is the process group id.
+        if (Number(fields[2]) !== pid) continue;
+        const rss = fs.readFileSync(`/proc/${entry}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m);
+        if (rss) kb += Number(rss[1]);
+      } catch { /* exited meanwhile */ }
+    }
+    return kb ? kb / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
