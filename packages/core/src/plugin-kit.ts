@@ -108,3 +108,38 @@ export async function generatePerClass(
     provenance: { plugin: plugin.name, pluginVersion: plugin.version, seed: ctx.seed, stateHash: hash.digest('hex').slice(0, 16), details: plugin.details },
   };
 }
+
+type Optimizer = ReturnType<TF['train']['adam']>;
+type NamedTensor = { name: string; tensor: Tensor };
+/** tfjs Adam keeps beta1^t and beta2^t in these (not part of getWeights()). */
+type AdamAccumulators = { accBeta1?: ReturnType<TF['variable']>; accBeta2?: ReturnType<TF['variable']> };
+const ACC_NAMES = ['__synthmix_accBeta1', '__synthmix_accBeta2'] as const;
+
+/**
+ * An optimizer's full state for a checkpoint. tfjs's Adam accumulates beta^t by repeated float32
+ * multiplication while training, but its setWeights() recomputes it as pow(beta, t + 1), which
+ * rounds differently, so a resumed run drifts from an uninterrupted one. The accumulators are
+ * saved here too. Dispose the returned tensors' `iter` entry (getWeights makes it fresh).
+ */
+export async function optimizerState(optimizer: Optimizer): Promise<NamedTensor[]> {
+  const weights = await optimizer.getWeights();
+  const acc = optimizer as unknown as AdamAccumulators;
+  if (acc.accBeta1 && acc.accBeta2) weights.push({ name: ACC_NAMES[0], tensor: acc.accBeta1.clone() }, { name: ACC_NAMES[1], tensor: acc.accBeta2.clone() });
+  return weights;
+}
+
+/** Tensors of {@link optimizerState} that the caller must dispose after saving. */
+export function ownedByOptimizerState(state: NamedTensor[]): Tensor[] {
+  return state.filter((w) => w.name === 'iter' || (ACC_NAMES as readonly string[]).includes(w.name)).map((w) => w.tensor);
+}
+
+/** Restores what {@link optimizerState} saved, accumulators included (bit for bit). */
+export async function restoreOptimizerState(optimizer: Optimizer, saved: NamedTensor[]): Promise<void> {
+  await optimizer.setWeights(saved.filter((w) => !(ACC_NAMES as readonly string[]).includes(w.name)));
+  const acc = optimizer as unknown as AdamAccumulators;
+  const [b1, b2] = ACC_NAMES.map((n) => saved.find((w) => w.name === n)?.tensor);
+  if (b1 && b2 && acc.accBeta1 && acc.accBeta2) {
+    acc.accBeta1.assign(b1);
+    acc.accBeta2.assign(b2);
+  }
+}

@@ -93,6 +93,22 @@ describe('dcgan plugin', () => {
     expect(full.artifacts.map((a) => path.basename(a))).toEqual(['epoch-0001.png', 'epoch-0002.png']);
   });
 
+  it('resumes exactly after a stop at any epoch: every later epoch has the clean run\'s losses, bit for bit', async () => {
+    // Long enough for Adam's bias-correction products (beta^t, accumulated by multiplication
+    // while training) to round differently from pow(beta, t) if a resume recomputed them.
+    const long = { ...small, epochs: 6, batchSize: 8 };
+    const clean = newEvents();
+    await dcgan().train(real, long, context(path.join(tmp, 'clean-long'), clean));
+    for (const stopAt of [1, 3, 5]) {
+      const resumed = newEvents();
+      const dir = path.join(tmp, `resumed-at-${stopAt}`);
+      await dcgan().train(real, { ...long, epochs: stopAt }, context(dir, resumed));
+      await dcgan().train(real, long, context(dir, resumed));
+      expect(resumed.progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(resumed.progress.map((p) => p.metrics)).toEqual(clean.progress.map((p) => p.metrics));
+    }
+  });
+
   it('generates images of the real shape and range, with provenance, deterministically', async () => {
     const dir = path.join(tmp, 'full');
     const request = { countPerClass: 5, classNames: ['tumor'], height: 16, width: 16, channels: 1 };

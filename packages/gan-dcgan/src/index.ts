@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
@@ -107,10 +107,10 @@ export async function saveCheckpoint(dir: string, gan: GanPair, state: object): 
   await saveTensors(path.join(dir, 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
   await saveTensors(path.join(dir, 'discriminator'), gan.d.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
   for (const [opt, file] of [[gan.optG, 'opt-g'], [gan.optD, 'opt-d']] as const) {
-    const weights = await opt.getWeights();
+    const weights = await optimizerState(opt);
     await saveTensors(path.join(dir, file), weights);
-    // getWeights() makes a fresh scalar for the iteration count; the rest are the live moments.
-    weights.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+    // The iteration count and Adam's accumulators are copies; the rest are the live moments.
+    ownedByOptimizerState(weights).forEach((t) => t.dispose());
   }
   fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
   // state.json is written last: a checkpoint without it is incomplete and ignored.
@@ -129,7 +129,7 @@ export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withO
     // Adam creates its slots lazily; setWeights restores iterations and moments by name.
     for (const [opt, file] of [[gan.optG, 'opt-g'], [gan.optD, 'opt-d']] as const) {
       const saved = loadTensors(tf, path.join(dir, file));
-      await opt.setWeights(saved); // copies into new variables
+      await restoreOptimizerState(opt, saved); // copies into new variables
       tf.dispose(saved.map((s) => s.tensor));
     }
   }

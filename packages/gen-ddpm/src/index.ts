@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 
@@ -158,9 +158,9 @@ async function saveCheckpoint(dir: string, model: Model, state: object): Promise
   fs.mkdirSync(dir, { recursive: true });
   await saveTensors(path.join(dir, 'weights'), [...model.unet.params].map(([name, tensor]) => ({ name, tensor })));
   await saveTensors(path.join(dir, 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
-  const opt = await model.optimizer.getWeights();
+  const opt = await optimizerState(model.optimizer);
   await saveTensors(path.join(dir, 'adam'), opt);
-  opt.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+  ownedByOptimizerState(opt).forEach((t) => t.dispose());
   fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
   fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
 }
@@ -175,7 +175,7 @@ async function loadCheckpoint<S>(tf: TF, dir: string, model: Model): Promise<S> 
   restore(tf, model.unet.params, path.join(dir, 'weights'));
   restore(tf, model.ema, path.join(dir, 'ema'));
   const opt = loadTensors(tf, path.join(dir, 'adam'));
-  await model.optimizer.setWeights(opt);
+  await restoreOptimizerState(model.optimizer, opt);
   tf.dispose(opt.map((o) => o.tensor));
   return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as S;
 }
