@@ -148,6 +148,24 @@ describe('runSweep', () => {
   });
 });
 
+describe('resume keeps every result', () => {
+  it('the Fréchet distance of the 100:0 cell survives a rerun after a kill during later cells', async () => {
+    const p = await plan('frechet-resume');
+    const cache = path.join(root, 'cache-frechet');
+    await run(p, cache);
+    const qualityFile = path.join(p.outputDir, 'quality-seed1.json');
+    const before = JSON.parse(fs.readFileSync(qualityFile, 'utf8')).perClass;
+    expect(before.tumor.frechetRealClassifier).toBeGreaterThan(0);
+    // As after a kill while a synthetic cell of seed 1 trained: its result is missing.
+    fs.rmSync(path.join(p.outputDir, 'cells', 'real10-synth10-seed1'), { recursive: true });
+    const { summary } = await run(p, cache);
+    expect(summary.status).toBe('finished');
+    const after = JSON.parse(fs.readFileSync(qualityFile, 'utf8')).perClass;
+    expect(after.tumor.frechetRealClassifier).toBe(before.tumor.frechetRealClassifier);
+    expect(after.healthy.frechetRealClassifier).toBe(before.healthy.frechetRealClassifier);
+  });
+});
+
 describe('sampleCell', () => {
   const pool = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 30, size: 8, channels: 1 });
   const synthetic = { ...phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 20, size: 8, channels: 1, seed: 9 }) };

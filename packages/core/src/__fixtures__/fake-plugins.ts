@@ -91,6 +91,18 @@ export function nearestMeanClassifier(): ClassifierPlugin<{ failOn?: string }> {
           }
           return out;
         },
+        // Two features per image (bright fraction, mean intensity), for the Fréchet distance.
+        async embed(set) {
+          const size = set.height * set.width * set.channels;
+          const features = new Float32Array(set.count * 2);
+          for (let i = 0; i < set.count; i++) {
+            let sum = 0;
+            for (let p = 0; p < size; p++) sum += set.images[i * size + p];
+            features[i * 2] = brightFraction(set, i);
+            features[i * 2 + 1] = sum / size;
+          }
+          return { features, dim: 2 };
+        },
         dispose() {},
       };
     },
