@@ -143,6 +143,54 @@ describe('synthmix run without a terminal', () => {
     for (const f of ['results.md', 'results.csv', 'metrics.svg', 'metrics.png', 'roc.png', 'confusion.png', 'report.html']) expect(fs.existsSync(path.join(tmp, 'runs', 'plain', 'report', f)), f).toBe(true);
   });
 
+  it('reports a three-class sweep in macro terms: consistent metrics, intervals around them, no paper comparison', async () => {
+    const file = manifest('three');
+    const text = fs.readFileSync(file, 'utf8').replace('classes: { tumor: tumor, healthy: healthy }', 'classes: { glioma: glioma, healthy: healthy, meningioma: meningioma }');
+    fs.writeFileSync(file, text.replace('ratios: [0, 0.5]', 'ratios: [0, 0.5, 1]').replace('trainingSetSize: 20', 'trainingSetSize: 30'));
+    const r = await cli('run', file, '--no-ui', '--no-tracking');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Metrics: macro averages over 3 classes (glioma, healthy, meningioma); AUC one-vs-rest.');
+    const out = path.join(tmp, 'runs', 'three');
+    const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    expect(csv[0].slice(5, 9)).toEqual(['averaging', 'accuracy', 'accuracy_ci_low', 'accuracy_ci_high']);
+    for (const cellId of ['real30-synth0-seed1', 'real15-synth15-seed1', 'real0-synth30-seed1']) {
+      const result = JSON.parse(fs.readFileSync(path.join(out, 'cells', cellId, 'result.json'), 'utf8'));
+      expect(result.task).toEqual({ kind: 'multiclass', average: 'macro', classes: ['glioma', 'healthy', 'meningioma'] });
+      const c: number[][] = result.confusion;
+      const n = c.flat().reduce((a, b) => a + b, 0);
+      const recall = c.map((row, i) => row[i] / row.reduce((a, b) => a + b, 0));
+      const precision = c.map((_, i) => (c.reduce((s, row) => s + row[i], 0) ? c[i][i] / c.reduce((s, row) => s + row[i], 0) : 0));
+      expect(result.metrics.accuracy).toBeCloseTo(c.reduce((s, row, i) => s + row[i], 0) / n, 12);
+      expect(result.metrics.recall).toBeCloseTo(recall.reduce((a, b) => a + b, 0) / 3, 12);
+      expect(result.metrics.precision).toBeCloseTo(precision.reduce((a, b) => a + b, 0) / 3, 12);
+      expect(result.metrics.recall_healthy).toBeCloseTo(recall[1], 12);
+      for (const m of ['accuracy', 'precision', 'recall', 'f1', 'auc']) {
+        expect(result.metrics[`${m}_ci_low`], `${cellId} ${m}`).toBeLessThanOrEqual(result.metrics[m] + 1e-12);
+        expect(result.metrics[`${m}_ci_high`], `${cellId} ${m}`).toBeGreaterThanOrEqual(result.metrics[m] - 1e-12);
+      }
+      const row = csv.find((x) => x[0] === cellId)!;
+      expect(row[5]).toBe('macro');
+      expect(Number(row[6])).toBeCloseTo(result.metrics.accuracy, 5);
+    }
+    const md = fs.readFileSync(path.join(out, 'report', 'results.md'), 'utf8');
+    expect(md).toContain('Metrics: macro averages over 3 classes');
+    expect(md).not.toContain('Against the paper');
+    // McNemar compares right and wrong per image (argmax), not a thresholded one-vs-rest score.
+    const sig = JSON.parse(fs.readFileSync(path.join(out, 'report', 'significance.json'), 'utf8'));
+    expect(sig).toHaveLength(2);
+    const base = JSON.parse(fs.readFileSync(path.join(out, 'cells', 'real30-synth0-seed1', 'result.json'), 'utf8'));
+    const synth = JSON.parse(fs.readFileSync(path.join(out, 'cells', 'real0-synth30-seed1', 'result.json'), 'utf8'));
+    if (Math.abs(base.metrics.accuracy - synth.metrics.accuracy) > 0.3) expect(sig[1].mcnemarP).toBeLessThan(0.05);
+    expect(sig[1].delongP).toBeNull();
+  });
+
+  it('names the positive class of a binary sweep and keeps the paper out of the phantom demo', () => {
+    const md = fs.readFileSync(path.join(tmp, 'runs', 'plain', 'report', 'results.md'), 'utf8');
+    expect(md).toContain('Metrics: binary, positive class "tumor".');
+    expect(md).not.toContain('Against the paper');
+  });
+
   it('streams JSON Lines of the typed events with --json', async () => {
     const file = manifest('json');
     const r = await cli('run', file, '--json', '--no-tracking');

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { safeFileName, sweepLayout, type CellResult, type ResolvedPlan } from '@synthmix/core';
-import { delongTest, holmAdjust, mcnemarTest, rocCurve } from '@synthmix/metrics';
+import { argmaxRows, delongTest, describeTask, holmAdjust, mcnemarTest, parsePredictionsCsv, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
 
@@ -23,25 +23,28 @@ export const PAPER = {
 };
 
 interface Predictions {
+  /** 1 for the positive class (one-vs-rest with more classes), else 0. */
   labels: number[];
+  /** Probability of the positive class. */
   scores: number[];
+  /** Class index per row, and the predicted (argmax) class. */
+  classLabels: number[];
+  predicted: number[];
 }
 
+/** A cell's predictions.csv, read by the one reader of that format (@synthmix/metrics). */
 function readPredictions(file: string, positive: string): Predictions | undefined {
   if (!fs.existsSync(file)) return undefined;
-  const [header, ...rows] = fs.readFileSync(file, 'utf8').trim().split('\n');
-  const cols = header.split(',');
-  const p = cols.indexOf(`p_${positive}`);
-  const labels: number[] = [];
-  const scores: number[] = [];
-  for (const row of rows) {
-    // The id column is JSON-quoted and may hold commas: read the others from the right.
-    const parts = row.split(',');
-    const tail = parts.slice(parts.length - (cols.length - 1));
-    labels.push(tail[0] === positive ? 1 : 0);
-    scores.push(Number(tail[p - 1]));
-  }
-  return { labels, scores };
+  const parsed = parsePredictionsCsv(fs.readFileSync(file, 'utf8'), file);
+  if (parsed.kind !== 'multi') return undefined;
+  const k = parsed.classes.length;
+  const p = parsed.classes.indexOf(positive);
+  return {
+    labels: parsed.labels.map((l) => (l === p ? 1 : 0)),
+    scores: parsed.labels.map((_, i) => parsed.probabilities[i * k + p]),
+    classLabels: parsed.labels,
+    predicted: Array.from(argmaxRows(parsed.probabilities, k)),
+  };
 }
 
 export interface Significance {
@@ -57,6 +60,7 @@ export interface Significance {
 /** Each ratio against 100:0 of the same seed on the same test set, Holm-corrected per seed. */
 export function significance(plan: ResolvedPlan, results: CellResult[]): Significance[] {
   const positive = plan.dataset.classes[plan.dataset.positiveClass].name;
+  const binary = plan.dataset.classes.length === 2;
   const out: Significance[] = [];
   for (const seed of plan.seeds) {
     const cells = results.filter((r) => r.cell.seed === seed);
@@ -68,14 +72,20 @@ export function significance(plan: ResolvedPlan, results: CellResult[]): Signifi
       const pred = readPredictions(r.files.predictions, positive);
       if (!pred || pred.labels.length !== basePred.labels.length) continue;
       try {
-        const d = delongTest(basePred.labels, pred.scores, basePred.scores);
-        const m = mcnemarTest(basePred.labels, pred.scores.map((s) => (s >= 0.5 ? 1 : 0)), basePred.scores.map((s) => (s >= 0.5 ? 1 : 0)));
-        rows.push({ ratio: r.cell.ratio, seed, deltaAuc: d.difference, delongP: d.pValue, mcnemarP: m.pValue });
+        // McNemar on right/wrong per image (the argmax class); DeLong compares the binary task's
+        // AUCs and is not defined for macro one-vs-rest AUCs.
+        const m = mcnemarTest(basePred.classLabels, pred.predicted, basePred.predicted);
+        if (binary) {
+          const d = delongTest(basePred.labels, pred.scores, basePred.scores);
+          rows.push({ ratio: r.cell.ratio, seed, deltaAuc: d.difference, delongP: d.pValue, mcnemarP: m.pValue });
+        } else {
+          rows.push({ ratio: r.cell.ratio, seed, deltaAuc: r.metrics.auc - (base?.metrics.auc ?? NaN), delongP: NaN, mcnemarP: m.pValue });
+        }
       } catch {
         // One class only in the test set: no test is defined.
       }
     }
-    const dh = holmAdjust(rows.map((r) => r.delongP));
+    const dh = binary ? holmAdjust(rows.map((r) => r.delongP)) : rows.map(() => NaN);
     const mh = holmAdjust(rows.map((r) => r.mcnemarP));
     rows.forEach((r, i) => out.push({ ...r, delongHolm: dh[i], mcnemarHolm: mh[i] }));
   }
@@ -97,14 +107,23 @@ function axes(w: number, h: number, m: { l: number; r: number; t: number; b: num
   return parts.join('');
 }
 
-/** Each metric against the synthetic fraction, with CI bands, and the paper's points. */
-export function metricsPlotSvg(rows: TableRow[], title: string): string {
+/**
+ * Whether a sweep is the paper's setting (BR35H, two classes, a folder dataset), so that a
+ * comparison with its published numbers means something.
+ */
+export function isPaperSetting(plan: ResolvedPlan): boolean {
+  return plan.dataset.source === 'folder' && plan.dataset.classes.length === 2 && /br35h/i.test(plan.dataset.path ?? '');
+}
+
+/** Each metric against the synthetic fraction, with CI bands (clipped to the axis), and the paper's points. */
+export function metricsPlotSvg(rows: TableRow[], title: string, paperPoints = true): string {
   const w = 720;
   const h = 420;
   const m = { l: 56, r: 150, t: 36, b: 44 };
   const x = (v: number) => m.l + v * (w - m.l - m.r);
   const lo = Math.max(0, Math.floor(Math.min(...rows.flatMap((r) => TABLE_METRICS.map((k) => (Number.isNaN(r.values[k].low) ? r.values[k].mean : r.values[k].low)).filter(Number.isFinite)), 0.5) * 10) / 10);
-  const y = (v: number) => m.t + (1 - (v - lo) / (1 - lo)) * (h - m.t - m.b);
+  // A t-interval over few seeds can reach past 0 or 1; the band is drawn within the axis.
+  const y = (v: number) => m.t + (1 - (Math.min(1, Math.max(lo, v)) - lo) / (1 - lo)) * (h - m.t - m.b);
   const yTicks = Array.from({ length: Math.round((1 - lo) * 10) + 1 }, (_, i) => lo + i / 10);
   const parts = [axes(w, h, m, 'synthetic fraction of the training set (real:synthetic)', 'score', yTicks, [0, 0.2, 0.4, 0.6, 0.8, 1], x, y, (v) => ratioLabel(v), (v) => v.toFixed(1))];
   TABLE_METRICS.forEach((k, i) => {
@@ -117,12 +136,12 @@ export function metricsPlotSvg(rows: TableRow[], title: string): string {
     parts.push(`<polyline fill="none" stroke="${COLORS[i]}" stroke-width="2" points="${pts.map((r) => `${x(r.ratio)},${y(r.values[k].mean)}`).join(' ')}"/>`);
     for (const r of pts) parts.push(`<circle cx="${x(r.ratio)}" cy="${y(r.values[k].mean)}" r="3" fill="${COLORS[i]}"/>`);
     parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 18}" y2="${m.t + 10 + i * 18}" stroke="${COLORS[i]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 18}" font-size="12">${k}</text>`);
-    for (const p of PAPER.points) {
+    for (const p of paperPoints ? PAPER.points : []) {
       const v = p[k as keyof typeof p];
       if (typeof v === 'number' && v >= lo) parts.push(`<rect x="${x(p.ratio) - 4}" y="${y(v) - 4}" width="8" height="8" fill="none" stroke="${COLORS[i]}" stroke-width="1.5"/>`);
     }
   });
-  parts.push(`<rect x="${w - m.r + 16}" y="${m.t + 10 + TABLE_METRICS.length * 18}" width="8" height="8" fill="none" stroke="#333"/><text x="${w - m.r + 38}" y="${m.t + 18 + TABLE_METRICS.length * 18}" font-size="12">paper</text>`);
+  if (paperPoints) parts.push(`<rect x="${w - m.r + 16}" y="${m.t + 10 + TABLE_METRICS.length * 18}" width="8" height="8" fill="none" stroke="#333"/><text x="${w - m.r + 38}" y="${m.t + 18 + TABLE_METRICS.length * 18}" font-size="12">paper</text>`);
   parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
@@ -250,8 +269,8 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     }
   }));
   const svgs = {
-    metrics: metricsPlotSvg(rows, `${plan.name}: test metrics against the synthetic fraction`),
-    roc: rocPlotSvg(curves, `ROC curves, seed ${plan.seeds[0]}`),
+    metrics: metricsPlotSvg(rows, `${plan.name}: test metrics against the synthetic fraction`, isPaperSetting(plan)),
+    roc: rocPlotSvg(curves, `ROC curves${plan.dataset.classes.length > 2 ? ` (${positive} against the rest)` : ''}, seed ${plan.seeds[0]}`),
     confusion: confusionSvg(results.filter((r) => r.cell.seed === plan.seeds[0]).sort((a, b) => a.cell.ratio - b.cell.ratio).map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
   };
   for (const [name, svg] of Object.entries(svgs)) {
@@ -293,7 +312,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     await svgToFiles(confusionSvg([{ ratio: r.cell.ratio, confusion: r.confusion }], plan.dataset.classes.map((c) => c.name)), path.join(cellDir, 'confusion'));
   }
   // The normal tail approximation is good to ~1e-7 absolute, so smaller p-values are shown as a bound.
-  const pValue = (p: number) => `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`;
+  const pValue = (p: number) => (Number.isNaN(p) ? '—' : `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`);
   const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${pValue(s.delongHolm)} | ${pValue(s.mcnemarHolm)} |`)].join('\n');
   const qualityRows = plan.seeds.flatMap((seed) => {
     const file = layout.quality(seed);
@@ -304,15 +323,18 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const qualityTable = qualityRows.length
     ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|', ...qualityRows].join('\n')
     : '';
+  const task = results[0]?.task ?? (plan.dataset.classes.length === 2 ? { kind: 'binary' as const, positiveClass: positive } : { kind: 'multiclass' as const, average: 'macro' as const, classes: plan.dataset.classes.map((c) => c.name) });
+  const metricsNote = `Metrics: ${describeTask(task)}.`;
+  const paper = isPaperSetting(plan);
   const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
-  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
+  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
   fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1><p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
-${htmlTable(markdownTable(rows))}${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
-<h2>Synthetic images</h2>${qualityTable ? htmlTable(qualityTable) : '<p>No generator in this sweep.</p>'}<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
+${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
+<h2>Synthetic images</h2>${qualityTable ? htmlTable(qualityTable) : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
 </body></html>\n`;

@@ -3,13 +3,17 @@
  * tracker and the report consume; core itself never prints.
  */
 import type { Progress } from './contract.js';
+import type { TaskKind } from '@synthmix/metrics';
 import type { BackendDecision } from './backend.js';
 import type { CellPlan, ResolvedPlan } from './manifest.js';
 
 /** Where a metric, artifact or warning belongs: the sweep, one generator run, or one cell. */
 export type Scope = { kind: 'sweep' } | { kind: 'generator'; seed: number } | { kind: 'cell'; cellId: string };
 
-/** Final test metrics of a cell (binary metrics use the plan's positive class). */
+/**
+ * Final test metrics of a cell: binary tasks against the plan's positive class; tasks with more
+ * classes as macro averages (AUC one-vs-rest) plus `<metric>_<class>` per class.
+ */
 export interface CellMetrics {
   accuracy: number;
   precision: number;
@@ -25,6 +29,8 @@ export interface CellMetrics {
 
 export interface CellResult {
   cell: CellPlan;
+  /** What the metrics mean: binary against a positive class, or macro averages over the classes. */
+  task?: TaskKind;
   metrics: CellMetrics;
   /** Confusion matrix [actual][predicted]. */
   confusion: number[][];

@@ -14,7 +14,7 @@ import {
   checkImageSet, concat, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
-import { binaryMetrics, bootstrapIntervals, frechetDistance, meanPairwiseDistance, multiclassMetrics, nearestRealSsim } from '@synthmix/metrics';
+import { formatPredictionsCsv, frechetDistance, meanPairwiseDistance, nearestRealSsim, taskMetrics } from '@synthmix/metrics';
 import { loadBackend, type LoadedBackend } from './backend.js';
 import type { GeneratedSet, PluginContext, Progress } from './contract.js';
 import type { CellMetrics, CellResult, Scope, SweepEventInput } from './events.js';
@@ -306,32 +306,15 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
   try {
     if (ctx.signal.aborted) throw new JobInterrupted();
     const probabilities = await model.predict(testSet);
-    const k = testSet.classNames.length;
-    const positive = plan.dataset.positiveClass;
-    const labels = Array.from(testSet.labels, (l) => (l === positive ? 1 : 0));
-    const scores = Array.from({ length: testSet.count }, (_, i) => probabilities[i * k + positive]);
-    const m = binaryMetrics(labels, scores);
-    const ci = bootstrapIntervals(labels, scores, { resamples, seed: deriveSeed(cell.seed, 'bootstrap', cell.ratio) });
-    const metrics: CellMetrics = { accuracy: m.accuracy, precision: m.precision, recall: m.recall, specificity: m.specificity, f1: m.f1, auc: m.auc, balancedAccuracy: m.balancedAccuracy, mcc: m.mcc, averagePrecision: m.averagePrecision };
-    for (const [name, interval] of Object.entries(ci)) {
-      metrics[`${name}_ci_low`] = interval.low;
-      metrics[`${name}_ci_high`] = interval.high;
-    }
-    const multi = multiclassMetrics(testSet.labels, probabilities, k);
-    if (k > 2) {
-      metrics.macro_f1 = multi.macro.f1;
-      metrics.macro_auc = multi.macro.auc;
-      metrics.accuracy = multi.accuracy;
-    }
+    // Binary tasks against the named positive class; more classes as macro averages (and per class).
+    const { task, metrics, confusion } = taskMetrics(testSet.labels, probabilities, testSet.classNames, plan.dataset.positiveClass, { resamples, seed: deriveSeed(cell.seed, 'bootstrap', cell.ratio) });
     const predictionsFile = layout.predictions(cell.id);
-    const header = ['id', 'label', ...testSet.classNames.map((c) => `p_${c}`)].join(',');
-    const rows = Array.from({ length: testSet.count }, (_, i) => [JSON.stringify(testSet.ids?.[i] ?? String(i)), testSet.classNames[testSet.labels[i]], ...Array.from(probabilities.subarray(i * k, (i + 1) * k), (p) => p.toPrecision(6))].join(','));
-    fs.writeFileSync(predictionsFile, `${header}\n${rows.join('\n')}\n`);
+    fs.writeFileSync(predictionsFile, formatPredictionsCsv({ ids: Array.from({ length: testSet.count }, (_, i) => String(testSet.ids?.[i] ?? i)), classes: testSet.classNames, labels: testSet.labels, probabilities }));
     // The 100:0 classifier never saw synthetic data: its features judge the generator. Kept in
     // the cell's result, so the sweep's quality file gets it back on resume too.
     const frechet = cell.ratio === 0 && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit) : undefined;
     const modelDir = model.save ? await model.save(layout.cellModel(cell.id)) : undefined;
-    const result: CellResult = { cell, metrics, confusion: multi.confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(frechet ? { frechetRealClassifier: frechet } : {}) };
+    const result: CellResult = { cell, task, metrics: metrics as CellMetrics, confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(frechet ? { frechetRealClassifier: frechet } : {}) };
     for (const [name, value] of Object.entries(metrics)) emit({ type: 'metric', scope: { kind: 'cell', cellId: cell.id }, name: `test_${name}`, value, step: 0 });
     emit({ type: 'artifact', scope: { kind: 'cell', cellId: cell.id }, path: predictionsFile, description: 'test-set predictions' });
     // Written last: its presence is what marks the cell complete for resume.

@@ -311,11 +311,16 @@ function mergeFrechet(plan: ResolvedPlan, results: CellResult[]): void {
 
 const CSV_METRICS = ['accuracy', 'precision', 'recall', 'specificity', 'f1', 'auc', 'balancedAccuracy', 'mcc'];
 
+function averaging(plan: ResolvedPlan): string {
+  return plan.dataset.classes.length === 2 ? `positive=${plan.dataset.classes[plan.dataset.positiveClass].name}` : 'macro';
+}
+
 function writeResultsCsv(file: string, plan: ResolvedPlan, results: CellResult[]): void {
-  const header = ['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', ...CSV_METRICS.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`])];
+  // `averaging` says what the metrics are: `positive=<class>` (binary) or `macro` (more classes).
+  const header = ['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'averaging', ...CSV_METRICS.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`])];
   const order = new Map(plan.cells.map((c, i) => [c.id, i]));
   const rows = [...results].sort((a, b) => (order.get(a.cell.id) ?? 0) - (order.get(b.cell.id) ?? 0)).map((r) => [
-    r.cell.id, r.cell.ratio, r.cell.seed, r.cell.realPerClass, r.cell.syntheticPerClass,
+    r.cell.id, r.cell.ratio, r.cell.seed, r.cell.realPerClass, r.cell.syntheticPerClass, averaging(plan),
     ...CSV_METRICS.flatMap((m) => [r.metrics[m], r.metrics[`${m}_ci_low`], r.metrics[`${m}_ci_high`]].map((v) => (v === undefined || Number.isNaN(v) ? '' : Number(v).toFixed(6)))),
   ].join(','));
   fs.mkdirSync(path.dirname(file), { recursive: true });

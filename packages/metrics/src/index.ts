@@ -2,3 +2,5 @@ export * from './binary.js';
 export * from './multiclass.js';
 export * from './stats.js';
 export * from './quality.js';
+export * from './task.js';
+export * from './predictions.js';

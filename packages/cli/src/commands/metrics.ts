@@ -1,34 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { binaryMetrics, bootstrapIntervals, MetricInputError, multiclassMetrics } from '@synthmix/metrics';
+import { binaryMetrics, bootstrapIntervals, MetricInputError, multiclassMetrics, parsePredictionsCsv, type ParsedPredictions } from '@synthmix/metrics';
 import { EXIT, UsageError, type Command } from '../command.js';
 
-/** Reads `label` + `score` (binary) or `label` + one column per class (`p_<class>` or `<class>`). */
-export function readPredictionsCsv(text: string, file: string): { kind: 'binary'; labels: number[]; scores: number[] } | { kind: 'multi'; labels: number[]; probabilities: number[]; classes: string[] } {
-  const lines = text.replace(/\r/g, '').trim().split('\n');
-  const header = lines[0].split(',').map((h) => h.trim());
-  const labelCol = header.indexOf('label');
-  if (labelCol < 0) throw new UsageError(`${file}: no "label" column (found ${header.join(', ')})`);
-  const rows = lines.slice(1).map((l) => l.split(','));
-  const scoreCol = header.indexOf('score');
-  if (scoreCol >= 0) {
-    const labels = rows.map((r, i) => {
-      const v = r[labelCol].trim();
-      if (v !== '0' && v !== '1') throw new UsageError(`${file}:${i + 2}: label must be 0 or 1 with a "score" column, found "${v}"`);
-      return Number(v);
-    });
-    return { kind: 'binary', labels, scores: rows.map((r) => Number(r[scoreCol])) };
+/** Reads a predictions CSV with the one reader of that format; its errors are usage errors. */
+export function readPredictionsCsv(text: string, file: string): ParsedPredictions {
+  try {
+    return parsePredictionsCsv(text, file);
+  } catch (err) {
+    if (err instanceof MetricInputError) throw new UsageError(err.message);
+    throw err;
   }
-  const classCols = header.map((h, i) => [h, i] as const).filter(([h, i]) => i !== labelCol && h !== 'id');
-  const classes = classCols.map(([h]) => h.replace(/^p_/, ''));
-  if (classes.length < 2) throw new UsageError(`${file}: expected a "score" column or one probability column per class`);
-  const labels = rows.map((r, i) => {
-    const v = r[labelCol].trim();
-    const k = classes.indexOf(v) >= 0 ? classes.indexOf(v) : Number(v);
-    if (!(k >= 0 && k < classes.length)) throw new UsageError(`${file}:${i + 2}: label "${v}" is not one of ${classes.join(', ')}`);
-    return k;
-  });
-  return { kind: 'multi', labels, probabilities: rows.flatMap((r) => classCols.map(([, i]) => Number(r[i]))), classes };
 }
 
 export const metrics: Command = {

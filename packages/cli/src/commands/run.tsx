@@ -4,6 +4,7 @@ import { render, useApp, useInput } from 'ink';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isComparison, loadBackend, loadComparison, resolveExecution, runSweep, sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
+import { describeTask } from '@synthmix/metrics';
 import { EXIT, type Command, type CommandInput, type IO } from '../command.js';
 import { findProject, loadPlan, pluginSchemaFor, type Project } from '../project.js';
 import { refusedSummary, setupTracking } from '../tracking.js';
@@ -188,7 +189,8 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
     ink.rerender(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={width} height={height} final={{ results: summary.results, reportPath }} />);
     await ink.waitUntilExit();
   } else if (!options.json) {
-    io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n\nReport: ${reportPath}\n`);
+    const task = summary.results[0]?.task;
+    io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n${task ? `Metrics: ${describeTask(task)}.\n` : ''}\nReport: ${reportPath}\n`);
   }
   if (tracking.tracker) {
     const left = await tracking.tracker.flush(30_000);
