@@ -73,7 +73,7 @@ describe('runSweep', () => {
     for (const f of ['manifest.yaml', 'plan.json', 'data-report.json', 'test-set.json', 'results.csv', 'events.jsonl']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
     const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(7);
-    expect(csv[0].split(',').slice(0, 6)).toEqual(['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'accuracy']);
+    expect(csv[0].split(',').slice(0, 7)).toEqual(['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'averaging', 'accuracy']);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'test-set.json'), 'utf8')).ids).toHaveLength(20);
     // Generative quality per class: the mean-image "generator" makes near-identical images.
     const quality = JSON.parse(fs.readFileSync(path.join(out, 'quality-seed1.json'), 'utf8'));
