@@ -191,6 +191,13 @@ describe('synthmix run without a terminal', () => {
     expect(md).not.toContain('Against the paper');
   });
 
+  it('shows plugins without "default undefined"', async () => {
+    const r = await cli('plugins');
+    expect(r.code).toBe(0);
+    expect(r.out).not.toContain('undefined');
+    expect(r.out).toMatch(/ {4}epochs +integer +see note +Training epochs per class \(default: from the preset\)\./);
+  });
+
   it('streams JSON Lines of the typed events with --json', async () => {
     const file = manifest('json');
     const r = await cli('run', file, '--json', '--no-tracking');
@@ -250,5 +257,62 @@ describe('synthmix data inspect', () => {
     expect(report.groups).toMatchObject({ multiMember: 1, imagesInMultiMember: 2, largest: [['glioma/a-copy.jpg', 'glioma/a.jpg']] });
     for (const f of Object.values(report.grids) as string[]) expect(fs.existsSync(f), f).toBe(true);
     expect(Object.keys(report.grids).sort()).toEqual(['duplicates', 'glioma', 'notumor']);
+    expect(report.groups.crossClass).toEqual([]);
+    // Without --out the grids go beside the cache, under SYNTHMIX_HOME.
+    const plain = await cli('data', 'inspect', root, '--size', '16');
+    expect(plain.code).toBe(0);
+    expect(plain.out).toContain(`grids        ${path.join(tmp, 'home', 'inspect', 'inspect', 'samples-glioma.png')}`);
+    expect(plain.out).toContain('conflicts    0 near-duplicate group(s) span two classes');
+  });
+
+  it('has a help of its own', async () => {
+    const r = await cli('data', '--help');
+    expect(r).toEqual({ code: 0, err: '', out: 'Usage: synthmix data <command> [options]\n\nCommands:\n  data inspect    Counts, formats, bad files, duplicates\n\nRun `synthmix data <command> --help` for a command\'s options.\n' });
+  });
+});
+
+describe('errors a user can fix: one line, exit 2, no stack trace', () => {
+  it('refuses a YAML alias bomb with its position', async () => {
+    const file = path.join(tmp, 'bomb.yaml');
+    const rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) rows.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    fs.writeFileSync(file, `${rows.join('\n')}\nname: bomb\n`);
+    const r = await cli('validate', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^bomb\.yaml:2:\d+: YAML aliases expand too much \(.+\); write the values out\n$/);
+  });
+
+  it('says which ratio is outside [0, 1]', async () => {
+    const r = await cli('validate', manifest('ratios-bad', ''), '--set', 'ratios=[1.5, -0.1, 0.5]');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('--set ratios=[1.5, -0.1, 0.5]: ratios.0: a synthetic fraction must be between 0 and 1, found 1.5\n--set ratios=[1.5, -0.1, 0.5]: ratios.1: a synthetic fraction must be between 0 and 1, found -0.1\n');
+    const range = await cli('validate', manifest('ratios-range', ''), '--set', 'ratios={from: 0, to: 2, step: 0.5}');
+    expect(range.err).toBe('--set ratios={from: 0, to: 2, step: 0.5}: ratios.to: a synthetic fraction must be between 0 and 1, found 2\n');
+  });
+
+  it('catches an output folder that is a file at validation', async () => {
+    fs.writeFileSync(path.join(tmp, 'a-file'), 'x');
+    const file = manifest('out-file', 'output: a-file/run\n');
+    const r = await cli('validate', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`out-file.yaml:16:9: output: the output folder ${path.join(tmp, 'a-file', 'run')} is inside ${path.join(tmp, 'a-file')}, which is a file\n`);
+  });
+
+  it('names every unreadable file in strict mode, and a class with too few images', async () => {
+    const root = path.join(tmp, 'strict-data');
+    for (const c of ['yes', 'no']) fs.mkdirSync(path.join(root, c), { recursive: true });
+    for (const name of ['one.png', 'two.png']) fs.writeFileSync(path.join(root, 'yes', name), 'not a png');
+    const folder = (name: string, extra: string) => {
+      const file = manifest(name, extra);
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('source: phantom', `source: folder\n  path: ${root}`).replace('classes: { tumor: tumor, healthy: healthy }', 'classes: { tumor: yes, healthy: no }'));
+      return file;
+    };
+    const strict = await cli('run', folder('strict', ''), '--no-ui', '--no-tracking', '--set', 'dataset.strict=true');
+    expect(strict.code).toBe(2);
+    expect(strict.err).toBe(`synthmix run: 2 unreadable file(s) with strict: true:\n  ${path.join(root, 'yes', 'one.png')}: not an image, or a format sharp cannot read\n  ${path.join(root, 'yes', 'two.png')}: not an image, or a format sharp cannot read\n`);
+    const few = await cli('run', folder('few', ''), '--no-ui', '--no-tracking');
+    expect(few.code, few.err).toBe(2);
+    expect(few.err).toBe('synthmix run: class "tumor" has 0 usable images; the test set needs 10 (testPerClass) and each cell needs 10 real training images per class (trainingSetSize), 20 in all; class "healthy" has 0 usable images; the test set needs 10 (testPerClass) and each cell needs 10 real training images per class (trainingSetSize), 20 in all\n');
+    expect(few.err).not.toMatch(/\n\s+at /);
   });
 });

@@ -1,5 +1,6 @@
 /** The synthmix command line: dispatch, help, exit codes. Commands live in ./commands. */
 import { formatDiagnostic, ManifestError, UserError } from '@synthmix/core';
+import { DatasetError } from '@synthmix/data';
 import { EXIT, helpText, parseCommand, UsageError, type Command, type IO } from './command.js';
 import { dataInspect } from './commands/data.js';
 import { doctor } from './commands/doctor.js';
@@ -29,6 +30,7 @@ export function mainHelp(): string {
     'Options:',
     '  -h, --help    Show help (also: synthmix <command> --help)',
     '  --version     Print the version',
+    '  --debug       Show the stack trace of an error (with any command)',
     '',
     'Exit codes: 0 ok, 1 run failed, 2 usage or validation error, 130 interrupted.',
     '',
@@ -40,6 +42,9 @@ function defaultIO(): IO {
 }
 
 export async function main(argv: string[], io: IO = defaultIO()): Promise<number> {
+  // --debug (anywhere): show the stack of an error instead of one line.
+  const debug = argv.includes('--debug');
+  argv = argv.filter((a) => a !== '--debug');
   const [first, ...rest] = argv;
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     io.stdout.write(mainHelp());
@@ -53,6 +58,15 @@ export async function main(argv: string[], io: IO = defaultIO()): Promise<number
   // `synthmix ui` is another name for `synthmix mlflow`.
   const name = first === 'ui' ? 'mlflow' : first;
   const cmd = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === name);
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+  if (!cmd && group.length) {
+    // A command group (`synthmix data`): list its commands.
+    const asked = rest[0] === '--help' || rest[0] === '-h';
+    const text = [`Usage: synthmix ${first} <command> [options]`, '', 'Commands:', ...group.map((c) => `  ${c.name.padEnd(16)}${c.brief}`), '', `Run \`synthmix ${first} <command> --help\` for a command's options.`, ''].join('\n');
+    if (asked) io.stdout.write(text);
+    else io.stderr.write(`synthmix ${first}: ${rest[0] ? `unknown command "${rest[0]}"` : 'missing command'}\n${text}`);
+    return asked ? EXIT.ok : EXIT.usage;
+  }
   if (!cmd) {
     io.stderr.write(`synthmix: unknown command "${first}"\nRun \`synthmix --help\` for the list of commands.\n`);
     return EXIT.usage;
@@ -74,11 +88,11 @@ export async function main(argv: string[], io: IO = defaultIO()): Promise<number
       io.stderr.write(`${err.diagnostics.map(formatDiagnostic).join('\n')}\n`);
       return EXIT.usage;
     }
-    if (err instanceof UserError) {
-      io.stderr.write(`synthmix ${cmd.name}: ${err.message}\n`);
+    if (err instanceof UserError || err instanceof DatasetError) {
+      io.stderr.write(`synthmix ${cmd.name}: ${err.message}\n${debug ? `${err.stack}\n` : ''}`);
       return EXIT.usage;
     }
-    io.stderr.write(`synthmix ${cmd.name}: failed: ${(err as Error).stack ?? String(err)}\n`);
+    io.stderr.write(`synthmix ${cmd.name}: failed: ${debug ? ((err as Error).stack ?? String(err)) : `${(err as Error).message ?? String(err)}\n(run again with --debug for the stack trace)`}\n`);
     return EXIT.failed;
   }
 }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  checkImageSet, concat, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
+  checkClassCounts, checkImageSet, concat, DatasetError, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
 import { formatPredictionsCsv, frechetDistance, meanPairwiseDistance, nearestRealSsim, taskMetrics } from '@synthmix/metrics';
@@ -136,6 +136,10 @@ export function loadSweepData(plan: ResolvedPlan, cacheDir: string): Promise<Swe
   if (memo?.key !== key) {
     const value = (async () => {
       const data = await loadDataset(plan.dataset, { cacheDir: cacheLayout(cacheDir).datasets });
+      // Enough images per class for the test set and the largest real share of a cell, said plainly.
+      const minPool = Math.max(...plan.cells.map((c) => c.realPerClass), 1);
+      const countProblems = checkClassCounts(data.report, { testPerClass: plan.dataset.testPerClass, minPoolPerClass: minPool });
+      if (countProblems.length) throw new DatasetError(countProblems.join('; '));
       const split = splitTest(data.set.labels, data.groups, data.set.classNames.length, plan.dataset.testPerClass, deriveSeed(plan.seeds[0], data.fingerprint), data.set.classNames);
       return { data, testSet: subset(data.set, split.test), realPool: subset(data.set, split.pool), testIds: split.test.map((i) => data.set.ids?.[i] ?? i) };
     })();

@@ -310,9 +310,19 @@ export async function resolveManifestText(text: string, file: string, options: L
     if (!isMap(doc.contents) && doc.contents !== null) break;
     doc.setIn(o.path, doc.createNode(o.value));
   }
-  const data = doc.toJS() ?? {};
+  let data;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    // A document whose aliases expand exponentially (a "billion laughs" bomb) is refused, not expanded.
+    const at = text.search(/\*[A-Za-z0-9_-]+/);
+    const pos = lines.linePos(Math.max(0, at));
+    throw new ManifestError(shown, [{ where: `${shown}:${pos.line}:${pos.col}`, path: '', message: `YAML aliases expand too much (${(err as Error).message.split('\n')[0].replace(/\.$/, '')}); write the values out` }]);
+  }
   const locate = locator(shown, doc, lines, overrides);
-  const diagnostics = checker.check(manifestSchema, data, locate);
+  const diagnostics = ratioChecks(data as Partial<Manifest>, locate);
+  // A ratio outside [0, 1] is said once, precisely; the schema's oneOf would only say "found a list".
+  diagnostics.push(...checker.check(manifestSchema, data, locate).filter((d) => !(diagnostics.length && d.path.startsWith('ratios'))));
   const shapeOk = diagnostics.length === 0;
   const manifest = data as Manifest;
 
@@ -331,9 +341,35 @@ export async function resolveManifestText(text: string, file: string, options: L
       diagnostics.push({ where: locate([kind, 'plugin']), path: `${kind}.plugin`, message: err.message });
     }
   }
-  if (shapeOk) diagnostics.push(...semanticChecks(manifest, locate, manifestDir, options.config));
+  if (shapeOk) diagnostics.push(...semanticChecks(manifest, locate, manifestDir, options.config), ...outputChecks(manifest, locate, options));
   if (diagnostics.length) throw new ManifestError(shown, sortByPosition(diagnostics));
   return normalise(manifest, text, path.resolve(file), options);
+}
+
+/** Every synthetic fraction must lie in [0, 1]: say which value is not. */
+function ratioChecks(m: Partial<Manifest>, locate: (p: string[], key?: string) => string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const check = (value: unknown, p: string[]) => {
+    if (typeof value === 'number' && (value < 0 || value > 1)) out.push({ where: locate(p), path: p.join('.'), message: `a synthetic fraction must be between 0 and 1, found ${value}` });
+  };
+  const r = m.ratios as unknown;
+  if (Array.isArray(r)) r.forEach((v, i) => check(v, ['ratios', String(i)]));
+  else if (r && typeof r === 'object') for (const k of ['from', 'to'] as const) check((r as Record<string, unknown>)[k], ['ratios', k]);
+  return out;
+}
+
+/** The output folder must be a folder (or not exist yet): not a file, nor inside one. */
+function outputChecks(m: Manifest, locate: (p: string[], key?: string) => string, options: LoadOptions): Diagnostic[] {
+  const projectRoot = options.projectRoot ?? options.config?.root ?? process.cwd();
+  const dir = path.resolve(projectRoot, m.output ?? path.join(options.config?.outputDir ?? 'runs', m.name));
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(d)) {
+      if (fs.statSync(d).isDirectory()) return [];
+      const where = m.output !== undefined ? locate(['output']) : options.config?.filepath ? `${options.config.filepath}: outputDir` : locate(['name']);
+      return [{ where, path: 'output', message: d === dir ? `the output folder ${dir} is a file` : `the output folder ${dir} is inside ${d}, which is a file` }];
+    }
+    if (path.dirname(d) === d) return [];
+  }
 }
 
 /** File positions in reading order; `--set` overrides after them. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, type DatasetSpec } from './dataset.js';
+import { DatasetError } from './types.js';
 import { decodeImage, hammingDistance } from './decode.js';
 import { phantomDataset } from './phantom.js';
 import { splitTest } from './split.js';
@@ -63,8 +64,24 @@ describe('folder datasets with real-world oddities', () => {
     expect(max - min).toBeGreaterThan(1);
   });
 
-  it('fails on the first bad file with strict: true', async () => {
-    await expect(loadDataset(spec(root, { strict: true }))).rejects.toThrow(/no\/bomb\.jpg: larger than the 4000000-pixel limit .*\(strict: true\)/);
+  it('names every bad file with strict: true, as a dataset error', async () => {
+    const err = await loadDataset(spec(root, { strict: true })).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(DatasetError);
+    expect((err as Error).message).toMatch(/^\d+ unreadable file\(s\) with strict: true:\n/);
+    expect((err as Error).message).toMatch(/no\/bomb\.jpg: larger than the 4000000-pixel limit/);
+    expect((err as Error).message.split('\n').length).toBeGreaterThan(2);
+  });
+
+  it('flags a near-duplicate group that spans two classes as a possible label conflict', async () => {
+    const dir = path.join(tmp, 'conflict');
+    for (const c of ['yes', 'no']) fs.mkdirSync(path.join(dir, c), { recursive: true });
+    const slice = (seed: number) => sharp(Buffer.from(phantomDataset({ classNames: ['tumor'], perClass: 1, size: 32, channels: 1, seed }).images.map((v) => Math.round((v + 1) * 127.5))), { raw: { width: 32, height: 32, channels: 1 } }).png().toBuffer();
+    const same = await slice(1);
+    fs.writeFileSync(path.join(dir, 'yes', 'a.png'), same);
+    fs.writeFileSync(path.join(dir, 'no', 'a-again.png'), same);
+    fs.writeFileSync(path.join(dir, 'yes', 'b.png'), await slice(2));
+    const d = await loadDataset(spec(dir));
+    expect(d.report.groups.crossClass).toEqual([[path.join('yes', 'a.png'), path.join('no', 'a-again.png')].sort((a, b) => (a.startsWith('yes') ? -1 : 1) - (b.startsWith('yes') ? -1 : 1))]);
   });
 
   it('caches preprocessed tensors keyed by content and options', async () => {

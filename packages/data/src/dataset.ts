@@ -8,7 +8,7 @@ import path from 'node:path';
 import { decodeImage, type PreprocessOptions } from './decode.js';
 import { groupNearDuplicates, groupMembers } from './groups.js';
 import { phantomDataset } from './phantom.js';
-import type { ImageSet } from './types.js';
+import { DatasetError, type ImageSet } from './types.js';
 
 export interface DatasetSpec {
   source: 'folder' | 'phantom';
@@ -35,7 +35,14 @@ export interface DataReport {
   /** Smallest and largest original side length seen. */
   sizeRange: [number, number];
   skipped: SkippedFile[];
-  groups: { count: number; multiMember: number; imagesInMultiMember: number; largest: string[][] };
+  groups: {
+    count: number;
+    multiMember: number;
+    imagesInMultiMember: number;
+    largest: string[][];
+    /** Near-duplicate groups whose images carry different labels: a possible label conflict. */
+    crossClass?: string[][];
+  };
   leakageGuard: DatasetSpec['leakageGuard'];
 }
 
@@ -87,14 +94,14 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: nu
 }
 
 interface CacheMeta {
-  version: 1;
+  version: typeof CACHE_VERSION;
   labels: number[];
   ids: string[];
   groups: number[];
   report: DataReport;
 }
 
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<LoadedDataset> {
   const classNames = spec.classes.map((c) => c.name);
@@ -104,13 +111,13 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
     const fingerprint = sha256(JSON.stringify({ phantom: 1, classNames, perClass: spec.phantomPerClass, size: spec.imageSize, channels: spec.channels }));
     const groups = Int32Array.from({ length: set.count }, (_, i) => i);
     const counts = Object.fromEntries(classNames.map((c) => [c, spec.phantomPerClass]));
-    return { set, groups, fingerprint, cached: false, report: { source: 'phantom', fingerprint, counts, formats: { phantom: set.count }, sizeRange: [spec.imageSize, spec.imageSize], skipped: [], groups: summariseGroups(groups, set.ids!), leakageGuard: spec.leakageGuard } };
+    return { set, groups, fingerprint, cached: false, report: { source: 'phantom', fingerprint, counts, formats: { phantom: set.count }, sizeRange: [spec.imageSize, spec.imageSize], skipped: [], groups: summariseGroups(groups, set.ids!, set.labels), leakageGuard: spec.leakageGuard } };
   }
   const root = spec.path!;
   const files: { file: string; label: number; buffer: Buffer; hash: string }[] = [];
   for (const [label, cls] of spec.classes.entries()) {
     const dir = path.join(root, cls.folder);
-    if (!fs.existsSync(dir)) throw new Error(`class "${cls.name}": folder ${dir} does not exist`);
+    if (!fs.existsSync(dir)) throw new DatasetError(`class "${cls.name}": folder ${dir} does not exist`);
     for (const file of listFiles(dir)) {
       const buffer = fs.readFileSync(file);
       files.push({ file: path.relative(root, file), label, buffer, hash: sha256(buffer) });
@@ -149,7 +156,10 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
   });
   // Decoding runs in parallel; order failures by listing so reports and strict errors are stable.
   failures.sort((a, b) => a.index - b.index);
-  if (spec.strict && failures.length) throw new Error(`${path.join(root, failures[0].file)}: ${failures[0].reason} (strict: true)`);
+  if (spec.strict && failures.length) {
+    const shown = failures.slice(0, 20).map((f) => `${path.join(root, f.file)}: ${f.reason}`);
+    throw new DatasetError(`${failures.length} unreadable file(s) with strict: true:\n  ${shown.join('\n  ')}${failures.length > 20 ? `\n  … and ${failures.length - 20} more` : ''}`);
+  }
   const skipped: SkippedFile[] = failures.map(({ file, reason }) => ({ file, reason }));
   const kept = files.map((f, i) => ({ ...f, img: decoded[i] })).filter((f) => f.img !== undefined);
   const size = spec.imageSize * spec.imageSize * spec.channels;
@@ -161,7 +171,7 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
     ? groupNearDuplicates(kept.map((f) => f.img!.dhash), kept.map((f) => f.hash), spec.leakageGuard.maxHammingDistance)
     : Int32Array.from({ length: kept.length }, (_, i) => i);
   const counts = Object.fromEntries(classNames.map((c, k) => [c, kept.filter((f) => f.label === k).length]));
-  const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: [...skipped].sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids), leakageGuard: spec.leakageGuard };
+  const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: [...skipped].sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids, labels), leakageGuard: spec.leakageGuard };
   const set: ImageSet = { images, labels, count: kept.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids };
   if (cacheBase) {
     fs.mkdirSync(path.dirname(cacheBase), { recursive: true });
@@ -173,7 +183,7 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
   return { set, groups, fingerprint, report, cached: false };
 }
 
-function summariseGroups(groups: Int32Array, ids: string[]): DataReport['groups'] {
+function summariseGroups(groups: Int32Array, ids: string[], labels: ArrayLike<number>): DataReport['groups'] {
   const members = groupMembers(groups);
   const multi = members.filter((m) => m.length > 1);
   return {
@@ -181,6 +191,7 @@ function summariseGroups(groups: Int32Array, ids: string[]): DataReport['groups'
     multiMember: multi.length,
     imagesInMultiMember: multi.reduce((s, m) => s + m.length, 0),
     largest: multi.slice(0, 10).map((m) => m.map((i) => ids[i])),
+    crossClass: multi.filter((m) => new Set(m.map((i) => labels[i])).size > 1).map((m) => m.map((i) => ids[i])),
   };
 }
 
@@ -198,5 +209,5 @@ function explainDecodeError(err: Error, maxPixels: number): string {
 export function checkClassCounts(report: DataReport, need: { testPerClass: number; minPoolPerClass: number }): string[] {
   return Object.entries(report.counts)
     .filter(([, n]) => n < need.testPerClass + need.minPoolPerClass)
-    .map(([c, n]) => `class "${c}" has ${n} usable images; the test set needs ${need.testPerClass} and training needs at least ${need.minPoolPerClass} more`);
+    .map(([c, n]) => `class "${c}" has ${n} usable images; the test set needs ${need.testPerClass} (testPerClass) and each cell needs ${need.minPoolPerClass} real training images per class (trainingSetSize), ${need.testPerClass + need.minPoolPerClass} in all`);
 }

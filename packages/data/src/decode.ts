@@ -39,8 +39,13 @@ export async function decodeImage(buffer: Buffer, options: PreprocessOptions): P
   } catch (err) {
     // The header read fine, so the pixel data is what is broken; libvips' own message varies
     // (sometimes just "Unknown error"), so say what it means.
-    const detail = (err as Error).message.split('\n')[0];
+    let detail = (err as Error).message.split('\n')[0];
     if (/pixel limit/i.test(detail)) throw err;
+    if (!detail || /unknown error/i.test(detail)) {
+      // libvips keeps its error text per thread; under parallel decoding it can be lost. A plain
+      // decode of this file alone says what is wrong.
+      detail = await sharp(buffer, { failOn: 'error' }).raw().toBuffer().then(() => detail, (again: Error) => again.message.split('\n')[0] || detail);
+    }
     throw new Error(`truncated or corrupt ${meta.format} image (${detail})`);
   }
   const { data, info } = decoded;

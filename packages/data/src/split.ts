@@ -1,6 +1,7 @@
 /** The fixed real test set, chosen group-wise so near-duplicates never straddle it. */
 import { createRng, deriveSeed, shuffled } from './rng.js';
 import { groupMembers } from './groups.js';
+import { DatasetError } from './types.js';
 
 export interface TestSplit {
   /** Indices of test images, sorted. */
@@ -27,7 +28,7 @@ export function splitTest(labels: Int32Array, groups: Int32Array, classCount: nu
     if (filled.every((f) => f === perClass)) break;
   }
   const short = filled.map((f, c) => (f < perClass ? `${classNames?.[c] ?? c}: ${f} of ${perClass}` : '')).filter(Boolean);
-  if (short.length) throw new Error(`cannot fill the test set with whole near-duplicate groups (${short.join(', ')}); lower testPerClass`);
+  if (short.length) throw new DatasetError(`cannot fill the test set with whole near-duplicate groups (${short.join(', ')}); lower testPerClass`);
   const test: number[] = [];
   const pool: number[] = [];
   for (let i = 0; i < labels.length; i++) (inTest[i] ? test : pool).push(i);

@@ -72,3 +72,11 @@ export function checkImageSet(set: ImageSet, expect: { height: number; width: nu
   if (min < -1.0001 || max > 1.0001) problems.push(`${what} have pixel values in [${min.toFixed(3)}, ${max.toFixed(3)}], expected [-1, 1]`);
   return problems;
 }
+
+/** A problem with the data itself (a missing folder, a bad file in strict mode, too few images): the user's to fix. */
+export class DatasetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+}

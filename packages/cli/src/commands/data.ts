@@ -13,7 +13,7 @@ export const dataInspect: Command = {
     json: { type: 'boolean', description: 'Print JSON' },
     size: { type: 'string', valueName: 'px', description: 'Preprocessing size (default 64)' },
     threshold: { type: 'string', valueName: 'bits', description: 'Near-duplicate dHash distance (default 8)' },
-    out: { type: 'string', valueName: 'dir', description: 'Where to write the sample grids (default <dir>-inspect in the cache)' },
+    out: { type: 'string', valueName: 'dir', description: 'Where to write the sample grids (default inspect/<dir> beside the cache)' },
   },
   async run({ args, options, io }) {
     const root = path.resolve(io.cwd, args[0]);
@@ -26,7 +26,8 @@ export const dataInspect: Command = {
       source: 'folder', path: root, classes: folders.map((f) => ({ name: f, folder: f })), phantomPerClass: 0, imageSize: size, channels: 3,
       leakageGuard: { enabled: true, maxHammingDistance: Number(options.threshold ?? 8) }, strict: false, maxPixels: 40_000_000,
     }, { cacheDir: path.join(project.cacheDir, 'datasets') });
-    const out = path.resolve(io.cwd, (options.out as string | undefined) ?? path.join(project.root, '.synthmix', 'inspect', path.basename(root)));
+    // Beside the cache, so SYNTHMIX_HOME moves it too.
+    const out = path.resolve(io.cwd, (options.out as string | undefined) ?? path.join(path.dirname(project.cacheDir), 'inspect', path.basename(root)));
     fs.mkdirSync(out, { recursive: true });
     const grids: Record<string, string> = {};
     for (const [c, name] of folders.entries()) {
@@ -57,6 +58,8 @@ export const dataInspect: Command = {
       ...d.report.skipped.slice(0, 20).map((s) => `  ${s.file}: ${s.reason}`),
       `duplicates   ${d.report.groups.imagesInMultiMember} images in ${d.report.groups.multiMember} near-duplicate groups (dHash ≤ ${d.report.leakageGuard.maxHammingDistance} bits); ${d.report.groups.count} groups in all`,
       ...groups.slice(0, 3).map((g) => `  ${g.length}: ${g.slice(0, 6).join(' ')}${g.length > 6 ? ' …' : ''}`),
+      `conflicts    ${d.report.groups.crossClass?.length ?? 0} near-duplicate group(s) span two classes (possible label conflicts)`,
+      ...(d.report.groups.crossClass ?? []).slice(0, 5).map((g) => `  ${g.slice(0, 6).join(' ')}${g.length > 6 ? ' …' : ''}`),
       `grids        ${Object.values(grids).join(', ')}`,
     ];
     io.stdout.write(`${lines.join('\n')}\n`);

@@ -38,7 +38,9 @@ export const plugins: Command = {
       io.stdout.write(`${p.ref}  ${p.kind}  ${p.name}@${p.version}  (${p.specifier})\n  ${p.description ?? ''}\n  options:\n`);
       const props = (p.optionsSchema as { properties?: Record<string, { type?: string; enum?: unknown[]; default?: unknown; description?: string }> }).properties ?? {};
       for (const [k, s] of Object.entries(props)) {
-        io.stdout.write(`    ${k.padEnd(16)} ${(s.type ?? (s.enum ? s.enum.join('|') : '')).padEnd(8)} default ${JSON.stringify(s.default)}${s.description ? `  ${s.description}` : ''}\n`);
+        const required = ((p.optionsSchema as { required?: string[] }).required ?? []).includes(k);
+        const fallback = s.default !== undefined ? `default ${JSON.stringify(s.default)}` : required ? 'required' : /\(default: [^)]*\)/.test(s.description ?? '') ? 'see note' : 'optional';
+        io.stdout.write(`    ${k.padEnd(16)} ${(s.type ?? (s.enum ? s.enum.join('|') : '')).padEnd(8)} ${fallback}${s.description ? `  ${s.description}` : ''}\n`);
       }
       io.stdout.write('\n');
     }
