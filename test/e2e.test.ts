@@ -157,6 +157,8 @@ describe('the diffusion generator', () => {
     expect(r.stdout).toMatch(/cell real0-synth80-seed1: done acc=/);
     const quality = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'ddpm', 'quality-seed1.json'), 'utf8'));
     expect(quality.perClass.tumor.frechetRealClassifier).toBeGreaterThan(0);
+    // The plugin declares its losses (`tumor_loss`, …), so the report draws them: no DCGAN names needed.
+    expect(fs.existsSync(path.join(tmp, 'runs', 'ddpm', 'report', 'gan-losses-seed1.png'))).toBe(true);
   });
 });
 

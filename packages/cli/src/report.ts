@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { safeFileName, sweepLayout, type CellResult, type ResolvedPlan } from '@synthmix/core';
+import { isLossMetric, loadPlugin, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
 import { argmaxRows, delongTest, describeTask, holmAdjust, mcnemarTest, parsePredictionsCsv, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -208,7 +208,7 @@ export function seriesPlotSvg(series: Record<string, { step: number; value: numb
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
 
-interface LoggedEvent { type: string; scope?: { kind: string; seed?: number; cellId?: string }; name?: string; value?: number; step?: number; path?: string }
+interface LoggedEvent { type: string; scope?: { kind: string; seed?: number; cellId?: string }; name?: string; value?: number; step?: number; path?: string; folder?: string }
 
 function readEvents(outputDir: string): LoggedEvent[] {
   const file = sweepLayout(outputDir).events;
@@ -250,6 +250,15 @@ function paperComparison(rows: TableRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** What the sweep's generator plugin says it logs (its losses, where its sample grids go). */
+async function generatorLogs(plan: ResolvedPlan): Promise<PluginLogs | undefined> {
+  try {
+    return (await loadPlugin(plan.generator.plugin, 'generator', path.dirname(plan.manifestFile))).logs;
+  } catch {
+    return undefined; // the report still shows every metric named like a loss
+  }
+}
+
 /** Writes `<outputDir>/report/` and returns the path of report.html. */
 export async function writeReport(outputDir: string, plan: ResolvedPlan, results: CellResult[]): Promise<string> {
   const layout = sweepLayout(outputDir);
@@ -277,20 +286,23 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     fs.writeFileSync(path.join(dir, `${name}.svg`), svg);
     await sharp(Buffer.from(svg), { density: 144 }).png().toFile(path.join(dir, `${name}.png`));
   }
-  // GAN losses per seed, and the last sample grid of each class beside real samples.
+  // Generator losses per seed (the metrics the plugin declares as losses), and the last sample
+  // grid of each class beside real samples.
   const events = readEvents(outputDir);
+  const logs = await generatorLogs(plan);
   const ganFigures: string[] = [];
   for (const seed of plan.seeds) {
     const series: Record<string, { step: number; value: number }[]> = {};
     for (const e of events) {
-      if (e.type === 'metric' && e.scope?.kind === 'generator' && e.scope.seed === seed && /_(d|g)_loss$/.test(e.name ?? '')) (series[e.name!] ??= []).push({ step: e.step!, value: e.value! });
+      if (e.type === 'metric' && e.scope?.kind === 'generator' && e.scope.seed === seed && isLossMetric(e.name ?? '', logs)) (series[e.name!] ??= []).push({ step: e.step!, value: e.value! });
     }
     if (Object.keys(series).length) ganFigures.push(await svgToFiles(seriesPlotSvg(series, `Generator losses, seed ${seed}`, 'loss'), layout.generatorLossPlot(seed).replace(/\.png$/, '')));
   }
   const samplePairs: { className: string; seed: number; synthetic: string; real?: string }[] = [];
   for (const seed of plan.seeds) {
     for (const c of plan.dataset.classes) {
-      const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === seed && e.path?.includes(`${path.sep}${safeFileName(c.name)}${path.sep}samples${path.sep}`)).map((e) => e.path!);
+      const folder = (logs?.sampleGrids ?? 'samples/{class}').replace('{class}', c.name);
+      const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === seed && e.folder === folder).map((e) => e.path!);
       const last = grids[grids.length - 1];
       if (!last || !fs.existsSync(last)) continue;
       const copy = path.join(dir, `samples-synthetic-${c.name}-seed${seed}.png`);

@@ -1,12 +1,13 @@
 /** Chooses where a run is tracked: a configured server, the embedded one, or the spool alone. */
 import path from 'node:path';
-import type { ResolvedPlan } from '@synthmix/core';
+import type { ResolvedPlan, SweepTracker } from '@synthmix/core';
 import { ensureEmbeddedServer, MlflowClient, MlflowNotInstalledError, MlflowTracker, optionsFromEnv, type RefusedCall } from '@synthmix/tracking';
 import type { IO } from './command.js';
 import type { Project } from './project.js';
 
 export interface Tracking {
-  tracker?: MlflowTracker;
+  /** Behind the tracker seam: the run command only hands it events. */
+  tracker?: SweepTracker;
   url?: string;
   notes: string[];
 }
@@ -53,7 +54,7 @@ export async function setupTracking(plan: ResolvedPlan, project: Project, io: IO
 }
 
 /** What MLflow refused, where, and how to replay it: printed at the end of a run or a sync. */
-export function refusedSummary(refused: RefusedCall[], outputDir: string): string {
+export function refusedSummary(refused: readonly RefusedCall[], outputDir: string): string {
   const byServer = new Map<string, RefusedCall[]>();
   for (const r of refused) byServer.set(r.server, [...(byServer.get(r.server) ?? []), r]);
   const lines = [`MLflow refused ${refused.length} call(s); they are not logged there but kept in ${outputDir}/mlflow/spool.jsonl:`];

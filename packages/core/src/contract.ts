@@ -71,8 +71,11 @@ export interface PluginContext {
   progress(progress: Progress): Promise<void>;
   /** Logs a scalar metric (a step defaults to 0). */
   metric(name: string, value: number, step?: number): void;
-  /** Registers a file the plugin wrote (sample grid, checkpoint, model) for tracking and reports. */
-  artifact(path: string, description?: string): void;
+  /**
+   * Registers a file the plugin wrote (sample grid, checkpoint, model) for tracking and reports.
+   * `folder` is where it goes among the run's artifacts (e.g. `samples/tumor`; default the top).
+   */
+  artifact(path: string, description?: string, folder?: string): void;
   /** Raises a warning (e.g. mode collapse), shown in the UI and logged by the tracker. */
   warn(message: string): void;
 }
@@ -89,6 +92,27 @@ interface PluginBase {
    * `default`s filled in) before any work starts, and errors point at the manifest line.
    */
   optionsSchema: JsonSchema;
+  /** What the plugin logs, so reports and the dashboard can show it without knowing the plugin. */
+  logs?: PluginLogs;
+}
+
+/** What a plugin logs through `ctx.progress` and `ctx.artifact`. */
+export interface PluginLogs {
+  /**
+   * Progress metrics that are losses, drawn in the report's loss figure and the dashboard's
+   * sparklines: exact names, or patterns with `*` (`*_d_loss` matches `tumor_d_loss`).
+   * Default: every metric whose name ends in `loss`.
+   */
+  losses?: string[];
+  /** Artifact folders holding sample grids, one per class: `samples/{class}` (the default). */
+  sampleGrids?: string;
+}
+
+/** Whether a metric name is one of the plugin's losses. */
+export function isLossMetric(name: string, logs?: PluginLogs): boolean {
+  const patterns = logs?.losses;
+  if (!patterns?.length) return /loss$/.test(name);
+  return patterns.some((p) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name));
 }
 
 /** What a generator is asked for after training. */

@@ -60,7 +60,7 @@ export type SweepEvent =
   | { type: 'job:retry'; time: number; jobId: string; attempt: number; error: string }
   | { type: 'generator:failed'; time: number; seed: number; error: string }
   | { type: 'metric'; time: number; scope: Scope; name: string; value: number; step: number }
-  | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string }
+  | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string; /** Where it goes among the run's artifacts. */ folder?: string }
   | { type: 'warning'; time: number; scope: Scope; message: string }
   | { type: 'sweep:done'; time: number; status: 'finished' | 'failed' | 'interrupted'; results: CellResult[]; outputDir: string; error?: string };
 

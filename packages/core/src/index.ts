@@ -1,4 +1,5 @@
 export type * from './contract.js';
+export { isLossMetric } from './contract.js';
 export type { ImageSet } from '@synthmix/data';
 export * from './errors.js';
 export * from './events.js';
@@ -8,6 +9,7 @@ export * from './plugins.js';
 export * from './backend.js';
 export * from './runner.js';
 export * from './layout.js';
+export type * from './tracker.js';
 export * from './executors/index.js';
 export { cellJobId, generatorJobId, planJobs, readJobDescription, readPlan, runJob, JobInterrupted, SweepFolderNotVisibleError, type JobDescription } from './jobs.js';
 export * from './execution.js';

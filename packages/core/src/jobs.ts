@@ -175,7 +175,7 @@ function contextFactory(tf: LoadedBackend['tf'], signal: AbortSignal, emit: (e: 
       return yieldToEventLoop();
     },
     metric: (name, value, step = 0) => emit({ type: 'metric', scope, name, value, step }),
-    artifact: (file, description) => emit({ type: 'artifact', scope, path: file, description }),
+    artifact: (file, description, folder) => emit({ type: 'artifact', scope, path: file, description, folder }),
     warn: (message) => emit({ type: 'warning', scope, message }),
   });
 }

@@ -217,7 +217,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           fs.mkdirSync(path.dirname(grid), { recursive: true });
           fs.writeFileSync(grid, await imageGridPng({ images: (await samples.data()) as Float32Array, height: real.height, width: real.width, channels: real.channels }, o.samplesPerGrid, 8));
           samples.dispose();
-          ctx.artifact(grid, `${label}: samples from fixed latents at epoch ${epoch}`);
+          ctx.artifact(grid, `${label}: samples from fixed latents at epoch ${epoch}`, `samples/${className}`);
           await saveCheckpoint(ckpt, gan, state);
         }
       }
@@ -243,6 +243,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
     version: '0.1.0',
     description: 'DCGAN (Radford et al.), one per class; Adam 2e-4 β1 0.5, label smoothing, checkpoints and sample grids.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
+    logs: { losses: ['*_d_loss', '*_g_loss'], sampleGrids: 'samples/{class}' },
     async train(real, options, ctx) {
       await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));
     },

@@ -228,7 +228,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           const file = path.join(dir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`);
           fs.mkdirSync(path.dirname(file), { recursive: true });
           fs.writeFileSync(file, grid);
-          ctx.artifact(file, `${label}: DDIM samples from fixed noise at epoch ${epoch}`);
+          ctx.artifact(file, `${label}: DDIM samples from fixed noise at epoch ${epoch}`, `samples/${className}`);
           await saveCheckpoint(ckpt, model, state);
         }
       }
@@ -253,6 +253,7 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
     version: '0.1.0',
     description: 'Denoising diffusion (U-Net, noise prediction, EMA), one per class; DDIM sampling.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
+    logs: { losses: ['*_loss'], sampleGrids: 'samples/{class}' },
     async train(real, given, ctx) {
       const options = resolveOptions(given);
       await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));

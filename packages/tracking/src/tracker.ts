@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent } from '@synthmix/core';
+import { sweepLayout, type CellResult, type RefusedRecord, type ResolvedPlan, type SweepEvent, type SweepTracker } from '@synthmix/core';
 import { MlflowClient, MlflowHttpError, MlflowUnreachableError, sanitizeKey, type Metric, type Param, type RunInfo, type RunStatus, type Tag } from './client.js';
 
 export const SYNTHMIX_VERSION = '0.1.0';
@@ -42,12 +42,7 @@ interface SpoolStateFile {
 }
 
 /** An MLflow call the server refused for good, with where and why. */
-export interface RefusedCall {
-  server: string;
-  op: string;
-  run: string;
-  error: string;
-}
+export type RefusedCall = RefusedRecord;
 
 export interface TrackerOptions {
   /** No client: calls are only spooled, for `synthmix sync` to replay later. */
@@ -84,7 +79,7 @@ function gitCommit(cwd: string): string | undefined {
   }
 }
 
-export class MlflowTracker {
+export class MlflowTracker implements SweepTracker {
   private readonly paths: ReturnType<typeof spoolPaths>;
   private state: SpoolState;
   private queue: SpoolOp[] = [];
@@ -330,7 +325,8 @@ export class MlflowTracker {
         this.enqueue({ op: 'log', key: this.scopeKey(event.scope), metrics: [{ key: sanitizeKey(event.name), value: event.value, timestamp: event.time, step: event.step }], params: [], tags: [] });
         return;
       case 'artifact':
-        this.enqueue({ op: 'artifact', key: this.scopeKey(event.scope), file: event.path, dir: event.scope.kind === 'generator' ? `samples/${path.basename(path.dirname(path.dirname(event.path)))}` : '' });
+        // The plugin says where its artifact goes (`samples/tumor`); the tracker does not guess.
+        this.enqueue({ op: 'artifact', key: this.scopeKey(event.scope), file: event.path, dir: event.folder ?? '' });
         return;
       case 'cell:start':
         this.startCell(event.cell, true);

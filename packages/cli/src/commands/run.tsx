@@ -147,6 +147,9 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
   const height = io.stdout.rows ?? 24;
   let ink: ReturnType<typeof render> | undefined;
   if (interactive) {
+    // libtensorflow logs a few absl INFO lines straight to file descriptor 2 while it loads (no
+    // variable silences them in TF 2.21): the dashboard starts on a clean screen instead.
+    io.stdout.write('\x1b[H\x1b[2J');
     ink = render(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={width} height={height} final={final} />, { exitOnCtrlC: false, stdout: io.stdout as NodeJS.WriteStream, patchConsole: false });
   }
   const write = (e: SweepEvent) => {
