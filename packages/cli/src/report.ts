@@ -329,22 +329,30 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const qualityRows = plan.seeds.flatMap((seed) => {
     const file = layout.quality(seed);
     if (!fs.existsSync(file)) return [];
-    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
-    return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
+    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; slicedWasserstein?: number | null; frechetRealClassifier?: number }> };
+    return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.slicedWasserstein == null || Number.isNaN(v.slicedWasserstein) ? '—' : v.slicedWasserstein.toFixed(1)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
   });
   const qualityTable = qualityRows.length
-    ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|', ...qualityRows].join('\n')
+    ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | sliced Wasserstein, 7 × 7 patches (× 1000) | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n')
     : '';
+  // Generators whose images are far from the real ones: said first, before any number.
+  const farWarnings = plan.seeds.flatMap((seed) => {
+    const file = layout.quality(seed);
+    if (!fs.existsSync(file)) return [];
+    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { verdict?: { message?: string } };
+    return q.verdict?.message ? [`seed ${seed}: ${q.verdict.message}`] : [];
+  });
+  const banner = farWarnings.length ? `> **⚠ Warning.** ${farWarnings.join('\n>\n> ')}\n\n` : '';
   const task = results[0]?.task ?? (plan.dataset.classes.length === 2 ? { kind: 'binary' as const, positiveClass: positive } : { kind: 'multiclass' as const, average: 'macro' as const, classes: plan.dataset.classes.map((c) => c.name) });
   const metricsNote = `Metrics: ${describeTask(task)}.`;
   const paper = isPaperSetting(plan);
   const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
-  const md = `# ${plan.name}\n\n${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
+  const md = `# ${plan.name}\n\n${banner}${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The sliced Wasserstein distance compares local patch statistics at two scales and uses no learned features. SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
   fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
-<h1>${esc(plan.name)}</h1><p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
+<h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}<p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
 ${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
 <h2>Synthetic images</h2>${qualityTable ? htmlTable(qualityTable) : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}

@@ -56,6 +56,7 @@ export type SweepEvent =
   | { type: 'cell:progress'; time: number; cellId: string; progress: Progress }
   | { type: 'cell:done'; time: number; result: CellResult; cached: boolean }
   | { type: 'cell:failed'; time: number; cellId: string; error: string }
+  | { type: 'quality:warning'; time: number; seed: number; classes: string[]; message: string }
   | { type: 'executor:ready'; time: number; executor: string; description: string }
   | { type: 'job:retry'; time: number; jobId: string; attempt: number; error: string }
   | { type: 'generator:failed'; time: number; seed: number; error: string }

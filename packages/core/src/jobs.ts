@@ -14,7 +14,7 @@ import {
   checkClassCounts, checkImageSet, concat, DatasetError, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
-import { formatPredictionsCsv, frechetDistance, meanPairwiseDistance, nearestRealSsim, taskMetrics } from '@synthmix/metrics';
+import { formatPredictionsCsv, frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein, taskMetrics } from '@synthmix/metrics';
 import { loadBackend, type LoadedBackend } from './backend.js';
 import type { GeneratedSet, PluginContext, Progress } from './contract.js';
 import type { CellMetrics, CellResult, Scope, SweepEventInput } from './events.js';
@@ -191,7 +191,13 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
   const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, job.pluginAliases);
   if (job.kind === 'generator') {
     const pool = await trainOrLoadGenerator(plan, generator, sweep, job.seed, job.cacheDir, hooks.emit, makeContext);
-    writeJson(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass: syntheticQuality(pool, sweep.realPool, job.seed, hooks.emit) });
+    const perClass = syntheticQuality(pool, sweep.realPool, job.seed, hooks.emit);
+    const verdict = qualityVerdict(perClass);
+    writeJson(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass, verdict });
+    if (verdict.far.length) {
+      hooks.emit({ type: 'quality:warning', seed: job.seed, classes: verdict.far, message: verdict.message! });
+      hooks.emit({ type: 'warning', scope: { kind: 'generator', seed: job.seed }, message: verdict.message! });
+    }
     return undefined;
   }
   const cell = plan.cells.find((c) => c.id === job.cellId);
@@ -337,7 +343,28 @@ export interface ClassQuality {
   ssimNearestMax: number;
   diversity: number;
   realDiversity: number;
+  /** Sliced Wasserstein distance of 7 × 7 patch statistics (× 1000), real against synthetic. */
+  slicedWasserstein?: number;
+  /** The same between two disjoint real samples of the class: what a perfect generator would reach. */
+  slicedWassersteinRealFloor?: number;
+  /** slicedWasserstein / slicedWassersteinRealFloor: 1 is as close as real images are to each other. */
+  slicedWassersteinRatio?: number;
   frechetRealClassifier?: number;
+}
+
+/**
+ * How far synthetic patch statistics may be from real ones, as a multiple of the distance
+ * between two real samples, before a sweep warns that its curve is built on images unlike the
+ * real ones. Chosen from measured generators on BR35H (docs/results/quality-calibration.md).
+ */
+export const SWD_RATIO_WARNING = 4;
+
+/** Which classes' synthetic images are far from the real ones, and the warning that says so. */
+export function qualityVerdict(perClass: Record<string, ClassQuality>): { far: string[]; threshold: number; message?: string } {
+  const far = Object.entries(perClass).filter(([, q]) => (q.slicedWassersteinRatio ?? NaN) > SWD_RATIO_WARNING).map(([name]) => name);
+  if (!far.length) return { far, threshold: SWD_RATIO_WARNING };
+  const detail = far.map((c) => `${c} ${perClass[c].slicedWassersteinRatio!.toFixed(1)}×`).join(', ');
+  return { far, threshold: SWD_RATIO_WARNING, message: `SYNTHETIC IMAGES FAR FROM REAL ONES (${detail} the real-to-real patch distance; warning above ${SWD_RATIO_WARNING}×): ratios with synthetic data measure training on these images, not on realistic ones; look at the sample grids` };
 }
 
 /** SSIM to the nearest real image and diversity, per class, synthetic against real. */
@@ -351,7 +378,15 @@ function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number,
     const s = subset(synthetic, shuffled(synthBy[c], random).slice(0, QUALITY_SAMPLE.synthetic));
     const r = subset(realPool, shuffled(realBy[c], random).slice(0, QUALITY_SAMPLE.real));
     const nearest = nearestRealSsim(asImages(s), asImages(r));
-    const q = { ssimNearestMean: nearest.mean, ssimNearestMax: nearest.max, diversity: meanPairwiseDistance(asImages(s)), realDiversity: meanPairwiseDistance(asImages(subset(r, Array.from({ length: Math.min(r.count, QUALITY_SAMPLE.synthetic) }, (_, i) => i)))) };
+    const realSample = subset(r, Array.from({ length: Math.min(r.count, QUALITY_SAMPLE.synthetic) }, (_, i) => i));
+    // Patch statistics need no learned features: an honest second opinion beside the classifier's.
+    // Its scale depends on the data, so it is also given against the distance between two
+    // disjoint real samples of the same class (the floor a perfect generator would reach).
+    const otherReal = subset(r, Array.from({ length: Math.max(0, Math.min(r.count - realSample.count, QUALITY_SAMPLE.synthetic)) }, (_, i) => realSample.count + i));
+    const swdOk = s.height >= 16 && s.height === s.width;
+    const swd = swdOk ? slicedWasserstein(asImages(realSample), asImages(s), { seed: deriveSeed(seed, 'swd', name) }).mean : NaN;
+    const swdReal = swdOk && otherReal.count >= 8 ? slicedWasserstein(asImages(realSample), asImages(otherReal), { seed: deriveSeed(seed, 'swd', name) }).mean : NaN;
+    const q = { ssimNearestMean: nearest.mean, ssimNearestMax: nearest.max, diversity: meanPairwiseDistance(asImages(s)), realDiversity: meanPairwiseDistance(asImages(realSample)), slicedWasserstein: swd, slicedWassersteinRealFloor: swdReal, slicedWassersteinRatio: swd / swdReal };
     out[name] = q;
     for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope: { kind: 'generator', seed }, name: `quality_${name}_${k}`, value: v, step: 0 });
   });

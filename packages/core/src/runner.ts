@@ -60,7 +60,7 @@ export function readCellResult(file: string): CellResult {
 }
 
 /** Events a job may report; the runner itself emits the rest (cell start, done, failed). */
-const JOB_EVENT_TYPES = new Set<SweepEvent['type']>(['generator:start', 'generator:progress', 'generator:done', 'cell:progress', 'metric', 'artifact', 'warning']);
+const JOB_EVENT_TYPES = new Set<SweepEvent['type']>(['generator:start', 'generator:progress', 'generator:done', 'quality:warning', 'cell:progress', 'metric', 'artifact', 'warning']);
 
 export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise<SweepSummary> {
   const files = sweepLayout(plan.outputDir);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { frechetDistance, meanPairwiseDistance, nearestRealSsim, ssim, symmetricEigen } from './quality.js';
+import { frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein, ssim, symmetricEigen } from './quality.js';
 
 const fixtures = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../fixtures/sklearn.json'), 'utf8')) as { frechet: { name: string; a: number[]; countA: number; b: number[]; countB: number; d: number; expected: number }[] };
 
@@ -51,5 +51,37 @@ describe('Fréchet distance against SciPy', () => {
   it('eigen-decomposes symmetric matrices', () => {
     const { values } = symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2);
     expect([...values].sort()).toEqual([1, 3].map((v) => expect.closeTo(v, 12)));
+  });
+});
+
+describe('sliced Wasserstein distance', () => {
+  const phantoms = (seed: number, count = 24) => {
+    const set = phantomLike(seed, count);
+    return { data: set, count, height: 32, width: 32, channels: 1 };
+  };
+  /** Smooth blob images, like brain slices in spirit: no data package needed here. */
+  function phantomLike(seed: number, count: number): Float32Array {
+    const out = new Float32Array(count * 32 * 32);
+    let s = seed;
+    const r = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < count; i++) {
+      const cx = 12 + 8 * r();
+      const cy = 12 + 8 * r();
+      const rad = 8 + 4 * r();
+      for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) out[i * 1024 + y * 32 + x] = Math.hypot(x - cx, y - cy) < rad ? 0.4 + 0.1 * Math.sin(x / 2) : -0.9;
+    }
+    return out;
+  }
+
+  it('is 0 for the same set, small for another sample of the same kind, large for checkerboard noise', () => {
+    const real = phantoms(1);
+    expect(slicedWasserstein(real, real, { seed: 3 }).mean).toBe(0);
+    const same = slicedWasserstein(real, phantoms(2), { seed: 3 });
+    const checker = { ...real, data: real.data.map((_, i) => ((i % 2) ^ (Math.floor(i / 32) % 2) ? 0.2 : -0.2)) };
+    const noise = slicedWasserstein(real, checker, { seed: 3 });
+    expect(same.levels).toHaveLength(2);
+    expect(noise.mean).toBeGreaterThan(5 * same.mean);
+    // Deterministic for a seed.
+    expect(slicedWasserstein(real, phantoms(2), { seed: 3 })).toEqual(same);
   });
 });

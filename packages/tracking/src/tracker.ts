@@ -318,6 +318,13 @@ export class MlflowTracker implements SweepTracker {
       case 'generator:done':
         this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed), status: 'FINISHED' });
         return;
+      case 'quality:warning': {
+        // A tag on the generator's run and on the sweep's, so nobody reads the curve unwarned.
+        const tags = [{ key: 'synthmix.quality_warning', value: event.message }];
+        this.enqueue({ op: 'log', key: this.generatorKey(event.seed), metrics: [], params: [], tags });
+        this.enqueue({ op: 'log', key: this.sweepKey, metrics: [], params: [], tags });
+        return;
+      }
       case 'generator:failed':
         this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed), status: 'FAILED', tags: { 'synthmix.error': event.error, 'mlflow.note.content': `Failed: ${event.error}` } });
         return;

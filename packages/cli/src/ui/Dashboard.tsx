@@ -19,6 +19,9 @@ export function Header({ view }: { view: SweepView }) {
         elapsed {duration(elapsed)} · ETA {duration(eta(view))}{view.trackingUrl ? ` · MLflow ${view.trackingUrl}` : ''}
       </Text>
       {view.executor ? <Text dimColor>jobs on {view.executor}</Text> : null}
+      {(view.qualityWarnings ?? []).map((w) => (
+        <Text key={w} color="red" bold wrap="wrap">⚠ {w}</Text>
+      ))}
     </Box>
   );
 }

@@ -32,6 +32,8 @@ export function eventLine(e: SweepEvent): string | undefined {
       return `${t} cell ${e.cellId}: FAILED: ${e.error}`;
     case 'executor:ready':
       return e.executor === 'inline' ? undefined : `${t} jobs run on ${e.description}`;
+    case 'quality:warning':
+      return undefined; // shown as its warning line
     case 'job:retry':
       return `${t} job ${e.jobId}: attempt ${e.attempt - 1} failed (${e.error.split('\n')[0]}); retrying`;
     case 'generator:failed':

@@ -40,6 +40,8 @@ export interface SweepView {
   trackingUrl?: string;
   /** Where jobs run, when not in this process. */
   executor?: string;
+  /** Generators whose images are far from the real ones: shown above everything else. */
+  qualityWarnings?: string[];
   status: 'running' | 'finished' | 'failed' | 'interrupted' | 'stopping';
   outputDir?: string;
   error?: string;
@@ -100,6 +102,9 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
       break;
     case 'cell:failed':
       updateRow(e.cellId, { status: 'failed', error: e.error });
+      break;
+    case 'quality:warning':
+      v.qualityWarnings = [...(v.qualityWarnings ?? []), `seed ${e.seed}: ${e.message}`];
       break;
     case 'executor:ready':
       if (e.executor !== 'inline') v.executor = e.description;
