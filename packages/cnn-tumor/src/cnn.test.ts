@@ -59,6 +59,28 @@ describe('cnn-tumor', () => {
     const embedded = await model.embed!(test);
     expect(embedded.dim).toBe(64);
     expect(embedded.features.length).toBe(test.count * 64);
+    // Grad-CAM: one [0, 1] map per image at the image size, peaking at 1; tumour heat sits on the
+    // mass (bright pixels inside the skull) more than on the dark background.
+    const tumours = subset(test, Array.from(test.labels).flatMap((l, i) => (l === 0 ? [i] : [])).slice(0, 6));
+    const afterFit = backend.tf.memory().numTensors;
+    const maps = await model.explain!(tumours, 0);
+    expect(backend.tf.memory().numTensors).toBe(afterFit);
+    expect(maps.length).toBe(6 * 32 * 32);
+    let onMass = 0;
+    let onMassCount = 0;
+    let background = 0;
+    let backgroundCount = 0;
+    for (let i = 0; i < 6; i++) {
+      const map = maps.subarray(i * 1024, (i + 1) * 1024);
+      expect(Math.min(...map)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...map)).toBeLessThanOrEqual(1 + 1e-6);
+      for (let p = 0; p < 1024; p++) {
+        const v = tumours.images[(i * 1024 + p) * 3];
+        if (v > 0.55) (onMass += map[p], onMassCount++);
+        else if (v < -0.8) (background += map[p], backgroundCount++);
+      }
+    }
+    expect(onMass / onMassCount).toBeGreaterThan(background / backgroundCount);
     const dir = await model.save!(path.join(tmp, 'model'));
     const reloaded = await loadClassifier(backend.tf, dir, 2);
     const q = await reloaded.predict(test);

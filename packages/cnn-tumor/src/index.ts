@@ -128,6 +128,9 @@ export function trainedClassifier(tf: TF, model: LayersModel, k: number): Traine
       out.dispose();
       return { features: data, dim };
     },
+    async explain(images, classIndex) {
+      return gradCam(tf, model, images, classIndex, k);
+    },
     async save(dir) {
       await model.save(`file://${dir}`);
       return dir;
@@ -141,4 +144,38 @@ export function trainedClassifier(tf: TF, model: LayersModel, k: number): Traine
 /** Reloads a model written by `save`. */
 export async function loadClassifier(tf: TF, dir: string, classes: number): Promise<TrainedClassifier> {
   return trainedClassifier(tf, await tf.loadLayersModel(`file://${dir}/model.json`), classes);
+}
+
+/**
+ * Grad-CAM (Selvaraju et al., 2017) on the last convolution: the gradient of the class score
+ * with respect to that layer's feature maps, averaged over space, weighs the maps; their ReLU,
+ * scaled to [0, 1] per image and resized to the input, is where the model looks for that class.
+ */
+export async function gradCam(tf: TF, model: LayersModel, images: ImageSet, classIndex: number, k: number): Promise<Float32Array> {
+  const layers = model.layers;
+  const last = layers.map((l) => l.getClassName()).lastIndexOf('Conv2D');
+  if (last < 0) throw new Error('Grad-CAM needs a convolution layer');
+  const convModel = tf.model({ inputs: model.inputs, outputs: layers[last].output as never });
+  const maps = tf.tidy(() => {
+    // [n, h, w, c] → conv features A [n, h', w', f]
+    const x = tf.tensor4d(images.images, [images.count, images.height, images.width, images.channels]);
+    const features = convModel.predict(x) as ReturnType<TF['tensor4d']>;
+    const score = (a: ReturnType<TF['tensor']>) => {
+      let t: ReturnType<TF['tensor']> = a;
+      for (const layer of layers.slice(last + 1)) t = layer.apply(t, { training: false }) as ReturnType<TF['tensor']>;
+      // Binary: sigmoid p of class 1, so class 0's score is 1 − p; else the softmax column.
+      const p = t as ReturnType<TF['tensor2d']>;
+      const column = k === 2 ? (classIndex === 1 ? p : tf.sub(1, p)) : tf.slice(p, [0, classIndex], [-1, 1]);
+      return tf.sum(column);
+    };
+    const grads = tf.grad(score)(features) as ReturnType<TF['tensor4d']>; // [n, h', w', f]
+    const weights = tf.mean(grads, [1, 2], true); // [n, 1, 1, f]
+    const cam = tf.relu(tf.sum(tf.mul(features, weights), 3, true)); // [n, h', w', 1]
+    const peak = tf.add(tf.max(cam, [1, 2, 3], true), 1e-8);
+    const resized = tf.image.resizeBilinear(tf.div(cam, peak) as ReturnType<TF['tensor4d']>, [images.height, images.width]);
+    return tf.reshape(resized, [images.count, images.height, images.width]);
+  });
+  const data = (await maps.data()) as Float32Array;
+  maps.dispose();
+  return data;
 }

@@ -160,6 +160,12 @@ export interface TrainedClassifier {
    * the classifier trained on real data only (the 100:0 cell).
    */
   embed?(images: ImageSet): Promise<{ features: Float32Array; dim: number }>;
+  /**
+   * Optional: where the model looks (e.g. Grad-CAM on the last convolution) for `classIndex`, one
+   * map per image at the image's size, row-major N × H × W, values in [0, 1]. With it, the report
+   * shows heatmaps of the 100:0 and the most synthetic cell on the same real test images.
+   */
+  explain?(images: ImageSet, classIndex: number): Promise<Float32Array>;
   /** Saves the model so it can be reloaded (e.g. tfjs layers format); returns the folder. */
   save?(dir: string): Promise<string>;
   /** Frees tensors. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planJobs } from './jobs.js';
+import { planJobs, qualityVerdict, SWD_RATIO_WARNING } from './jobs.js';
 import type { ResolvedPlan } from './manifest.js';
 
 const cell = (ratio: number, seed: number) => ({ id: `r${ratio}-s${seed}`, ratio, seed, realPerClass: 10 - ratio * 10, syntheticPerClass: ratio * 10, trainPerClass: 8, valPerClass: 2 });
@@ -27,5 +27,17 @@ describe('planJobs', () => {
     const jobs = planJobs(plan, ['r0-s1', 'r0.5-s2'], common);
     expect(jobs.map((j) => j.id)).toEqual(['cell-r0-s1', 'generator-seed2', 'cell-r0.5-s2']);
     expect(jobs[0].after).toEqual([]);
+  });
+});
+
+describe('qualityVerdict', () => {
+  it('names the classes whose patch distance is far above the real-to-real floor', () => {
+    const q = (ratio: number) => ({ ssimNearestMean: 0.5, ssimNearestMax: 0.6, diversity: 10, realDiversity: 12, slicedWasserstein: ratio * 10, slicedWassersteinRealFloor: 10, slicedWassersteinRatio: ratio });
+    expect(qualityVerdict({ tumor: q(1.2), healthy: q(SWD_RATIO_WARNING - 0.1) })).toEqual({ far: [], threshold: SWD_RATIO_WARNING });
+    const far = qualityVerdict({ tumor: q(SWD_RATIO_WARNING * 3), healthy: q(1.1) });
+    expect(far.far).toEqual(['tumor']);
+    expect(far.message).toMatch(new RegExp(`^SYNTHETIC IMAGES FAR FROM REAL ONES \\(tumor ${(SWD_RATIO_WARNING * 3).toFixed(1)}× the real-to-real patch distance; warning above ${SWD_RATIO_WARNING}×\\)`));
+    // No measure (images too small for patches): no verdict either way.
+    expect(qualityVerdict({ tumor: { ...q(1), slicedWassersteinRatio: NaN } }).far).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  checkClassCounts, checkImageSet, concat, DatasetError, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
+  checkClassCounts, checkImageSet, concat, DatasetError, heatmapOverlayPng, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
 import { formatPredictionsCsv, frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein, taskMetrics } from '@synthmix/metrics';
@@ -320,6 +320,17 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     const { task, metrics, confusion } = taskMetrics(testSet.labels, probabilities, testSet.classNames, plan.dataset.positiveClass, { resamples, seed: deriveSeed(cell.seed, 'bootstrap', cell.ratio) });
     const predictionsFile = layout.predictions(cell.id);
     fs.writeFileSync(predictionsFile, formatPredictionsCsv({ ids: Array.from({ length: testSet.count }, (_, i) => String(testSet.ids?.[i] ?? i)), classes: testSet.classNames, labels: testSet.labels, probabilities }));
+    // Where the 100:0 and the most synthetic classifier look, on the same real test images.
+    const ratios = plan.cells.filter((c) => c.seed === plan.seeds[0]).map((c) => c.ratio);
+    if (model.explain && cell.seed === plan.seeds[0] && (cell.ratio === Math.min(...ratios) || cell.ratio === Math.max(...ratios))) {
+      const positive = plan.dataset.positiveClass;
+      const picked = Array.from(testSet.labels).flatMap((l, i) => (l === positive ? [i] : [])).slice(0, GRADCAM_IMAGES);
+      const shown = subset(testSet, picked);
+      const maps = await model.explain(shown, positive);
+      const file = layout.cellGradCam(cell.id);
+      fs.writeFileSync(file, await heatmapOverlayPng(shown, maps, shown.count));
+      emit({ type: 'artifact', scope: { kind: 'cell', cellId: cell.id }, path: file, description: `Grad-CAM for "${testSet.classNames[positive]}" on ${shown.count} real test images` });
+    }
     // The 100:0 classifier never saw synthetic data: its features judge the generator. Kept in
     // the cell's result, so the sweep's quality file gets it back on resume too.
     const frechet = cell.ratio === 0 && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit) : undefined;
@@ -334,6 +345,9 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     model.dispose();
   }
 }
+
+/** Real test images of the positive class shown with Grad-CAM heatmaps. */
+const GRADCAM_IMAGES = 8;
 
 /** How many images per class the quality measures compare (SSIM to nearest is quadratic). */
 const QUALITY_SAMPLE = { synthetic: 48, real: 192 };

@@ -26,6 +26,8 @@ export function sweepLayout(dir: string) {
     predictions: (id: string) => path.join(cellsDir, id, 'predictions.csv'),
     cellModel: (id: string) => path.join(cellsDir, id, 'model'),
     cellPlot: (id: string, name: 'roc.png' | 'confusion.png') => path.join(cellsDir, id, name),
+    /** Grad-CAM heatmaps of the fixed real test images (100:0 and the most synthetic cell). */
+    cellGradCam: (id: string) => path.join(cellsDir, id, 'gradcam.png'),
     results: path.join(dir, 'results.csv'),
     /** Synthetic-image quality per seed (SSIM, diversity, Fréchet distance). */
     quality: (seed: number) => path.join(dir, `quality-seed${seed}.json`),

@@ -45,3 +45,33 @@ export async function duplicateGroupsPng(set: ImageSet, largest: string[][], gro
   ids.forEach((id, k) => images.set(set.images.subarray(index.get(id)! * size, (index.get(id)! + 1) * size), k * size));
   return imageGridPng({ images, height: set.height, width: set.width, channels: set.channels }, ids.length, 8);
 }
+
+/**
+ * Heatmaps (one per image, h × w, values in [0, 1]) over their grey images, as a PNG grid: each
+ * image beside its overlay (red where the map is high), two columns per image.
+ */
+export async function heatmapOverlayPng(set: Pick<ImageSet, 'images' | 'height' | 'width' | 'channels'>, maps: Float32Array, count: number, columns = 4): Promise<Buffer> {
+  const { height: h, width: w, channels } = set;
+  const tiles = new Float32Array(count * 2 * h * w * 3);
+  for (let i = 0; i < count; i++) {
+    for (let p = 0; p < h * w; p++) {
+      let g = 0;
+      for (let c = 0; c < channels; c++) g += set.images[(i * h * w + p) * channels + c];
+      g /= channels; // [-1, 1]
+      const m = Math.max(0, Math.min(1, maps[i * h * w + p]));
+      const plain = ((2 * i) * h * w + p) * 3;
+      const over = ((2 * i + 1) * h * w + p) * 3;
+      tiles.set([g, g, g], plain);
+      // Grey image darkened, the map added in red and yellow (high = bright).
+      const base = (g + 1) / 2 * 0.55;
+      const rgb = [base + 0.45 * Math.min(1, 2 * m), base + 0.45 * Math.max(0, 2 * m - 1), base];
+      tiles.set(rgb.map((v) => v * 2 - 1), over);
+    }
+  }
+  const grid = await imageGridPng({ images: tiles, height: h, width: w, channels: 3 }, count * 2, columns * 2);
+  // Small images are enlarged (nearest neighbour, so no detail is invented) to about 96 px.
+  const scale = Math.max(1, Math.ceil(96 / h));
+  if (scale === 1) return grid;
+  const meta = await sharp(grid).metadata();
+  return sharp(grid).resize({ width: meta.width! * scale, kernel: 'nearest' }).png().toBuffer();
+}
