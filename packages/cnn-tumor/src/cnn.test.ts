@@ -76,8 +76,13 @@ describe('cnn-tumor', () => {
       expect(Math.max(...map)).toBeLessThanOrEqual(1 + 1e-6);
       for (let p = 0; p < 1024; p++) {
         const v = tumours.images[(i * 1024 + p) * 3];
-        if (v > 0.55) (onMass += map[p], onMassCount++);
-        else if (v < -0.8) (background += map[p], backgroundCount++);
+        if (v > 0.55) {
+          onMass += map[p];
+          onMassCount++;
+        } else if (v < -0.8) {
+          background += map[p];
+          backgroundCount++;
+        }
       }
     }
     expect(onMass / onMassCount).toBeGreaterThan(background / backgroundCount);
