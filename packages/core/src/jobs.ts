@@ -371,7 +371,7 @@ export interface ClassQuality {
  * between two real samples, before a sweep warns that its curve is built on images unlike the
  * real ones. Chosen from measured generators on BR35H (docs/results/quality-calibration.md).
  */
-export const SWD_RATIO_WARNING = 4;
+export const SWD_RATIO_WARNING = 1.5;
 
 /** Which classes' synthetic images are far from the real ones, and the warning that says so. */
 export function qualityVerdict(perClass: Record<string, ClassQuality>): { far: string[]; threshold: number; message?: string } {
