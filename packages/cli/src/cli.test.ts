@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SWD_RATIO_WARNING } from '@synthmix/core';
 import { main, mainHelp } from './cli.js';
 import type { IO } from './command.js';
 
@@ -189,6 +190,27 @@ describe('synthmix run without a terminal', () => {
     const md = fs.readFileSync(path.join(tmp, 'runs', 'plain', 'report', 'results.md'), 'utf8');
     expect(md).toContain('Metrics: binary, positive class "tumor".');
     expect(md).not.toContain('Against the paper');
+  });
+
+  it('measures a sweep\'s synthetic images and images made elsewhere the same way (synthmix quality)', async () => {
+    const out = path.join(tmp, 'runs', 'plain');
+    const exported = await cli('quality', out, '--export-real', path.join(tmp, 'real-pools'));
+    expect(exported.code, exported.err).toBe(0);
+    expect(exported.out.split('\n')[0]).toBe(`real training pools (tumor: 20, healthy: 20) → ${path.join(tmp, 'real-pools')}`);
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'real-pools', 'real-tumor.f32.json'), 'utf8'))).toEqual({ count: 20, height: 16, width: 16, channels: 3 });
+    // Real images given as "synthetic" are as close as real ones get; noise is far.
+    const noise = path.join(tmp, 'noise.f32');
+    fs.writeFileSync(noise, Buffer.from(Float32Array.from({ length: 20 * 16 * 16 * 3 }, (_, i) => Math.sin(i * 12.9898) * 0.9).buffer));
+    fs.writeFileSync(`${noise}.json`, JSON.stringify({ count: 20, height: 16, width: 16, channels: 3 }));
+    const r = await cli('quality', out, '--synthetic', `tumor=${path.join(tmp, 'real-pools', 'real-tumor.f32')}`, '--synthetic', `tumor=${noise}`, '--json');
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.out).rows as { source: string; className: string; quality: { slicedWassersteinRatio: number | null } }[];
+    // The sweep's own pool (5 images a class) is too small for the patch distance: no number, not a wrong one.
+    expect(rows.map((x) => `${x.source} ${x.className} ${x.quality.slicedWassersteinRatio === null ? '—' : 'measured'}`)).toEqual(['test:mean-generator (this sweep, seed 1) tumor —', 'test:mean-generator (this sweep, seed 1) healthy —', 'real-tumor.f32 tumor measured', 'noise.f32 tumor measured']);
+    expect(rows[2].quality.slicedWassersteinRatio!).toBeLessThan(SWD_RATIO_WARNING);
+    expect(rows[3].quality.slicedWassersteinRatio!).toBeGreaterThan(SWD_RATIO_WARNING);
+    const bad = await cli('quality', out, '--synthetic', 'glioma=x.f32');
+    expect(bad).toMatchObject({ code: 2, err: 'synthmix quality: --synthetic glioma=x.f32: expected <class>=<file> with a class of tumor, healthy\nRun `synthmix quality --help` for usage.\n' });
   });
 
   it('shows plugins without "default undefined"', async () => {

@@ -12,9 +12,10 @@ import { run } from './commands/run.js';
 import { sync } from './commands/sync.js';
 import { validate } from './commands/validate.js';
 import { worker } from './commands/worker.js';
+import { quality } from './commands/quality.js';
 
 export const VERSION = '0.1.0';
-export const COMMANDS: Command[] = [run, validate, plugins, doctor, dataInspect, metrics, report, mlflow, sync, worker];
+export const COMMANDS: Command[] = [run, validate, plugins, doctor, dataInspect, metrics, quality, report, mlflow, sync, worker];
 
 export function mainHelp(): string {
   return [

@@ -57,6 +57,7 @@ export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
     version: '0.1.0',
     description: 'The paper\'s small CNN: conv 32/64/128 with max-pool, dense 128, dropout, sigmoid (softmax for >2 classes).',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
+    load: (dir, classes, tf) => loadClassifier(tf, dir, classes),
     async fit(train, val, options, ctx): Promise<TrainedClassifier> {
       const { tf } = ctx;
       const k = train.classNames.length;

@@ -177,6 +177,8 @@ export interface ClassifierPlugin<Options = Record<string, unknown>> extends Plu
   kind: 'classifier';
   /** Trains on `train`, monitoring `val`; reports per-epoch metrics through `ctx.progress`. */
   fit(train: ImageSet, val: ImageSet, options: Options, ctx: PluginContext): Promise<TrainedClassifier>;
+  /** Optional: reloads what `TrainedClassifier.save` wrote (for `synthmix quality` and later analysis). */
+  load?(dir: string, classes: number, tf: TF): Promise<TrainedClassifier>;
 }
 
 export type Plugin = GeneratorPlugin<never> | ClassifierPlugin<never>;

@@ -1,0 +1,119 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  cacheLayout, classQuality, frechetInFeatures, generatorKey, loadBackend, loadPlugin, loadSweepData, readPlan, SWD_RATIO_WARNING, sweepLayout, UserError,
+  type ClassQuality, type ImageSet,
+} from '@synthmix/core';
+import { indicesByClass, subset } from '@synthmix/data';
+import { EXIT, UsageError, type Command } from '../command.js';
+import { findProject } from '../project.js';
+
+/** float32 NHWC in [-1, 1] with a `<file>.json` sidecar {count, height, width, channels}: the format the reference script reads and writes. */
+function readRaw(file: string, className: string, classNames: string[]): ImageSet {
+  if (!fs.existsSync(file) || !fs.existsSync(`${file}.json`)) throw new UsageError(`${file}: expected float32 images with a ${path.basename(file)}.json sidecar`);
+  const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as { count: number; height: number; width: number; channels: number };
+  const raw = fs.readFileSync(file);
+  const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  if (images.length !== meta.count * meta.height * meta.width * meta.channels) throw new UsageError(`${file}: ${images.length} values, but its sidecar says ${meta.count} × ${meta.height} × ${meta.width} × ${meta.channels}`);
+  const label = classNames.indexOf(className);
+  return { images, labels: new Int32Array(meta.count).fill(label), count: meta.count, height: meta.height, width: meta.width, channels: meta.channels, classNames };
+}
+
+function writeRaw(file: string, set: ImageSet): void {
+  fs.writeFileSync(file, Buffer.from(set.images.buffer, set.images.byteOffset, set.images.byteLength));
+  fs.writeFileSync(`${file}.json`, JSON.stringify({ count: set.count, height: set.height, width: set.width, channels: set.channels }));
+}
+
+export const quality: Command = {
+  name: 'quality',
+  brief: 'Synthetic-image quality of a sweep, or of images made elsewhere',
+  summary: "Measure synthetic images against a sweep's real training images: patch sliced Wasserstein distance (against the real-to-real floor), SSIM to the nearest real image, diversity, and the Fréchet distance in the 100:0 classifier's features. Export the real pools for a reference generator (python/dcgan_reference.py) and measure its samples the same way.",
+  args: [{ name: 'sweep-dir', description: 'Output folder of a sweep (runs/<name>)', required: true }],
+  options: {
+    'export-real': { type: 'string', valueName: 'dir', description: 'Write each class\'s real training pool as real-<class>.f32 (+ .json) into dir' },
+    synthetic: { type: 'string', multiple: true, valueName: 'class=file', description: 'Also measure these images (float32 NHWC + .json sidecar) for a class' },
+    seed: { type: 'string', valueName: 'n', description: "Which seed's generator and 100:0 classifier (default the sweep's first)" },
+    json: { type: 'boolean', description: 'Print JSON' },
+  },
+  details: [`A class is flagged "far" when its patch distance exceeds ${SWD_RATIO_WARNING}× the real-to-real floor (docs/results/quality-calibration.md).`],
+  async run({ args, options, io }) {
+    const dir = path.resolve(io.cwd, args[0]);
+    if (!fs.existsSync(sweepLayout(dir).plan)) throw new UsageError(`${dir} is not a sweep output folder (no plan.json)`);
+    const project = await findProject(io.cwd, io.env);
+    const plan = readPlan(dir);
+    const seed = options.seed !== undefined ? Number(options.seed) : plan.seeds[0];
+    if (!plan.seeds.includes(seed)) throw new UsageError(`--seed ${String(options.seed)}: the sweep's seeds are ${plan.seeds.join(', ')}`);
+    const backend = await loadBackend(plan.backend);
+    const sweep = await loadSweepData(plan, project.cacheDir);
+    const classNames = sweep.realPool.classNames;
+    const realBy = indicesByClass(sweep.realPool);
+    const realOf = (name: string) => subset(sweep.realPool, realBy[classNames.indexOf(name)]);
+
+    if (options['export-real']) {
+      const out = path.resolve(io.cwd, options['export-real'] as string);
+      fs.mkdirSync(out, { recursive: true });
+      for (const name of classNames) writeRaw(path.join(out, `real-${name}.f32`), realOf(name));
+      io.stdout.write(`real training pools (${classNames.map((n) => `${n}: ${realOf(n).count}`).join(', ')}) → ${out}\n`);
+    }
+
+    // What to measure: the sweep's own generator pool (from the cache) and any given image sets.
+    const sources: { label: string; className: string; images: ImageSet }[] = [];
+    const manifestDir = path.dirname(plan.manifestFile);
+    const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, project.config.plugins);
+    const key = generatorKey(plan, generator, sweep.data.fingerprint, (sweep.realPool.ids ?? []).map(String), seed);
+    const poolFile = cacheLayout(project.cacheDir).pool(key, plan.syntheticPerClass);
+    if (fs.existsSync(poolFile) && fs.existsSync(`${poolFile}.json`)) {
+      const meta = JSON.parse(fs.readFileSync(`${poolFile}.json`, 'utf8'));
+      const raw = fs.readFileSync(poolFile);
+      const pool: ImageSet = { ...meta, images: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), labels: Int32Array.from(meta.labels) };
+      const by = indicesByClass(pool);
+      for (const name of classNames) sources.push({ label: `${generator.name} (this sweep, seed ${seed})`, className: name, images: subset(pool, by[classNames.indexOf(name)]) });
+    }
+    for (const spec of (options.synthetic as string[] | undefined) ?? []) {
+      const [className, file] = spec.split(/=(.*)/s);
+      if (!file || !classNames.includes(className)) throw new UsageError(`--synthetic ${spec}: expected <class>=<file> with a class of ${classNames.join(', ')}`);
+      const images = readRaw(path.resolve(io.cwd, file), className, classNames);
+      if (images.height !== sweep.realPool.height || images.channels !== sweep.realPool.channels) throw new UsageError(`--synthetic ${spec}: ${images.height} × ${images.width} × ${images.channels} images, but the sweep's are ${sweep.realPool.height} × ${sweep.realPool.width} × ${sweep.realPool.channels}`);
+      sources.push({ label: path.basename(file), className, images });
+    }
+    if (!sources.length) {
+      if (options['export-real']) return EXIT.ok;
+      throw new UsageError(`nothing to measure: the sweep's generator pool for seed ${seed} is not in the cache (${poolFile}), and no --synthetic was given`);
+    }
+
+    // The Fréchet distance needs the 100:0 classifier of that seed, reloaded by its plugin.
+    const baseline = plan.cells.find((c) => c.seed === seed && c.ratio === 0);
+    const classifier = await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, project.config.plugins);
+    const modelDir = baseline && sweepLayout(dir).cellModel(baseline.id);
+    const model = modelDir && fs.existsSync(modelDir) && classifier.load ? await classifier.load(modelDir, classNames.length, backend.tf).catch((err: Error) => {
+      throw new UserError(`cannot reload the 100:0 classifier from ${modelDir}: ${err.message}`);
+    }) : undefined;
+    const rows: { source: string; className: string; quality: ClassQuality }[] = [];
+    try {
+      for (const s of sources) {
+        const q: ClassQuality = classQuality(s.images, realOf(s.className), seed, s.className);
+        if (model?.embed) {
+          const fd = await frechetInFeatures(model, sweep.testSet, s.images);
+          q.frechetRealClassifier = fd[s.className];
+        }
+        rows.push({ source: s.label, className: s.className, quality: q });
+      }
+    } finally {
+      model?.dispose();
+    }
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify({ sweep: dir, seed, threshold: SWD_RATIO_WARNING, rows }, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    const f = (v: number | undefined, d: number) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));
+    const lines = [`${'source'.padEnd(38)} ${'class'.padEnd(10)} ${'SWD ratio'.padStart(9)} ${'SSIM'.padStart(6)} ${'diversity'.padStart(13)} ${'Fréchet'.padStart(8)}`];
+    for (const r of rows) {
+      const q = r.quality;
+      const far = (q.slicedWassersteinRatio ?? NaN) > SWD_RATIO_WARNING ? '  far' : '';
+      lines.push(`${r.source.slice(0, 38).padEnd(38)} ${r.className.padEnd(10)} ${f(q.slicedWassersteinRatio, 2).padStart(9)} ${f(q.ssimNearestMean, 3).padStart(6)} ${`${f(q.diversity, 1)} / ${f(q.realDiversity, 1)}`.padStart(13)} ${f(q.frechetRealClassifier, 2).padStart(8)}${far}`);
+    }
+    lines.push(`SWD ratio: patch sliced Wasserstein distance / the same between two real samples (far above ${SWD_RATIO_WARNING}); Fréchet: in the 100:0 classifier's features${model ? '' : ' (not available: no reloadable 100:0 model)'}.`);
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  },
+};
