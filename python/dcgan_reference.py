@@ -86,6 +86,8 @@ def main():
     p.add_argument("--count", type=int, default=250, help="samples to write")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--sample-mode", choices=["train", "eval"], default="train",
+                   help="batch norm when sampling: batch statistics as the example's sample grids (train), or running averages (eval)")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     if a.threads:
@@ -116,7 +118,8 @@ def main():
             loss_g.backward()
             opt_g.step()
         print(json.dumps({"epoch": epoch, "d_loss": loss_d.item(), "g_loss": loss_g.item(), "seconds": round(time.time() - started, 1)}), flush=True)
-    g.eval()
+    if a.sample_mode == "eval":
+        g.eval()
     with torch.no_grad():
         samples = g(torch.randn(a.count, a.nz, 1, 1))
     write_images(a.out, samples)
