@@ -147,6 +147,25 @@ describe('a plugin outside the monorepo', () => {
   });
 });
 
+describe('a GAN-epoch ablation', () => {
+  it('runs the synthetic cells again from the generator\'s snapshots and plots accuracy against epochs', () => {
+    const manifest = writeManifest('epochs', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
+    const r = spawnSync('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.checkpoints=[1]'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    expect(r.stderr).not.toContain('failed:');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/cell real40-synth40-seed1-gen1: done acc=/);
+    const csv = fs.readFileSync(path.join(tmp, 'runs', 'epochs', 'results.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    expect(csv.map((row) => `${row[0]} ${row[5]}`)).toEqual(['cell generator_epoch', 'real80-synth0-seed1 ', 'real40-synth40-seed1 ', 'real0-synth80-seed1 ', 'real40-synth40-seed1-gen1 1', 'real0-synth80-seed1-gen1 1']);
+    // The snapshot's images differ from the trained generator's.
+    const a = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'epochs', 'cells', 'real0-synth80-seed1', 'result.json'), 'utf8'));
+    const b = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'epochs', 'cells', 'real0-synth80-seed1-gen1', 'result.json'), 'utf8'));
+    expect(b.cell.generatorEpoch).toBe(1);
+    expect(a.metrics.auc).not.toBe(b.metrics.auc);
+    expect(fs.existsSync(path.join(tmp, 'runs', 'epochs', 'report', 'generator-epochs.png'))).toBe(true);
+    expect(fs.readFileSync(path.join(tmp, 'runs', 'epochs', 'report', 'results.md'), 'utf8')).toContain('## Generator epochs');
+  });
+});
+
 describe('the diffusion generator', () => {
   it('runs in a sweep through the same contract', () => {
     const manifest = writeManifest('ddpm', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');

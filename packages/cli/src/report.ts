@@ -63,7 +63,7 @@ export function significance(plan: ResolvedPlan, results: CellResult[]): Signifi
   const binary = plan.dataset.classes.length === 2;
   const out: Significance[] = [];
   for (const seed of plan.seeds) {
-    const cells = results.filter((r) => r.cell.seed === seed);
+    const cells = results.filter((r) => r.cell.seed === seed && r.cell.generatorEpoch === undefined);
     const base = cells.find((r) => r.cell.ratio === 0);
     const basePred = base && readPredictions(base.files.predictions, positive);
     if (!basePred) continue;
@@ -267,7 +267,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const rows = resultsTable(results);
   const sig = significance(plan, results);
   const positive = plan.dataset.classes[plan.dataset.positiveClass].name;
-  const curves = plan.seeds.slice(0, 1).flatMap((seed) => results.filter((r) => r.cell.seed === seed).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {
+  const curves = plan.seeds.slice(0, 1).flatMap((seed) => results.filter((r) => r.cell.seed === seed && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {
     const p = readPredictions(r.files.predictions, positive);
     if (!p) return [];
     try {
@@ -280,7 +280,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const svgs = {
     metrics: metricsPlotSvg(rows, `${plan.name}: test metrics against the synthetic fraction`, isPaperSetting(plan)),
     roc: rocPlotSvg(curves, `ROC curves${plan.dataset.classes.length > 2 ? ` (${positive} against the rest)` : ''}, seed ${plan.seeds[0]}`),
-    confusion: confusionSvg(results.filter((r) => r.cell.seed === plan.seeds[0]).sort((a, b) => a.cell.ratio - b.cell.ratio).map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
+    confusion: confusionSvg(results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
   };
   for (const [name, svg] of Object.entries(svgs)) {
     fs.writeFileSync(path.join(dir, `${name}.svg`), svg);
@@ -348,7 +348,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const paper = isPaperSetting(plan);
   const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
   // Grad-CAM of the least and the most synthetic cell of the first seed, when the classifier explains itself.
-  const gradcams = results.filter((r) => r.cell.seed === plan.seeds[0]).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {
+  const gradcams = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {
     const file = layout.cellGradCam(r.cell.id);
     if (!fs.existsSync(file)) return [];
     const copy = path.join(dir, `gradcam-${r.cell.id}.png`);
@@ -356,14 +356,26 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     return [{ ratio: r.cell.ratio, file: copy }];
   });
   const gradcamMd = gradcams.length ? `\n## Where the classifiers look (Grad-CAM)\n\nThe same real ${positive} test images; left of each pair the image, right the heatmap of the last convolution for "${positive}".\n\n${gradcams.map((g) => `**${ratioLabel(g.ratio)}** ![Grad-CAM](${path.basename(g.file)})`).join('\n\n')}\n` : '';
-  const md = `# ${plan.name}\n\n${banner}${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The sliced Wasserstein distance compares local patch statistics at two scales and uses no learned features. SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
+  // GAN-epoch ablation: accuracy at each ratio against the generator's epochs (mean over seeds).
+  const finalEpoch = typeof plan.generator.options.epochs === 'number' ? plan.generator.options.epochs : undefined;
+  let epochFigure: string | undefined;
+  if (plan.generator.checkpoints?.length) {
+    const series: Record<string, { step: number; value: number }[]> = {};
+    for (const ratio of plan.ratios.filter((x) => x > 0)) {
+      const points = [...plan.generator.checkpoints.map((e) => ({ epoch: e, cells: results.filter((r) => r.cell.ratio === ratio && r.cell.generatorEpoch === e) })), ...(finalEpoch ? [{ epoch: finalEpoch, cells: results.filter((r) => r.cell.ratio === ratio && r.cell.generatorEpoch === undefined) }] : [])];
+      series[`${ratioLabel(ratio)} accuracy`] = points.filter((p) => p.cells.length).map((p) => ({ step: p.epoch, value: p.cells.reduce((a, r) => a + r.metrics.accuracy, 0) / p.cells.length }));
+    }
+    epochFigure = await svgToFiles(seriesPlotSvg(series, 'Test accuracy against generator epochs (GAN-epoch ablation)', 'accuracy'), path.join(dir, 'generator-epochs'));
+  }
+  const epochMd = epochFigure ? `\n## Generator epochs\n\nThe same cells with the generator as it was after ${plan.generator.checkpoints!.join(', ')}${finalEpoch ? ` and ${finalEpoch}` : ''} epochs (one training run, its snapshots).\n\n![generator epochs](generator-epochs.png)\n` : '';
+  const md = `# ${plan.name}\n\n${banner}${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The sliced Wasserstein distance compares local patch statistics at two scales and uses no learned features. SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
   fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}<p>${esc(plan.description)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
 ${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
-<h2>Synthetic images</h2>${qualityTable ? htmlTable(qualityTable) : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}${gradcams.length ? `<h2>Where the classifiers look (Grad-CAM)</h2><p>The same real ${esc(positive)} test images; left of each pair the image, right the heatmap of the last convolution.</p>${gradcams.map((g) => `<p><b>${ratioLabel(g.ratio)}</b><br><img src="data:image/png;base64,${fs.readFileSync(g.file).toString('base64')}"></p>`).join('')}` : ''}
+<h2>Synthetic images</h2>${qualityTable ? htmlTable(qualityTable) : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}${epochFigure ? `<h2>Generator epochs</h2>${fs.readFileSync(epochFigure.replace(/\.png$/, '.svg'), 'utf8')}` : ''}${gradcams.length ? `<h2>Where the classifiers look (Grad-CAM)</h2><p>The same real ${esc(positive)} test images; left of each pair the image, right the heatmap of the last convolution.</p>${gradcams.map((g) => `<p><b>${ratioLabel(g.ratio)}</b><br><img src="data:image/png;base64,${fs.readFileSync(g.file).toString('base64')}"></p>`).join('')}` : ''}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
 </body></html>\n`;

@@ -78,6 +78,11 @@ export interface PluginContext {
   artifact(path: string, description?: string, folder?: string): void;
   /** Raises a warning (e.g. mode collapse), shown in the UI and logged by the tracker. */
   warn(message: string): void;
+  /**
+   * Generator `train` only, for plugins with `snapshots: true`: keep the generator's state after
+   * each of these epochs, so `generate` can be asked for it (`GenerateRequest.epoch`).
+   */
+  snapshotEpochs?: number[];
 }
 
 interface PluginBase {
@@ -125,6 +130,8 @@ export interface GenerateRequest {
   height: number;
   width: number;
   channels: number;
+  /** Generate from the snapshot after this epoch instead of the trained state (plugins with `snapshots: true`). */
+  epoch?: number;
 }
 
 /** A trained generator's output. */
@@ -140,6 +147,11 @@ export interface GeneratedSet extends ImageSet {
  */
 export interface GeneratorPlugin<Options = Record<string, unknown>> extends PluginBase {
   kind: 'generator';
+  /**
+   * Whether the plugin keeps snapshots of earlier epochs (`ctx.snapshotEpochs`) and generates
+   * from them (`GenerateRequest.epoch`): what a manifest's `generator.checkpoints` needs.
+   */
+  snapshots?: boolean;
   /**
    * Learns from `real` (never the test set). Writes everything `generate` needs into
    * `ctx.workDir`; checkpoints there too, so an interrupted call resumes when called again with

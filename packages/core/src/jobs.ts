@@ -202,7 +202,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
   }
   const cell = plan.cells.find((c) => c.id === job.cellId);
   if (!cell) throw new Error(`job ${job.id}: the plan has no cell ${job.cellId}`);
-  const synthetic = cell.syntheticPerClass > 0 ? readPool(plan, generator, sweep, job.seed, job.cacheDir) : job.after?.length ? tryReadPool(plan, generator, sweep, job.seed, job.cacheDir) : undefined;
+  const synthetic = cell.syntheticPerClass > 0 ? readPool(plan, generator, sweep, job.seed, job.cacheDir, cell.generatorEpoch) : job.after?.length ? tryReadPool(plan, generator, sweep, job.seed, job.cacheDir) : undefined;
   const classifier = await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, job.pluginAliases);
   return runCell(plan, cell, classifier, sweep, synthetic, makeContext, hooks.emit, job.bootstrapResamples);
 }
@@ -218,19 +218,21 @@ export function generatorKey(plan: ResolvedPlan, generator: AnyGenerator, finger
     seed,
     shape: [plan.dataset.imageSize, plan.dataset.channels],
     classes: plan.dataset.classes.map((c) => c.name),
+    // A state trained without snapshots cannot serve a GAN-epoch ablation.
+    ...(plan.generator.checkpoints ? { snapshots: plan.generator.checkpoints } : {}),
   }).slice(0, 32);
 }
 
-function poolFiles(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string) {
+function poolFiles(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, epoch?: number) {
   const key = generatorKey(plan, generator, sweep.data.fingerprint, (sweep.realPool.ids ?? []).map(String), seed);
-  const file = cacheLayout(cacheDir).pool(key, plan.syntheticPerClass);
+  const file = cacheLayout(cacheDir).pool(key, plan.syntheticPerClass, epoch);
   return { key, file, meta: `${file}.json` };
 }
 
 /** The synthetic pool a generator job left in the cache. */
-function readPool(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string): GeneratedSet {
-  const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir);
-  if (!fs.existsSync(file) || !fs.existsSync(meta)) throw new Error(`the synthetic pool of seed ${seed} is missing from the cache (${file}); its generator job did not finish`);
+function readPool(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, epoch?: number): GeneratedSet {
+  const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir, epoch);
+  if (!fs.existsSync(file) || !fs.existsSync(meta)) throw new Error(`the synthetic pool of seed ${seed}${epoch === undefined ? '' : ` (generator after epoch ${epoch})`} is missing from the cache (${file}); its generator job did not finish`);
   const info = JSON.parse(fs.readFileSync(meta, 'utf8'));
   const raw = fs.readFileSync(file);
   return { ...info, images: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), labels: Int32Array.from(info.labels) };
@@ -243,7 +245,7 @@ function tryReadPool(...args: Parameters<typeof readPool>): GeneratedSet | undef
 
 async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, emit: (e: SweepEventInput) => void, makeContext: MakeContext): Promise<GeneratedSet> {
   const { realPool } = sweep;
-  const { key, file: poolFile, meta: poolMeta } = poolFiles(plan, generator, sweep, seed, cacheDir);
+  const { key } = poolFiles(plan, generator, sweep, seed, cacheDir);
   const cache = cacheLayout(cacheDir);
   const workDir = cache.generatorDir(key);
   const complete = cache.generatorComplete(key);
@@ -251,27 +253,33 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
   const started = Date.now();
   emit({ type: 'generator:start', seed, plugin: generator.name, cached, stateKey: key });
   fs.mkdirSync(workDir, { recursive: true });
-  const ctx = makeContext({ kind: 'generator', seed }, seed, workDir, (progress) => emit({ type: 'generator:progress', seed, progress }));
+  const ctx: PluginContext = { ...makeContext({ kind: 'generator', seed }, seed, workDir, (progress) => emit({ type: 'generator:progress', seed, progress })), ...(plan.generator.checkpoints ? { snapshotEpochs: plan.generator.checkpoints } : {}) };
   if (!cached) {
     await generator.train(realPool, plan.generator.options, ctx);
     if (ctx.signal.aborted) throw new JobInterrupted();
     writeJson(complete, { plugin: generator.name, version: generator.version, seed, at: new Date().toISOString() });
   }
   const count = plan.syntheticPerClass;
-  let pool: GeneratedSet;
-  if (fs.existsSync(poolFile) && fs.existsSync(poolMeta)) {
-    pool = readPool(plan, generator, sweep, seed, cacheDir);
-  } else {
-    pool = await generator.generate({ countPerClass: count, classNames: realPool.classNames, height: realPool.height, width: realPool.width, channels: realPool.channels }, plan.generator.options, ctx);
-    const problems = checkImageSet(pool, realPool, `images from generator "${generator.name}"`);
-    if (pool.count !== count * realPool.classNames.length) problems.push(`generator "${generator.name}" returned ${pool.count} images, expected ${count} per class`);
-    if (problems.length) throw new Error(problems.join('; '));
-    fs.writeFileSync(`${poolFile}.tmp`, Buffer.from(pool.images.buffer, pool.images.byteOffset, pool.images.byteLength));
-    fs.renameSync(`${poolFile}.tmp`, poolFile);
-    writeJson(poolMeta, { ...pool, images: undefined, labels: [...pool.labels] });
+  // The trained state's pool, then one per snapshot of a GAN-epoch ablation.
+  let pool: GeneratedSet | undefined;
+  for (const epoch of [undefined, ...(plan.generator.checkpoints ?? [])]) {
+    const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir, epoch);
+    let made: GeneratedSet;
+    if (fs.existsSync(file) && fs.existsSync(meta)) {
+      made = readPool(plan, generator, sweep, seed, cacheDir, epoch);
+    } else {
+      made = await generator.generate({ countPerClass: count, classNames: realPool.classNames, height: realPool.height, width: realPool.width, channels: realPool.channels, ...(epoch === undefined ? {} : { epoch }) }, plan.generator.options, ctx);
+      const problems = checkImageSet(made, realPool, `images from generator "${generator.name}"${epoch === undefined ? '' : ` after epoch ${epoch}`}`);
+      if (made.count !== count * realPool.classNames.length) problems.push(`generator "${generator.name}" returned ${made.count} images, expected ${count} per class`);
+      if (problems.length) throw new Error(problems.join('; '));
+      fs.writeFileSync(`${file}.tmp`, Buffer.from(made.images.buffer, made.images.byteOffset, made.images.byteLength));
+      fs.renameSync(`${file}.tmp`, file);
+      writeJson(meta, { ...made, images: undefined, labels: [...made.labels] });
+    }
+    pool ??= made;
   }
   emit({ type: 'generator:done', seed, cached, stateKey: key, poolPerClass: count, durationMs: Date.now() - started });
-  return pool;
+  return pool!;
 }
 
 /** Class-balanced training and validation sets for one cell, deterministic from its seed and ratio. */

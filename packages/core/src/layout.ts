@@ -56,6 +56,7 @@ export function cacheLayout(cacheDir: string) {
     datasets: path.join(cacheDir, 'datasets'),
     generatorDir: (key: string) => path.join(cacheDir, 'generators', key),
     generatorComplete: (key: string) => path.join(cacheDir, 'generators', key, 'complete.json'),
-    pool: (key: string, perClass: number) => path.join(cacheDir, 'generators', key, `pool-${perClass}.f32`),
+    /** Synthetic pool of a generator state; `epoch` for the snapshot after that epoch. */
+    pool: (key: string, perClass: number, epoch?: number) => path.join(cacheDir, 'generators', key, `pool-${perClass}${epoch === undefined ? '' : `-epoch${epoch}`}.f32`),
   };
 }

@@ -67,6 +67,16 @@ describe('loadManifest', () => {
     expect(typed.seeds).toEqual([1, 2]);
   });
 
+  it('adds cells per generator snapshot for a GAN-epoch ablation', async () => {
+    const plan = await loadManifest(write('epochs.yaml', base.replace('    epochs: 3\n', '    epochs: 3\n  checkpoints: [2, 1]\n')), { pluginSchema, projectRoot: dir });
+    expect(plan.generator.checkpoints).toEqual([1, 2]);
+    expect(plan.cells.filter((c) => c.seed === 1).map((c) => `${c.id} ${c.generatorEpoch ?? ''}`.trim())).toEqual([
+      'real20-synth0-seed1', 'real10-synth10-seed1', 'real0-synth20-seed1',
+      'real10-synth10-seed1-gen1 1', 'real0-synth20-seed1-gen1 1', 'real10-synth10-seed1-gen2 2', 'real0-synth20-seed1-gen2 2',
+    ]);
+    expect(await errorsOf(base.replace('    epochs: 3\n', '    epochs: 3\n  checkpoints: [0]\n'))).toEqual(['bad.yaml:13:17: generator.checkpoints.0: expected a number ≥ 1, found number 0']);
+  });
+
   it('expands {from, to, step} without floating-point drift', async () => {
     const plan = await loadManifest(write('grid.yaml', base.replace('ratios: [0, 0.5, 1]', 'ratios: { from: 0, to: 1, step: 0.1 }')), { pluginSchema });
     expect(plan.ratios).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);

@@ -37,7 +37,7 @@ export interface Manifest {
     strict: boolean;
     maxPixels: number;
   };
-  generator: { plugin: string; options: Record<string, unknown> };
+  generator: { plugin: string; options: Record<string, unknown>; checkpoints?: number[] };
   classifier: { plugin: string; options: Record<string, unknown> };
   ratios: number[] | { from: number; to: number; step: number };
   trainingSetSize: number;
@@ -89,6 +89,8 @@ export interface CellPlan {
   /** Per class, of real + synthetic. */
   trainPerClass: number;
   valPerClass: number;
+  /** The generator epoch whose snapshot made the synthetic images (absent: the trained generator). */
+  generatorEpoch?: number;
 }
 
 /** The dataset section with classes in label order, the positive class as an index, the path absolute. */
@@ -111,7 +113,8 @@ export interface ResolvedPlan {
   dataset: ResolvedDataset;
   /** Where jobs run; the command line may still change it (it does not change results). */
   execution: ResolvedExecution;
-  generator: { plugin: string; options: Record<string, unknown> };
+  /** `checkpoints`: generator epochs whose snapshots get cells of their own (GAN-epoch ablation). */
+  generator: { plugin: string; options: Record<string, unknown>; checkpoints?: number[] };
   classifier: { plugin: string; options: Record<string, unknown> };
   ratios: number[];
   trainingSetSize: number;
@@ -454,6 +457,12 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
       const id = `real${realPerClass * classes.length}-synth${syntheticPerClass * classes.length}-seed${seed}`;
       cells.push({ id, ratio, seed, realPerClass, syntheticPerClass, trainPerClass: perClass - valPerClass, valPerClass });
     }
+    // GAN-epoch ablation: every ratio with synthetic images again, from each snapshot.
+    for (const epoch of [...(m.generator.checkpoints ?? [])].sort((a, b) => a - b)) {
+      for (const cell of cells.filter((c) => c.seed === seed && c.syntheticPerClass > 0 && c.generatorEpoch === undefined)) {
+        cells.push({ ...cell, id: `${cell.id}-gen${epoch}`, generatorEpoch: epoch });
+      }
+    }
   }
   const projectRoot = options.projectRoot ?? options.config?.root ?? process.cwd();
   const outputBase = m.output ?? path.join(options.config?.outputDir ?? 'runs', m.name);
@@ -476,7 +485,7 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
       strict: m.dataset.strict,
       maxPixels: m.dataset.maxPixels,
     },
-    generator: { plugin: m.generator.plugin, options: m.generator.options ?? {} },
+    generator: { plugin: m.generator.plugin, options: m.generator.options ?? {}, ...(m.generator.checkpoints ? { checkpoints: [...m.generator.checkpoints].sort((a, b) => a - b) } : {}) },
     classifier: { plugin: m.classifier.plugin, options: m.classifier.options ?? {} },
     ratios,
     trainingSetSize: m.trainingSetSize,

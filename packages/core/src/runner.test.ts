@@ -73,7 +73,7 @@ describe('runSweep', () => {
     for (const f of ['manifest.yaml', 'plan.json', 'data-report.json', 'test-set.json', 'results.csv', 'events.jsonl']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
     const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(7);
-    expect(csv[0].split(',').slice(0, 7)).toEqual(['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'averaging', 'accuracy']);
+    expect(csv[0].split(',').slice(0, 7)).toEqual(['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'generator_epoch', 'averaging']);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'test-set.json'), 'utf8')).ids).toHaveLength(20);
     // Generative quality per class: the mean-image "generator" makes near-identical images.
     const quality = JSON.parse(fs.readFileSync(path.join(out, 'quality-seed1.json'), 'utf8'));
@@ -145,6 +145,13 @@ describe('runSweep', () => {
     expect(summary.failed.map((f) => f.error)).toEqual(Array(4).fill('not run: job generator-seed1 failed: planned failure at epoch 3').map((e, i) => (i < 2 ? e : e.replace('seed1', 'seed2'))));
     const logged = fs.readFileSync(path.join(failing.outputDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(logged.at(-1)).toMatchObject({ type: 'sweep:done', status: 'failed', error: '4 cell(s) failed' });
+  });
+});
+
+describe('GAN-epoch ablation', () => {
+  it('refuses a generator that keeps no snapshots, before any work', async () => {
+    const p = await plan('no-snapshots', 'epochs: 2', ['generator.checkpoints=[1]']);
+    await expect(run(p, path.join(root, 'cache-snap'))).rejects.toThrow('generator.checkpoints: the generator "test:mean-generator" cannot generate from earlier epochs');
   });
 });
 

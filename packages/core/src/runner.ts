@@ -11,6 +11,7 @@ import { loadBackend, probeMachine, type LoadedBackend } from './backend.js';
 import type { CellResult, SweepEvent, SweepEventInput } from './events.js';
 import type { ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
+import { UserError } from './errors.js';
 import { createExecutor, ExecutorUnavailableError, type Executor, type JobOutcome } from './executors/index.js';
 import { JobInterrupted, loadSweepData, planJobs, runJob, writeJsonAtomically as writeJson, type ClassQuality, type JobDescription } from './jobs.js';
 import { sweepLayout } from './layout.js';
@@ -87,7 +88,8 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
 
     // Plugins load here first, so a missing one fails the sweep before any job starts.
     const manifestDir = path.dirname(plan.manifestFile);
-    await loadPlugin(plan.generator.plugin, 'generator', manifestDir, options.pluginAliases);
+    const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, options.pluginAliases);
+    if (plan.generator.checkpoints && !generator.snapshots) throw new UserError(`generator.checkpoints: the generator "${generator.name}" cannot generate from earlier epochs (it does not declare \`snapshots\`); remove generator.checkpoints or use a plugin that keeps snapshots (dcgan)`);
     await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, options.pluginAliases);
 
     const { data, realPool, testIds } = await loadSweepData(plan, options.cacheDir);
@@ -315,10 +317,10 @@ function averaging(plan: ResolvedPlan): string {
 
 function writeResultsCsv(file: string, plan: ResolvedPlan, results: CellResult[]): void {
   // `averaging` says what the metrics are: `positive=<class>` (binary) or `macro` (more classes).
-  const header = ['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'averaging', ...CSV_METRICS.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`])];
+  const header = ['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'generator_epoch', 'averaging', ...CSV_METRICS.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`])];
   const order = new Map(plan.cells.map((c, i) => [c.id, i]));
   const rows = [...results].sort((a, b) => (order.get(a.cell.id) ?? 0) - (order.get(b.cell.id) ?? 0)).map((r) => [
-    r.cell.id, r.cell.ratio, r.cell.seed, r.cell.realPerClass, r.cell.syntheticPerClass, averaging(plan),
+    r.cell.id, r.cell.ratio, r.cell.seed, r.cell.realPerClass, r.cell.syntheticPerClass, r.cell.generatorEpoch ?? '', averaging(plan),
     ...CSV_METRICS.flatMap((m) => [r.metrics[m], r.metrics[`${m}_ci_low`], r.metrics[`${m}_ci_high`]].map((v) => (v === undefined || Number.isNaN(v) ? '' : Number(v).toFixed(6)))),
   ].join(','));
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -161,6 +161,9 @@ export function sampleImages(tf: TF, g: Model, z: Tensor): Tensor {
 }
 
 
+/** Generator weights after `epoch`, kept for a GAN-epoch ablation. */
+const snapshotFile = (classDir: string, epoch: number) => path.join(classDir, 'snapshots', `epoch-${String(epoch).padStart(4, '0')}`, 'generator');
+
 async function trainClass(tf: TF, real: ImageSet, className: string, label: string, o: DcganOptions, ctx: PluginContext): Promise<void> {
   const dir = classFolder(ctx.workDir, className);
   const ckpt = path.join(dir, 'checkpoint');
@@ -208,6 +211,8 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         if (state.quietDiscriminatorEpochs === 5) ctx.warn(`${label}: discriminator loss below 0.05 for 5 epochs; the generator may have stopped learning`);
         if (!Number.isFinite(gLoss) || gLoss > 15) ctx.warn(`${label}: generator loss ${gLoss.toFixed(2)} at epoch ${epoch} (exploding)`);
         state.epoch = epoch;
+        // A GAN-epoch ablation asked for the generator as it is now.
+        if (ctx.snapshotEpochs?.includes(epoch)) await saveTensors(snapshotFile(dir, epoch), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
         if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
           const samples = sampleImages(tf, gan.g, fixedZ); // [s, h, w, c]
           const diversity = meanPairwiseDistance(tf, samples);
@@ -244,16 +249,21 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
     description: 'DCGAN (Radford et al.), one per class; Adam 2e-4 β1 0.5, label smoothing, checkpoints and sample grids.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     logs: { losses: ['*_d_loss', '*_g_loss'], sampleGrids: 'samples/{class}' },
+    snapshots: true,
     async train(real, options, ctx) {
+      const late = (ctx.snapshotEpochs ?? []).filter((e) => e > options.epochs);
+      if (late.length) throw new Error(`generator.checkpoints ${late.join(', ')}: after the last epoch (${options.epochs}); snapshots must be within training`);
       await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));
     },
     async generate(request, options, ctx) {
       const { tf } = ctx;
-      const set = await generatePerClass(request, ctx, { name: 'synthmix:dcgan', version: '0.1.0', details: { epochs: options.epochs } },
-        (className) => path.join(classFolder(ctx.workDir, className), 'final', 'generator'),
+      // The trained generator, or its snapshot after `request.epoch` (GAN-epoch ablation).
+      const state = (className: string) => (request.epoch === undefined ? path.join(classFolder(ctx.workDir, className), 'final', 'generator') : snapshotFile(classFolder(ctx.workDir, className), request.epoch));
+      const set = await generatePerClass(request, ctx, { name: 'synthmix:dcgan', version: '0.1.0', details: { epochs: request.epoch ?? options.epochs } },
+        state,
         (className) => {
           const g = buildGenerator(tf, { size: request.height, channels: request.channels, latentDim: options.latentDim, ngf: options.ngf, ndf: options.ndf, seed: 0 });
-          const weights = loadTensors(tf, path.join(classFolder(ctx.workDir, className), 'final', 'generator')).map((t) => t.tensor);
+          const weights = loadTensors(tf, state(className)).map((t) => t.tensor);
           g.setWeights(weights);
           tf.dispose(weights);
           return {

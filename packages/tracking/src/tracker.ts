@@ -408,14 +408,14 @@ export class MlflowTracker implements SweepTracker {
     this.enqueue({
       op: 'start-run', key: this.cellKey(cell.id), name: cell.id, parent: this.sweepKey, fresh,
       tags: { 'mlflow.note.content': `${Math.round((1 - cell.ratio) * 100)}:${Math.round(cell.ratio * 100)} real:synthetic, seed ${cell.seed}: ${cell.realPerClass} real + ${cell.syntheticPerClass} synthetic images per class, ${cell.trainPerClass}/${cell.valPerClass} train/validation per class.`, 'synthmix.classifier': plan?.classifier.plugin ?? '' },
-      params: { ratio: String(cell.ratio), seed: String(cell.seed), real_per_class: String(cell.realPerClass), synthetic_per_class: String(cell.syntheticPerClass), train_per_class: String(cell.trainPerClass), val_per_class: String(cell.valPerClass), ...flatten(plan?.classifier.options ?? {}, 'classifier.options') },
+      params: { ratio: String(cell.ratio), seed: String(cell.seed), ...(cell.generatorEpoch === undefined ? {} : { generator_epoch: String(cell.generatorEpoch) }), real_per_class: String(cell.realPerClass), synthetic_per_class: String(cell.syntheticPerClass), train_per_class: String(cell.trainPerClass), val_per_class: String(cell.valPerClass), ...flatten(plan?.classifier.options ?? {}, 'classifier.options') },
       dataset: this.datasetInput('training'),
     });
   }
 
   private endSweep(event: Extract<SweepEvent, { type: 'sweep:done' }>): void {
     const byRatio = new Map<number, CellResult[]>();
-    for (const r of event.results) byRatio.set(r.cell.ratio, [...(byRatio.get(r.cell.ratio) ?? []), r]);
+    for (const r of event.results.filter((x) => x.cell.generatorEpoch === undefined)) byRatio.set(r.cell.ratio, [...(byRatio.get(r.cell.ratio) ?? []), r]);
     const metrics: Metric[] = [];
     let best: { ratio: number; accuracy: number } | undefined;
     for (const [ratio, results] of [...byRatio].sort((a, b) => a[0] - b[0])) {

@@ -11,9 +11,10 @@ export interface TableRow {
   values: Record<string, { mean: number; low: number; high: number }>;
 }
 
+/** One row per ratio, over seeds, for the trained generator (GAN-epoch ablation cells have their own figure). */
 export function resultsTable(results: CellResult[]): TableRow[] {
   const byRatio = new Map<number, CellResult[]>();
-  for (const r of results) byRatio.set(r.cell.ratio, [...(byRatio.get(r.cell.ratio) ?? []), r]);
+  for (const r of results.filter((x) => x.cell.generatorEpoch === undefined)) byRatio.set(r.cell.ratio, [...(byRatio.get(r.cell.ratio) ?? []), r]);
   return [...byRatio].sort((a, b) => a[0] - b[0]).map(([ratio, rs]) => ({
     ratio,
     seeds: rs.length,
