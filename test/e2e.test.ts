@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MlflowClient, startMlflowServer, type StartedServer } from '@synthmix/tracking';
+import { writeTinySweep } from './tiny-sweep.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'packages/cli/bin/synthmix.js');
@@ -30,29 +31,7 @@ afterAll(async () => {
 });
 
 function writeManifest(name: string, classifier: string, classifierOptions: string): string {
-  const file = path.join(tmp, `${name}.yaml`);
-  fs.writeFileSync(file, `name: ${name}
-description: end-to-end test
-seeds: [1]
-backend: tensorflow
-dataset:
-  source: phantom
-  classes: { tumor: tumor, healthy: healthy }
-  phantomPerClass: 120
-  imageSize: 16
-  testPerClass: 40
-generator:
-  plugin: dcgan
-  options: { epochs: ${name === 'tty' ? 6 : 2}, ngf: 8, ndf: 8, batchSize: 16, latentDim: 16, checkpointEvery: ${name === 'tty' ? 3 : 1} }
-classifier:
-  plugin: ${classifier}
-  options: ${classifierOptions}
-ratios: [0, 0.5, 1]
-trainingSetSize: 80
-tracking:
-  experiment: e2e-${name}-${Date.now()}
-`);
-  return file;
+  return writeTinySweep({ name, dir: tmp, description: 'end-to-end test', classifier: `  plugin: ${classifier}\n  options: ${classifierOptions}`, generatorEpochs: name === 'tty' ? 6 : 2, checkpointEvery: name === 'tty' ? 3 : 1, experiment: `e2e-${name}-${Date.now()}` });
 }
 
 /** The environment of a user at a terminal: no CI variables (Ink draws only the last frame under CI). */

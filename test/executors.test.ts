@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MlflowClient, startMlflowServer, type StartedServer } from '@synthmix/tracking';
+import { CNN, writeTinySweep } from './tiny-sweep.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'packages/cli/bin/synthmix.js');
@@ -44,29 +45,9 @@ afterAll(async () => {
 });
 
 function manifest(name: string, classifier: string): string {
-  const file = path.join(tmp, `${name}.yaml`);
-  fs.writeFileSync(file, `name: ${name}
-seeds: [1]
-backend: tensorflow
-dataset:
-  source: phantom
-  classes: { tumor: tumor, healthy: healthy }
-  phantomPerClass: 120
-  imageSize: 16
-  testPerClass: 40
-generator:
-  plugin: dcgan
-  options: { epochs: 2, ngf: 8, ndf: 8, batchSize: 16, latentDim: 16, checkpointEvery: 1 }
-classifier:
-${classifier}
-ratios: [0, 0.5, 1]
-trainingSetSize: 80
-tracking:
-  experiment: executors-${name}-${Date.now()}
-`);
-  return file;
+  return writeTinySweep({ name, dir: tmp, classifier, experiment: `executors-${name}-${Date.now()}` });
 }
-const cnn = '  plugin: cnn-tumor\n  options: { epochs: 2, filters: [8, 16], denseUnits: 16 }';
+const cnn = CNN;
 const faulty = (options: string) => `  plugin: ${path.join(root, 'test/fixtures/faulty-classifier/index.mjs')}\n  options: { epochs: 20, ${options} }`;
 
 /** A user's environment, one TensorFlow thread per process so every executor computes alike. */

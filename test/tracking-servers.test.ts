@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MlflowClient, startMlflowServer, type StartedServer } from '@synthmix/tracking';
+import { writeTinySweep } from './tiny-sweep.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'packages/cli/bin/synthmix.js');
@@ -23,27 +24,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const manifest = path.join(tmp, 'two-servers.yaml');
-fs.writeFileSync(manifest, `name: two-servers
-seeds: [1]
-backend: tensorflow
-dataset:
-  source: phantom
-  classes: { tumor: tumor, healthy: healthy }
-  phantomPerClass: 120
-  imageSize: 16
-  testPerClass: 40
-generator:
-  plugin: dcgan
-  options: { epochs: 2, ngf: 8, ndf: 8, batchSize: 16, latentDim: 16 }
-classifier:
-  plugin: cnn-tumor
-  options: { epochs: 3, filters: [8, 16], denseUnits: 16 }
-ratios: [0, 0.5, 1]
-trainingSetSize: 80
-tracking:
-  experiment: two-servers
-`);
+const manifest = writeTinySweep({ name: 'two-servers', dir: tmp, classifier: '  plugin: cnn-tumor\n  options: { epochs: 3, filters: [8, 16], denseUnits: 16 }', experiment: 'two-servers' });
 
 function run(server: StartedServer, ...args: string[]) {
   const env = { ...process.env, MLFLOW_TRACKING_URI: server.url, SYNTHMIX_HOME: path.join(tmp, 'home'), NO_COLOR: '1' };

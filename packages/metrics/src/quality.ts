@@ -8,6 +8,7 @@
  *   classifier trained on real data only. It is *not* FID: there are no Inception weights, and
  *   ImageNet features are a poor fit for MRI anyway.
  */
+import { seededRandom } from './stats.js';
 
 /** Images as flat arrays of h × w × c values in [-1, 1]. */
 export interface Images {
@@ -203,17 +204,6 @@ export function frechetDistance(a: ArrayLike<number>, countA: number, b: ArrayLi
   return meanTerm + trace;
 }
 
-/** Seeded uniform numbers in [0, 1) (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Grey images halved by 2 × 2 averaging (one pyramid level down). */
 function halve(images: Float32Array[], size: number): Float32Array[] {
@@ -264,7 +254,7 @@ export function slicedWasserstein(a: Images, b: Images, options: SlicedWasserste
   const patch = options.patch ?? 7;
   const perImage = options.patchesPerImage ?? 64;
   const directions = options.projections ?? 128;
-  const random = seeded(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   let size = a.height;
   let greyA = Array.from({ length: a.count }, (_, i) => grey(a, i));
   let greyB = Array.from({ length: b.count }, (_, i) => grey(b, i));

@@ -1,8 +1,8 @@
 /** Uncertainty: bootstrap intervals, intervals across seeds, DeLong and McNemar tests. */
 import { binaryMetrics, checkBinaryInput, MetricInputError, type BinaryMetrics } from './binary.js';
 
-/** mulberry32, so bootstrap intervals are reproducible from a seed. */
-function rng(seed: number): () => number {
+/** Seeded uniform numbers in [0, 1) (mulberry32): bootstrap draws, projections, reproducible for a seed. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -34,7 +34,7 @@ export interface Interval {
 export function bootstrapIntervals(labels: ArrayLike<number>, scores: ArrayLike<number>, options: { resamples?: number; seed?: number; threshold?: number; level?: number } = {}): Record<ScalarMetric, Interval> {
   checkBinaryInput(labels, scores);
   const { resamples = 1000, seed = 1, threshold = 0.5, level = 0.95 } = options;
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const n = labels.length;
   const keys: ScalarMetric[] = ['accuracy', 'precision', 'recall', 'specificity', 'f1', 'balancedAccuracy', 'mcc', 'auc', 'averagePrecision'];
   const samples: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));

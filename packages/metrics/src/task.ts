@@ -5,7 +5,7 @@
  */
 import { binaryMetrics, MetricInputError } from './binary.js';
 import { argmaxRows, multiclassMetrics } from './multiclass.js';
-import { bootstrapIntervals } from './stats.js';
+import { bootstrapIntervals, seededRandom } from './stats.js';
 
 export type TaskKind = { kind: 'binary'; positiveClass: string } | { kind: 'multiclass'; average: 'macro'; classes: string[] };
 
@@ -73,17 +73,6 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/** Seeded uniform numbers in [0, 1) (mulberry32), so intervals are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function taskMetrics(labels: ArrayLike<number>, probabilities: ArrayLike<number>, classNames: string[], positive: number, options: { resamples?: number; seed?: number } = {}): TaskMetrics {
   const k = classNames.length;
@@ -111,7 +100,7 @@ export function taskMetrics(labels: ArrayLike<number>, probabilities: ArrayLike<
   });
   // Bootstrap: resample test images, recompute the macro metrics.
   const { resamples = 1000, seed = 1 } = options;
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const samples: Record<string, number[]> = Object.fromEntries(TASK_METRICS.map((m) => [m, []]));
   const l = new Int32Array(n);
   const p = new Float64Array(n * k);
