@@ -154,7 +154,7 @@ describe('synthmix run without a terminal', () => {
     expect(r.out).toContain('Metrics: macro averages over 3 classes (glioma, healthy, meningioma); AUC one-vs-rest.');
     const out = path.join(tmp, 'runs', 'three');
     const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
-    expect(csv[0].slice(5, 9)).toEqual(['averaging', 'accuracy', 'accuracy_ci_low', 'accuracy_ci_high']);
+    expect(csv[0].slice(5, 10)).toEqual(['generator_epoch', 'averaging', 'accuracy', 'accuracy_ci_low', 'accuracy_ci_high']);
     for (const cellId of ['real30-synth0-seed1', 'real15-synth15-seed1', 'real0-synth30-seed1']) {
       const result = JSON.parse(fs.readFileSync(path.join(out, 'cells', cellId, 'result.json'), 'utf8'));
       expect(result.task).toEqual({ kind: 'multiclass', average: 'macro', classes: ['glioma', 'healthy', 'meningioma'] });
@@ -171,8 +171,8 @@ describe('synthmix run without a terminal', () => {
         expect(result.metrics[`${m}_ci_high`], `${cellId} ${m}`).toBeGreaterThanOrEqual(result.metrics[m] - 1e-12);
       }
       const row = csv.find((x) => x[0] === cellId)!;
-      expect(row[5]).toBe('macro');
-      expect(Number(row[6])).toBeCloseTo(result.metrics.accuracy, 5);
+      expect(row[6]).toBe('macro');
+      expect(Number(row[7])).toBeCloseTo(result.metrics.accuracy, 5);
     }
     const md = fs.readFileSync(path.join(out, 'report', 'results.md'), 'utf8');
     expect(md).toContain('Metrics: macro averages over 3 classes');

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { isLossMetric, loadPlugin, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
+import { isLossMetric, loadPlugin, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
 import { argmaxRows, delongTest, describeTask, holmAdjust, mcnemarTest, parsePredictionsCsv, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -329,11 +329,11 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const qualityRows = plan.seeds.flatMap((seed) => {
     const file = layout.quality(seed);
     if (!fs.existsSync(file)) return [];
-    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; slicedWasserstein?: number | null; frechetRealClassifier?: number }> };
-    return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.slicedWasserstein == null || Number.isNaN(v.slicedWasserstein) ? '—' : v.slicedWasserstein.toFixed(1)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
+    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; slicedWasserstein?: number | null; slicedWassersteinRatio?: number | null; frechetRealClassifier?: number }> };
+    return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.slicedWassersteinRatio == null || Number.isNaN(v.slicedWassersteinRatio) ? '—' : `${v.slicedWassersteinRatio.toFixed(2)}${v.slicedWassersteinRatio > SWD_RATIO_WARNING ? ' ⚠' : ''}`} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
   });
   const qualityTable = qualityRows.length
-    ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | sliced Wasserstein, 7 × 7 patches (× 1000) | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n')
+    ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | patch distance to real (× the real-to-real floor) | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n')
     : '';
   // Generators whose images are far from the real ones: said first, before any number.
   const farWarnings = plan.seeds.flatMap((seed) => {
@@ -368,7 +368,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     epochFigure = await svgToFiles(seriesPlotSvg(series, 'Test accuracy against generator epochs (GAN-epoch ablation)', 'accuracy'), path.join(dir, 'generator-epochs'));
   }
   const epochMd = epochFigure ? `\n## Generator epochs\n\nThe same cells with the generator as it was after ${plan.generator.checkpoints!.join(', ')}${finalEpoch ? ` and ${finalEpoch}` : ''} epochs (one training run, its snapshots).\n\n![generator epochs](generator-epochs.png)\n` : '';
-  const md = `# ${plan.name}\n\n${banner}${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The sliced Wasserstein distance compares local patch statistics at two scales and uses no learned features. SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
+  const md = `# ${plan.name}\n\n${banner}${plan.description}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${qualityTable}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
   fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
