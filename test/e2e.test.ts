@@ -141,7 +141,12 @@ describe('a GAN-epoch ablation', () => {
     expect(b.cell.generatorEpoch).toBe(1);
     expect(a.metrics.auc).not.toBe(b.metrics.auc);
     expect(fs.existsSync(path.join(tmp, 'runs', 'epochs', 'report', 'generator-epochs.png'))).toBe(true);
-    expect(fs.readFileSync(path.join(tmp, 'runs', 'epochs', 'report', 'results.md'), 'utf8')).toContain('## Generator epochs');
+    const md = fs.readFileSync(path.join(tmp, 'runs', 'epochs', 'report', 'results.md'), 'utf8');
+    expect(md).toContain('## Generator epochs');
+    // Each snapshot's images measured like the trained generator's.
+    const early = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'epochs', 'quality-seed1-epoch1.json'), 'utf8'));
+    expect(Object.keys(early.perClass)).toEqual(['tumor', 'healthy']);
+    expect(md).toMatch(/\| 1 \| 1 \| tumor \d+\.\d\d, healthy \d+\.\d\d \|/);
   });
 });
 

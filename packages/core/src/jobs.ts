@@ -198,6 +198,14 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
       hooks.emit({ type: 'quality:warning', seed: job.seed, classes: verdict.far, message: verdict.message! });
       hooks.emit({ type: 'warning', scope: { kind: 'generator', seed: job.seed }, message: verdict.message! });
     }
+    // The snapshots of a GAN-epoch ablation are measured the same way (no warning: they are meant to be early).
+    for (const epoch of plan.generator.checkpoints ?? []) {
+      const snapshot = readPool(plan, generator, sweep, job.seed, job.cacheDir, epoch);
+      const byClass = indicesByClass(snapshot);
+      const realBy = indicesByClass(sweep.realPool);
+      const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(subset(snapshot, byClass[c]), subset(sweep.realPool, realBy[c]), job.seed, name)]));
+      writeJson(sweepLayout(plan.outputDir).quality(job.seed, epoch), { seed: job.seed, epoch, perClass: q, verdict: qualityVerdict(q) });
+    }
     return undefined;
   }
   const cell = plan.cells.find((c) => c.id === job.cellId);

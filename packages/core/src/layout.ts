@@ -30,7 +30,7 @@ export function sweepLayout(dir: string) {
     cellGradCam: (id: string) => path.join(cellsDir, id, 'gradcam.png'),
     results: path.join(dir, 'results.csv'),
     /** Synthetic-image quality per seed (SSIM, diversity, Fréchet distance). */
-    quality: (seed: number) => path.join(dir, `quality-seed${seed}.json`),
+    quality: (seed: number, epoch?: number) => path.join(dir, `quality-seed${seed}${epoch === undefined ? '' : `-epoch${epoch}`}.json`),
     realSamples: (className: string) => path.join(dir, `samples-real-${safeFileName(className)}.png`),
     events: path.join(dir, 'events.jsonl'),
     /** Job descriptions and what each attempt reported (events, outcome). */
