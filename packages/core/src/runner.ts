@@ -196,6 +196,8 @@ async function schedule(plan: ResolvedPlan, jobs: JobDescription[], executor: Ex
   const stopAll = new AbortController();
   const stop = () => stopAll.abort();
   hooks.signal.addEventListener('abort', stop);
+  // A stop that came while the data loaded starts no job.
+  if (hooks.signal.aborted) stopAll.abort();
   let fatal: string | undefined;
   let interrupted = false;
   let index = hooks.startIndex;
