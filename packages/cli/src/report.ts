@@ -440,10 +440,11 @@ export async function writeComparison(dir: string, title: string, sweeps: SweepF
   const quality = sweeps.flatMap((sw) => sw.plan.seeds.flatMap((seed) => {
     const file = sweepLayout(sw.outputDir).quality(seed);
     if (!fs.existsSync(file)) return [];
-    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; diversity: number; realDiversity: number; frechetRealClassifier?: number }> };
-    return Object.entries(q.perClass).map(([c, v]) => `| ${sw.label} | ${seed} | ${c} | ${v.ssimNearestMean.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
+    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; diversity: number; realDiversity: number; slicedWassersteinRatio?: number | null; frechetRealClassifier?: number }> };
+    const ratio = (v?: number | null) => (v == null || Number.isNaN(v) ? '—' : `${v.toFixed(2)}${v > SWD_RATIO_WARNING ? ' ⚠' : ''}`);
+    return Object.entries(q.perClass).map(([c, v]) => `| ${sw.label} | ${seed} | ${c} | ${ratio(v.slicedWassersteinRatio)} | ${v.ssimNearestMean.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
   }));
-  const qualityTable = ['| sweep | seed | class | SSIM to nearest real | diversity synthetic / real | Fréchet distance (real-only classifier) |', '|---|---:|---|---:|---:|---:|', ...quality].join('\n');
+  const qualityTable = ['| sweep | seed | class | patch distance to real (× floor; ⚠ above ' + SWD_RATIO_WARNING + ') | SSIM to nearest real | diversity synthetic / real | Fréchet distance (real-only classifier) |', '|---|---:|---|---:|---:|---:|---:|', ...quality].join('\n');
   const md = `# ${title}\n\n${sweeps.map((sw) => `- **${sw.label}**: ${sw.plan.generator.plugin} → ${sw.outputDir}`).join('\n')}\n\n${side}\n\n![accuracy](compare-accuracy.png)\n\n![AUC](compare-auc.png)\n\n## Synthetic images\n\n${qualityTable}\n`;
   fs.writeFileSync(path.join(dir, 'comparison.md'), md);
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body><h1>${esc(title)}</h1>${htmlTable(side)}${figures.accuracy}${figures.auc}${figures.f1}<h2>Synthetic images</h2>${htmlTable(qualityTable)}</body></html>\n`;
