@@ -4,8 +4,8 @@
  * the classes (AUC one-vs-rest) plus per-class values.
  */
 import { binaryMetrics, MetricInputError } from './binary.js';
-import { argmaxRows, multiclassMetrics } from './multiclass.js';
-import { bootstrapIntervals, seededRandom } from './stats.js';
+import { multiclassMetrics, type MulticlassMetrics } from './multiclass.js';
+import { bootstrapIntervals, quantile, seededRandom } from './stats.js';
 
 export type TaskKind = { kind: 'binary'; positiveClass: string } | { kind: 'multiclass'; average: 'macro'; classes: string[] };
 
@@ -30,21 +30,21 @@ export function describeTask(task: TaskKind): string {
 
 /** Multi-class point metrics from labels and N × K probabilities. */
 export function multiclassTaskPoint(labels: ArrayLike<number>, probabilities: ArrayLike<number>, k: number): Record<string, number> {
-  const m = multiclassMetrics(labels, probabilities, k);
-  const n = labels.length;
-  const predicted = argmaxRows(probabilities, k);
-  const trueCount = new Array<number>(k).fill(0);
-  const predCount = new Array<number>(k).fill(0);
-  for (let i = 0; i < n; i++) {
-    trueCount[labels[i]]++;
-    predCount[predicted[i]]++;
-  }
+  return pointFrom(multiclassMetrics(labels, probabilities, k));
+}
+
+/** The macro point metrics of {@link TASK_METRICS} from one multi-class evaluation. */
+function pointFrom(m: MulticlassMetrics): Record<string, number> {
+  // Class counts, true (row sums) and predicted (column sums), come from the confusion matrix.
+  const trueCount = m.confusion.map((row) => row.reduce((s, x) => s + x, 0));
+  const predCount = m.confusion.map((_, c) => m.confusion.reduce((s, row) => s + row[c], 0));
+  const n = trueCount.reduce((s, x) => s + x, 0);
   const correct = m.confusion.reduce((s, row, c) => s + row[c], 0);
   const cov = (a: number[], b: number[]) => n * n - a.reduce((s, x, i) => s + x * b[i], 0);
   const denom = Math.sqrt(cov(predCount, predCount) * cov(trueCount, trueCount));
   const mcc = denom === 0 ? 0 : (correct * n - predCount.reduce((s, p, i) => s + p * trueCount[i], 0)) / denom;
   const specificity = m.confusion.map((_, c) => {
-    const fp = m.confusion.reduce((s, row, a) => s + (a === c ? 0 : row[c]), 0);
+    const fp = predCount[c] - m.confusion[c][c];
     const tn = n - trueCount[c] - fp;
     return tn + fp === 0 ? NaN : tn / (tn + fp);
   });
@@ -65,20 +65,12 @@ export function multiclassTaskPoint(labels: ArrayLike<number>, probabilities: Ar
   };
 }
 
-function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-
 export function taskMetrics(labels: ArrayLike<number>, probabilities: ArrayLike<number>, classNames: string[], positive: number, options: { resamples?: number; seed?: number } = {}): TaskMetrics {
   const k = classNames.length;
   const n = labels.length;
   if (probabilities.length !== n * k) throw new MetricInputError(`expected ${n} × ${k} probabilities, found ${probabilities.length}`);
-  const { confusion } = multiclassMetrics(labels, probabilities, k);
+  const evaluated = multiclassMetrics(labels, probabilities, k);
+  const { confusion } = evaluated;
   if (k === 2) {
     const binLabels = Array.from(labels, (l) => (l === positive ? 1 : 0));
     const scores = Array.from({ length: n }, (_, i) => probabilities[i * k + positive]);
@@ -90,8 +82,8 @@ export function taskMetrics(labels: ArrayLike<number>, probabilities: ArrayLike<
     }
     return { task: { kind: 'binary', positiveClass: classNames[positive] }, metrics, confusion };
   }
-  const metrics = multiclassTaskPoint(labels, probabilities, k);
-  const per = multiclassMetrics(labels, probabilities, k).perClass;
+  const metrics = pointFrom(evaluated);
+  const per = evaluated.perClass;
   classNames.forEach((c, i) => {
     metrics[`precision_${c}`] = per[i].precision;
     metrics[`recall_${c}`] = per[i].recall;
