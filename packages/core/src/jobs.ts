@@ -104,13 +104,13 @@ export function readPlan(outputDir: string): ResolvedPlan {
   return { ...plan, manifestText: plan.manifestText ?? '' };
 }
 
-function writeJson(file: string, data: unknown): void {
+/** Writes JSON to a temporary name, then renames it into place. */
+export function writeJsonAtomically(file: string, data: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   // Write then rename, so an interrupted write never leaves a half file that looks complete.
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(data, null, 2));
   fs.renameSync(`${file}.tmp`, file);
 }
-export { writeJson as writeJsonAtomically };
 
 function hash(value: unknown): string {
   return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
@@ -193,7 +193,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
     const pool = await trainOrLoadGenerator(plan, generator, sweep, job.seed, job.cacheDir, hooks.emit, makeContext);
     const perClass = syntheticQuality(pool, sweep.realPool, job.seed, hooks.emit);
     const verdict = qualityVerdict(perClass);
-    writeJson(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass, verdict });
+    writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass, verdict });
     if (verdict.far.length) {
       hooks.emit({ type: 'quality:warning', seed: job.seed, classes: verdict.far, message: verdict.message! });
       hooks.emit({ type: 'warning', scope: { kind: 'generator', seed: job.seed }, message: verdict.message! });
@@ -204,7 +204,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
       const byClass = indicesByClass(snapshot);
       const realBy = indicesByClass(sweep.realPool);
       const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(subset(snapshot, byClass[c]), subset(sweep.realPool, realBy[c]), job.seed, name)]));
-      writeJson(sweepLayout(plan.outputDir).quality(job.seed, epoch), { seed: job.seed, epoch, perClass: q, verdict: qualityVerdict(q) });
+      writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, epoch), { seed: job.seed, epoch, perClass: q, verdict: qualityVerdict(q) });
     }
     return undefined;
   }
@@ -265,7 +265,7 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
   if (!cached) {
     await generator.train(realPool, plan.generator.options, ctx);
     if (ctx.signal.aborted) throw new JobInterrupted();
-    writeJson(complete, { plugin: generator.name, version: generator.version, seed, at: new Date().toISOString() });
+    writeJsonAtomically(complete, { plugin: generator.name, version: generator.version, seed, at: new Date().toISOString() });
   }
   const count = plan.syntheticPerClass;
   // The trained state's pool, then one per snapshot of a GAN-epoch ablation.
@@ -282,7 +282,7 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
       if (problems.length) throw new Error(problems.join('; '));
       fs.writeFileSync(`${file}.tmp`, Buffer.from(made.images.buffer, made.images.byteOffset, made.images.byteLength));
       fs.renameSync(`${file}.tmp`, file);
-      writeJson(meta, { ...made, images: undefined, labels: [...made.labels] });
+      writeJsonAtomically(meta, { ...made, images: undefined, labels: [...made.labels] });
     }
     pool ??= made;
   }
@@ -355,7 +355,7 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     for (const [name, value] of Object.entries(metrics)) emit({ type: 'metric', scope: { kind: 'cell', cellId: cell.id }, name: `test_${name}`, value, step: 0 });
     emit({ type: 'artifact', scope: { kind: 'cell', cellId: cell.id }, path: predictionsFile, description: 'test-set predictions' });
     // Written last: its presence is what marks the cell complete for resume.
-    writeJson(layout.cellResult(cell.id), result);
+    writeJsonAtomically(layout.cellResult(cell.id), result);
     return result;
   } finally {
     model.dispose();

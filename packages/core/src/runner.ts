@@ -13,7 +13,7 @@ import type { ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
 import { UserError } from './errors.js';
 import { createExecutor, ExecutorUnavailableError, type Executor, type JobOutcome } from './executors/index.js';
-import { JobInterrupted, loadSweepData, planJobs, runJob, writeJsonAtomically as writeJson, type ClassQuality, type JobDescription } from './jobs.js';
+import { JobInterrupted, loadSweepData, planJobs, runJob, writeJsonAtomically, type ClassQuality, type JobDescription } from './jobs.js';
 import { sweepLayout } from './layout.js';
 
 export { generatorKey, sampleCell, yieldToEventLoop, type ClassQuality } from './jobs.js';
@@ -50,9 +50,6 @@ export interface SweepSummary {
   error?: string;
 }
 
-/** Files of a sweep's output folder (see layout.ts, which owns them). */
-export const outputFiles = sweepLayout;
-
 /** A cell's result.json; JSON stores an undefined metric (NaN) as null, so it is turned back. */
 export function readCellResult(file: string): CellResult {
   const result = JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
@@ -80,7 +77,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
   let executor: Executor | undefined;
   try {
     fs.writeFileSync(files.manifest, plan.manifestText);
-    writeJson(files.plan, { ...plan, manifestText: undefined });
+    writeJsonAtomically(files.plan, { ...plan, manifestText: undefined });
     const backend = options.backend ?? (await loadBackend(plan.backend));
     const done = resume ? plan.cells.filter((c) => fs.existsSync(files.cellResult(c.id))).map((c) => c.id) : [];
     emit({ type: 'sweep:start', plan, backend: { ...backend.decision, backendName: backend.backendName, tensorflowVersion: backend.tensorflowVersion }, resumed: done });
@@ -93,7 +90,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, options.pluginAliases);
 
     const { data, realPool, testIds } = await loadSweepData(plan, options.cacheDir);
-    writeJson(files.dataReport, data.report);
+    writeJsonAtomically(files.dataReport, data.report);
     const duplicates = await duplicateGroupsPng(data.set, data.report.groups.largest);
     if (duplicates) {
       fs.writeFileSync(files.duplicateGroups, duplicates);
@@ -101,7 +98,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     }
     for (const group of data.report.groups.crossClass?.slice(0, 10) ?? []) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `near-duplicate images in different classes (a possible label conflict): ${group.join(', ')}` });
     // One fixed real test set per sweep, chosen from the dataset fingerprint and the first seed.
-    writeJson(files.testSet, { fingerprint: data.fingerprint, seed: plan.seeds[0], leakageGuard: plan.dataset.leakageGuard, ids: testIds });
+    writeJsonAtomically(files.testSet, { fingerprint: data.fingerprint, seed: plan.seeds[0], leakageGuard: plan.dataset.leakageGuard, ids: testIds });
     emit({ type: 'data:loaded', fingerprint: data.fingerprint, counts: data.report.counts, skipped: data.report.skipped.length, groups: data.report.groups.count, testPerClass: plan.dataset.testPerClass, reportFile: files.dataReport, cached: data.cached });
     for (const s of data.report.skipped.slice(0, 20)) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `skipped ${s.file}: ${s.reason}` });
     // Real samples per class, to set beside the generator's sample grids in the report.
@@ -138,7 +135,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     emit({ type: 'executor:ready', executor: executor.name, description: executor.description });
 
     const jobs = planJobs(plan, plan.cells.filter((c) => !done.includes(c.id)).map((c) => c.id), { cacheDir: options.cacheDir, pluginAliases: options.pluginAliases, bootstrapResamples: options.bootstrapResamples ?? 1000 });
-    for (const job of jobs) writeJson(files.jobFile(job.id), job);
+    for (const job of jobs) writeJsonAtomically(files.jobFile(job.id), job);
     const outcome = await schedule(plan, jobs, executor, {
       signal,
       emit,
@@ -307,7 +304,7 @@ function mergeFrechet(plan: ResolvedPlan, results: CellResult[]): void {
     if (!fs.existsSync(file)) continue;
     const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { seed: number; perClass: Record<string, ClassQuality> };
     for (const [name, value] of Object.entries(r.frechetRealClassifier)) q.perClass[name] = { ...q.perClass[name], frechetRealClassifier: value };
-    writeJson(file, q);
+    writeJsonAtomically(file, q);
   }
 }
 

@@ -185,8 +185,6 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
     tracker.logArtifactAfter({ kind: 'sweep' }, path.dirname(reportPath), 'report');
     for (const r of summary.results) {
       for (const plot of ['roc.png', 'confusion.png'] as const) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, layout.cellPlot(r.cell.id, plot));
-      // Grad-CAM of cached cells (fresh ones were logged as their artifact event).
-      if (r.cell.seed === plan.seeds[0]) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, layout.cellGradCam(r.cell.id));
     }
     for (const seed of plan.seeds) tracker.logArtifactAfter({ kind: 'generator', seed }, layout.generatorLossPlot(seed));
   }
