@@ -71,6 +71,15 @@ export function readOutcome(file: string): JobOutcome | undefined {
   }
 }
 
+/** The last lines of a worker's log, for a failure message. */
+export function logTail(file: string, lines = 8): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
 /**
  * Follows a JSON Lines file another process appends to: every complete line is parsed and handed
  * on, in order. `stop()` reads what is left and stops following.

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { sweepLayout } from '../layout.js';
-import { followJsonLines, readOutcome, type ExecutorFactory, type JobOutcome } from './executor.js';
+import { followJsonLines, logTail, readOutcome, type ExecutorFactory, type JobOutcome } from './executor.js';
 import type { SweepEventInput } from '../events.js';
 
 /** Which CUDA device a worker slot uses: slots take the devices in turn. */
@@ -32,15 +32,6 @@ export function workerEnv(base: NodeJS.ProcessEnv, slot: number, opts: { cores: 
   env.CUDA_VISIBLE_DEVICES = device ?? (opts.gpusPerJob > 0 ? base.CUDA_VISIBLE_DEVICES : '');
   if (env.CUDA_VISIBLE_DEVICES === undefined) delete env.CUDA_VISIBLE_DEVICES;
   return env;
-}
-
-/** The last lines of a worker's log, for a failure message. */
-export function logTail(file: string, lines = 8): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
 }
 
 export const localExecutor: ExecutorFactory = (ctx) => {

@@ -10,7 +10,7 @@ import https from 'node:https';
 import { sweepLayout } from '../layout.js';
 import { UserError } from '../errors.js';
 import type { SweepEventInput } from '../events.js';
-import { ExecutorUnavailableError, followJsonLines, readOutcome, type ExecutorFactory, type JobOutcome } from './executor.js';
+import { ExecutorUnavailableError, followJsonLines, logTail, readOutcome, type ExecutorFactory, type JobOutcome } from './executor.js';
 
 /** The Jobs API lives on the dashboard's HTTP address (port 8265 by default). */
 export function normaliseRayAddress(address: string): string {
@@ -187,7 +187,7 @@ export const rayExecutor: ExecutorFactory = (ctx) => {
             const outcome = readOutcome(files.outcome);
             if (outcome && info.status === 'SUCCEEDED') return outcome;
             if (outcome?.status === 'failed') return outcome;
-            const tail = logs.trimEnd().split('\n').slice(-8).join('\n');
+            const tail = logTail(files.log);
             const why = info.status === 'STOPPED' ? 'was stopped on the cluster' : `ended ${info.status}${info.message ? ` (${info.message.split('\n')[0]})` : ''}`;
             return { status: 'failed', error: `Ray job ${submissionId} ${why} before the worker finished${tail ? `; its last output:\n${tail}` : ''}` };
           }
