@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const packages = ['core', 'data', 'metrics', 'gan-dcgan', 'gen-ddpm', 'cnn-tumor', 'tracking', 'cli'];
+const packages = ['compile', 'core', 'data', 'metrics', 'gan-dcgan', 'gen-ddpm', 'cnn-tumor', 'tracking', 'cli'];
 
 // Tests import sibling packages from source, so `npm test` needs no build step.
 const alias = packages.map((name) => ({ find: `@synthmix/${name}`, replacement: `${root}packages/${name}/src/index.ts` }));

@@ -26,6 +26,9 @@ fi
 step "libtensorflow for @tensorflow/tfjs-node"
 node scripts/setup-tensorflow.mjs ${SYNTHMIX_SETUP_TF_ARGS:-}
 
+step "graph addon for compiled training steps (@synthmix/compile)"
+node scripts/build-graph-addon.mjs $(printf '%s' "${SYNTHMIX_SETUP_TF_ARGS:-}" | grep -o -- '--gpu' || true)
+
 step "Python environment with MLflow and Ray (.venv)"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv || die "could not create .venv (on Debian/Ubuntu: apt-get install python3-venv)"

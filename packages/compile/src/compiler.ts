@@ -1,0 +1,266 @@
+/**
+ * Compiled training steps. A {@link Compiler} owns one TensorFlow session; each
+ * {@link CompiledStep} is a JavaScript step function (tfjs ops on tfjs variables) that is
+ * recorded while it runs eagerly, checked on a second call, and from then on run as one graph in
+ * that session, per input shape:
+ *
+ *   call 1  eager, recorded      (a call that creates variables, like an optimizer's first, is a warm-up)
+ *   call 2  eager, recorded      identical to call 1? → import the graph; else eager for good, with a warning
+ *   call 3… one TF_SessionRun    feeds the inputs, fetches the outputs, assigns the variables
+ *
+ * Weights live in the session as resource variables while compiled steps run; `sync()` copies
+ * them back into the tfjs variables (call it before validation, checkpoints or sampling), and a
+ * tfjs variable changed in JavaScript (restored checkpoint, best weights) is copied into the
+ * session before the next compiled run. So checkpoints are the same files on both paths.
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+import { buildGraphDef, UnsupportedOp, variableAccessNodes, type StepGraph } from './graph.js';
+import { loadGraphBinding, type GraphBinding, type RunResult } from './native.js';
+import { decodeOpList, encodeConfig, encodeGraphDef, type OpDef } from './proto.js';
+import { differenceBetween, dtypeNumber, recordStep, type TF, type Trace } from './trace.js';
+
+type Tensor = tfjs.Tensor;
+type Variable = tfjs.Variable;
+
+export type CompileMode = 'auto' | 'on' | 'off';
+export const COMPILE_MODES: readonly CompileMode[] = ['auto', 'on', 'off'];
+
+export interface CompilerOptions {
+  /** auto: compile where possible and warn where not; on: fail where not; off: always eager. */
+  mode: CompileMode;
+  /** Who compiles (a plugin name), for warnings and errors. */
+  owner: string;
+  warn?: (message: string) => void;
+  /** XLA auto-clustering in the session (opt-in). */
+  xla?: boolean;
+  /** TensorFlow threads per op; default: TF_NUM_INTRAOP_THREADS, as the eager path uses. */
+  intraOpThreads?: number;
+  interOpThreads?: number;
+}
+
+/** A step that could not be compiled under `compile: on`. */
+export class CompileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CompileError';
+  }
+}
+
+interface VariableState {
+  variable: Variable;
+  meta: { dtype: number; shape: number[] };
+  /** tfjs data id at the last copy between tfjs and the session (undefined: not in the session). */
+  syncedDataId?: object;
+  /** The session holds a value newer than the tfjs variable. */
+  sessionNewer: boolean;
+  prefix: string;
+}
+
+type Phase =
+  | { kind: 'recording'; last?: Trace }
+  | { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[] }
+  | { kind: 'eager' };
+
+export interface StepCounts { eager: number; recorded: number; compiled: number }
+
+const TF_TO_TFJS: Record<number, 'float32' | 'int32' | 'bool'> = { 1: 'float32', 3: 'int32', 10: 'bool' };
+const MAX_CONSTANT_BYTES = 64 * 1024 * 1024;
+
+let opDefCache: Map<string, OpDef> | undefined;
+function opDefs(binding: GraphBinding): Map<string, OpDef> {
+  opDefCache ??= new Map(decodeOpList(binding.opList()).map((d) => [d.name, d]));
+  return opDefCache;
+}
+
+export class Compiler {
+  private binding?: GraphBinding;
+  private session?: object;
+  private readonly variables = new Map<Variable, VariableState>();
+  private readonly steps: CompiledStep<Tensor[], Record<string, Tensor>>[] = [];
+  private graphs = 0;
+  private disposed = false;
+
+  constructor(readonly tf: TF, readonly options: CompilerOptions) {}
+
+  /** Wraps `fn` (tfjs ops on tfjs variables; returns named tensors) as a compiled step. */
+  step<I extends Tensor[], O extends Record<string, Tensor>>(name: string, fn: (...inputs: I) => O, hooks: StepHooks = {}): CompiledStep<I, O> {
+    const step = new CompiledStep<I, O>(this, name, fn, hooks);
+    this.steps.push(step as unknown as CompiledStep<Tensor[], Record<string, Tensor>>);
+    return step;
+  }
+
+  /** Steps of each kind so far, over all steps of this compiler. */
+  counts(): StepCounts {
+    return this.steps.reduce((c, s) => ({ eager: c.eager + s.counts.eager, recorded: c.recorded + s.counts.recorded, compiled: c.compiled + s.counts.compiled }), { eager: 0, recorded: 0, compiled: 0 });
+  }
+
+  /** Copies every variable the session changed back into its tfjs variable. */
+  sync(): void {
+    const stale = [...this.variables.values()].filter((s) => s.sessionNewer && !s.variable.isDisposed);
+    if (!stale.length) return;
+    const values = this.native().run(this.session!, [], stale.map((s) => `${s.prefix}read:0`), []);
+    stale.forEach((s, i) => {
+      const t = toTensor(this.tf, values[i]);
+      s.variable.assign(t as never);
+      t.dispose();
+      s.syncedDataId = s.variable.dataId;
+      s.sessionNewer = false;
+    });
+  }
+
+  /** Closes the session (its variables go with it). The tfjs variables are synced first. */
+  dispose(): void {
+    if (this.disposed) return;
+    if (this.session) {
+      this.sync();
+      this.native().close(this.session);
+    }
+    this.disposed = true;
+    this.session = undefined;
+    this.variables.clear();
+  }
+
+  /** @internal */
+  native(): GraphBinding {
+    this.binding ??= loadGraphBinding();
+    return this.binding;
+  }
+
+  /** @internal Imports a recorded step; returns what a compiled call needs. */
+  compile(trace: Trace): Extract<Phase, { kind: 'compiled' }> {
+    if (this.disposed) throw new Error('the compiler was disposed');
+    const big = trace.constants.reduce((n, c) => n + c.values.byteLength, 0);
+    if (big > MAX_CONSTANT_BYTES) throw new UnsupportedOp(`the step captures ${(big / 2 ** 20).toFixed(0)} MiB of constants (a dataset?); pass large tensors as inputs`);
+    const binding = this.native();
+    this.session ??= binding.open(encodeConfig({
+      intraOpThreads: this.options.intraOpThreads ?? (Number(process.env.TF_NUM_INTRAOP_THREADS) || 0),
+      interOpThreads: this.options.interOpThreads ?? (Number(process.env.TF_NUM_INTEROP_THREADS) || 0),
+      xla: this.options.xla ?? false,
+    }));
+    const prefix = `step${this.graphs++}/`;
+    const graph = buildGraphDef(trace, opDefs(binding), prefix);
+    binding.importGraph(this.session, encodeGraphDef(graph.nodes, 1087), prefix);
+    const variables = trace.variables.map(({ variable, meta }) => this.variableState(variable, meta));
+    return { kind: 'compiled', graph, variables, outputs: trace.outputs.map((o) => ({ name: o.name, dtype: TF_TO_TFJS[o.meta.dtype] ?? 'float32' })) };
+  }
+
+  private variableState(variable: Variable, meta: { dtype: number; shape: number[] }): VariableState {
+    let state = this.variables.get(variable);
+    if (!state) {
+      const prefix = `variables/${this.variables.size}/`;
+      this.native().importGraph(this.session!, encodeGraphDef(variableAccessNodes(variable, meta), 1087), prefix);
+      state = { variable, meta, sessionNewer: false, prefix };
+      this.variables.set(variable, state);
+    }
+    return state;
+  }
+
+  /** @internal Runs a compiled step: pushes variables changed in JavaScript, runs, marks assigned ones. */
+  run(phase: Extract<Phase, { kind: 'compiled' }>, inputs: Tensor[], stepName: string): RunResult[] {
+    const binding = this.native();
+    const push = phase.variables.filter((s) => s.variable.dataId !== s.syncedDataId);
+    for (const s of push) {
+      if (s.sessionNewer) throw new Error(`${this.options.owner} ${stepName}: variable ${s.variable.name} was changed in JavaScript while the compiled step held newer values; call sync() before changing weights`);
+    }
+    if (push.length) {
+      binding.run(this.session!, push.map((s) => ({ name: `${s.prefix}value:0`, dtype: s.meta.dtype, shape: s.meta.shape, data: s.variable.dataSync() })), [], push.map((s) => `${s.prefix}assign`));
+      push.forEach((s) => (s.syncedDataId = s.variable.dataId));
+    }
+    const feeds = inputs.map((t, i) => ({ name: phase.graph.feeds[i], dtype: dtypeNumber(t.dtype), shape: [...t.shape], data: t.dataSync() }));
+    const results = binding.run(this.session!, feeds, phase.graph.fetches, phase.graph.targets);
+    const assigned = new Set(phase.graph.targets.map((t) => Number(/var(\d+)\/assign$/.exec(t)![1])));
+    phase.variables.forEach((s, i) => {
+      if (assigned.has(i)) s.sessionNewer = true;
+    });
+    return results;
+  }
+}
+
+export interface StepHooks {
+  /**
+   * JavaScript state the step changes besides tensors (e.g. a tfjs optimizer's iteration
+   * counter), replayed after each compiled call because the graph cannot change it.
+   */
+  afterCompiledCall?: () => void;
+}
+
+function toTensor(tf: TF, r: RunResult, dtype?: 'float32' | 'int32' | 'bool'): Tensor {
+  const d = dtype ?? TF_TO_TFJS[r.dtype];
+  if (!d) throw new Error(`the compiled step returned TensorFlow type ${r.dtype}, which tfjs cannot hold`);
+  const buffer = r.data.buffer.slice(r.data.byteOffset, r.data.byteOffset + r.data.byteLength);
+  const values = d === 'float32' ? new Float32Array(buffer) : d === 'int32' ? new Int32Array(buffer) : new Uint8Array(buffer);
+  return tf.tensor(values, r.shape, d);
+}
+
+function shapeKey(inputs: Tensor[]): string {
+  return inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
+}
+
+export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> {
+  readonly counts: StepCounts = { eager: 0, recorded: 0, compiled: 0 };
+  private readonly phases = new Map<string, Phase>();
+  private fallback?: string;
+
+  constructor(private readonly compiler: Compiler, readonly name: string, private readonly fn: (...inputs: I) => O, private readonly hooks: StepHooks) {}
+
+  /** Why this step runs eagerly for good, if it does. */
+  get fallbackReason(): string | undefined {
+    return this.fallback;
+  }
+
+  /** Runs one step. The outputs are new tensors the caller owns. */
+  run(...inputs: I): O {
+    const { mode } = this.compiler.options;
+    if (mode === 'off' || this.fallback) return this.eager(inputs);
+    const key = shapeKey(inputs);
+    let phase = this.phases.get(key) ?? { kind: 'recording' };
+    if (phase.kind === 'eager') return this.eager(inputs);
+    if (phase.kind === 'compiled') {
+      const results = this.compiler.run(phase, inputs, this.name);
+      this.hooks.afterCompiledCall?.();
+      this.counts.compiled++;
+      return Object.fromEntries(phase.outputs.map((o, i) => [o.name, toTensor(this.compiler.tf, results[i], o.dtype)])) as O;
+    }
+    // Recording runs the step eagerly on the tfjs variables, so they must be current.
+    this.compiler.sync();
+    const { result, trace } = recordStep(this.compiler.tf, this.fn as never, inputs);
+    this.counts.recorded++;
+    if (trace.unusable) {
+      this.giveUp(key, trace.unusable);
+    } else if (!trace.createdVariables) {
+      if (!phase.last) {
+        phase = { kind: 'recording', last: trace };
+      } else {
+        const difference = differenceBetween(phase.last, trace);
+        if (difference) {
+          this.giveUp(key, difference);
+          return result as O;
+        }
+        try {
+          phase = this.compiler.compile(trace);
+        } catch (e) {
+          if (!(e instanceof UnsupportedOp) && !(e as { code?: string }).code) throw e;
+          this.giveUp(key, (e as Error).message);
+          return result as O;
+        }
+      }
+      this.phases.set(key, phase);
+    }
+    return result as O;
+  }
+
+  private eager(inputs: I): O {
+    this.counts.eager++;
+    this.compiler.sync();
+    return this.compiler.tf.tidy(() => this.fn(...inputs));
+  }
+
+  private giveUp(key: string, reason: string): void {
+    const { mode, owner, warn } = this.compiler.options;
+    const message = `${owner} ${this.name}: cannot compile (${reason}); running it eagerly`;
+    if (mode === 'on') throw new CompileError(`${owner} ${this.name}: cannot compile with compile: on: ${reason}`);
+    this.phases.set(key, { kind: 'eager' });
+    this.fallback = reason;
+    warn?.(message);
+  }
+}
