@@ -2,9 +2,11 @@
  * Classifier plugin `cnn-tumor`: the custom CNN of "Proportional Sensitivity in GAN-Augmented
  * Brain Tumor Classification" (three 3×3 conv blocks, dense 128, dropout, sigmoid/softmax).
  */
-import type { ClassifierPlugin, ImageSet, TF, TrainedClassifier } from '@synthmix/core';
-import { createRng, shuffled } from '@synthmix/core';
+import type { ClassifierPlugin, ImageSet, PluginContext, TF, TrainedClassifier } from '@synthmix/core';
+import { createRng, deriveSeed, shuffled } from '@synthmix/core';
+import { Compiler } from '@synthmix/compile';
 import { buildClassifier } from './model.js';
+import { buildEvalStep, buildPredictStep, buildTrainStep, dropoutMask } from './train.js';
 
 export { buildClassifier } from './model.js';
 
@@ -42,13 +44,50 @@ export const optionsSchema = {
   },
 } as const;
 
-function toTensors(tf: TF, set: ImageSet) {
-  // x: [n, h, w, c]; y: [n, 1] (binary) or [n, k] one-hot
-  const x = tf.tensor4d(set.images, [set.count, set.height, set.width, set.channels]);
+/** Targets of a set: [n, 1] labels (two classes) or [n, k] one-hot; `dim` is 1 or k. */
+function targets(set: ImageSet): { values: Float32Array; dim: number } {
   const k = set.classNames.length;
-  const y = k === 2 ? tf.tensor2d(Float32Array.from(set.labels), [set.count, 1]) : tf.tidy(() => tf.oneHot(tf.tensor1d(set.labels, 'int32'), k).toFloat());
-  return { x, y };
+  const dim = k === 2 ? 1 : k;
+  const values = new Float32Array(set.count * dim);
+  set.labels.forEach((l, i) => (k === 2 ? (values[i] = l) : (values[i * dim + l] = 1)));
+  return { values, dim };
 }
+
+/** Rows `idx` of a row-major [n, rowSize] array. */
+function rows(values: Float32Array, rowSize: number, idx: number[]): Float32Array {
+  const out = new Float32Array(idx.length * rowSize);
+  idx.forEach((r, i) => out.set(values.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+  return out;
+}
+
+/** Batches of a set in order: x [b, h, w, c], y [b, dim]. */
+function* batches(tf: TF, set: ImageSet, y: { values: Float32Array; dim: number }, order: number[], size: number) {
+  const pixels = set.height * set.width * set.channels;
+  for (let start = 0; start < order.length; start += size) {
+    const idx = order.slice(start, start + size);
+    yield {
+      idx,
+      x: tf.tensor4d(rows(set.images, pixels, idx), [idx.length, set.height, set.width, set.channels]),
+      y: tf.tensor2d(rows(y.values, y.dim, idx), [idx.length, y.dim]),
+    };
+  }
+}
+
+/** Mean loss and accuracy of a set, batch by batch through the (compiled) validation step. */
+function evaluate(tf: TF, step: ReturnType<typeof buildEvalStep>, set: ImageSet, batchSize: number) {
+  const y = targets(set);
+  let loss = 0;
+  let correct = 0;
+  for (const b of batches(tf, set, y, Array.from({ length: set.count }, (_, i) => i), batchSize)) {
+    const r = step.run(b.x, b.y);
+    loss += r.lossSum.dataSync()[0];
+    correct += r.correct.dataSync()[0];
+    tf.dispose([b.x, b.y, r.lossSum, r.correct]);
+  }
+  return { loss: loss / set.count, accuracy: correct / set.count };
+}
+
+const compilerFor = (tf: TF, ctx: Pick<PluginContext, 'warn' | 'compile'>) => new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:cnn-tumor', warn: ctx.warn });
 
 export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
   return {
@@ -61,44 +100,53 @@ export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
     async fit(train, val, options, ctx): Promise<TrainedClassifier> {
       const { tf } = ctx;
       const k = train.classNames.length;
+      const binary = k === 2;
       const model = buildClassifier(tf, { inputShape: [train.height, train.width, train.channels], classes: k, filters: options.filters, denseUnits: options.denseUnits, dropout: options.dropout, seed: ctx.seed });
-      model.compile({ optimizer: tf.train.adam(options.learningRate), loss: k === 2 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
-      const trainT = toTensors(tf, train);
-      const valT = toTensors(tf, val);
-      const classWeight = options.classWeights === 'balanced'
-        ? Object.fromEntries(train.classNames.map((_, c) => [c, train.count / (k * Math.max(1, train.labels.filter((l) => l === c).length))]))
-        : undefined;
+      const optimizer = tf.train.adam(options.learningRate);
+      const compiler = compilerFor(tf, ctx);
+      const trainStep = buildTrainStep(tf, compiler, model, optimizer, binary);
+      const evalStep = buildEvalStep(tf, compiler, model, binary);
+      const y = targets(train);
+      const classWeight = train.classNames.map((_, c) => (options.classWeights === 'balanced' ? train.count / (k * Math.max(1, train.labels.filter((l) => l === c).length)) : 1));
       const random = createRng(ctx.seed);
+      const dropoutRandom = createRng(deriveSeed(ctx.seed, 'cnn-tumor-dropout'));
       let best = { loss: Infinity, epoch: 0, weights: undefined as ReturnType<typeof model.getWeights> | undefined };
       try {
         for (let epoch = 1; epoch <= options.epochs; epoch++) {
           if (ctx.signal.aborted) break;
-          // Our own seeded shuffle: tf's fit shuffles with Math.random, which breaks reproducibility.
-          const order = tf.tensor1d(shuffled(Array.from({ length: train.count }, (_, i) => i), random), 'int32');
-          const x = tf.gather(trainT.x, order);
-          const y = tf.gather(trainT.y, order);
-          order.dispose();
-          const h = await model.fit(x, y, { epochs: 1, batchSize: options.batchSize, shuffle: false, validationData: [valT.x, valT.y], classWeight, verbose: 0 });
-          x.dispose();
-          y.dispose();
-          const last = (name: string) => Number((h.history[name] as number[] | undefined)?.[0]);
-          const metrics = { loss: last('loss'), accuracy: last('acc') || last('accuracy'), val_loss: last('val_loss'), val_accuracy: last('val_acc') || last('val_accuracy') };
+          // Our own seeded shuffle (tf's fit shuffles with Math.random, which breaks reproducibility).
+          const order = shuffled(Array.from({ length: train.count }, (_, i) => i), random);
+          let lossSum = 0;
+          let correct = 0;
+          for (const b of batches(tf, train, y, order, options.batchSize)) {
+            const mask = tf.tensor2d(dropoutMask(dropoutRandom, b.idx.length * options.denseUnits, options.dropout), [b.idx.length, options.denseUnits]);
+            const weights = tf.tensor1d(b.idx.map((i) => classWeight[train.labels[i]]));
+            const r = trainStep.run(b.x, b.y, mask, weights);
+            lossSum += r.loss.dataSync()[0] * b.idx.length;
+            correct += r.correct.dataSync()[0];
+            tf.dispose([b.x, b.y, mask, weights, r.loss, r.correct]);
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
+          const v = evaluate(tf, evalStep, val, 128);
+          const metrics = { loss: lossSum / train.count, accuracy: correct / train.count, val_loss: v.loss, val_accuracy: v.accuracy };
           await ctx.progress({ step: epoch, total: options.epochs, unit: 'epoch', metrics });
           if (metrics.val_loss < best.loss) {
+            compiler.sync();
             best.weights?.forEach((w) => w.dispose());
             best = { loss: metrics.val_loss, epoch, weights: model.getWeights().map((w) => w.clone()) };
           } else if (options.earlyStopping.enabled && epoch - best.epoch >= options.earlyStopping.patience) {
             break;
           }
         }
+        compiler.dispose();
         if (best.weights) model.setWeights(best.weights);
       } finally {
+        compiler.dispose();
         best.weights?.forEach((w) => w.dispose());
-        for (const t of [trainT.x, trainT.y, valT.x, valT.y]) t.dispose();
         // model.dispose() leaves the optimizer's slot variables (Adam moments) alive.
-        model.optimizer.dispose();
+        optimizer.dispose();
       }
-      return trainedClassifier(tf, model, k);
+      return trainedClassifier(tf, model, k, ctx);
     },
   };
 }
@@ -106,18 +154,28 @@ export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
 type LayersModel = ReturnType<typeof buildClassifier> | Awaited<ReturnType<TF['loadLayersModel']>>;
 
 /** Wraps a tf model as a {@link TrainedClassifier}; also used after reloading a saved model. */
-export function trainedClassifier(tf: TF, model: LayersModel, k: number): TrainedClassifier {
+export function trainedClassifier(tf: TF, model: LayersModel, k: number, ctx: Pick<PluginContext, 'warn' | 'compile'> = { warn: () => {} }): TrainedClassifier {
+  let compiler: Compiler | undefined;
+  let predictStep: ReturnType<typeof buildPredictStep> | undefined;
   return {
     async predict(images) {
-      // [n, h, w, c] → [n, 1] sigmoid (→ [1 − p, p]) or [n, k] softmax
-      const out = tf.tidy(() => {
-        const x = tf.tensor4d(images.images, [images.count, images.height, images.width, images.channels]);
-        const p = model.predict(x, { batchSize: 128 }) as ReturnType<TF['tensor2d']>;
-        return k === 2 ? tf.concat([tf.sub(1, p), p], 1) : p;
-      });
-      const data = (await out.data()) as Float32Array;
-      out.dispose();
-      return data;
+      // [n, h, w, c] → [n, 1] sigmoid (→ [1 − p, p]) or [n, k] softmax, 128 images per step
+      compiler ??= compilerFor(tf, ctx);
+      predictStep ??= buildPredictStep(tf, compiler, model);
+      const out = new Float32Array(images.count * k);
+      const pixels = images.height * images.width * images.channels;
+      for (let start = 0; start < images.count; start += 128) {
+        const n = Math.min(128, images.count - start);
+        const x = tf.tensor4d(images.images.subarray(start * pixels, (start + n) * pixels), [n, images.height, images.width, images.channels]);
+        const { p } = predictStep.run(x);
+        const probs = p.dataSync();
+        for (let i = 0; i < n; i++) {
+          if (k === 2) out.set([1 - probs[i], probs[i]], (start + i) * 2);
+          else out.set(probs.subarray(i * k, (i + 1) * k), (start + i) * k);
+        }
+        tf.dispose([x, p]);
+      }
+      return out;
     },
     async embed(images) {
       // The dense layer before dropout and the output: [n, denseUnits].
@@ -137,6 +195,7 @@ export function trainedClassifier(tf: TF, model: LayersModel, k: number): Traine
       return dir;
     },
     dispose() {
+      compiler?.dispose();
       model.dispose();
     },
   };

@@ -83,6 +83,19 @@ export interface PluginContext {
    * each of these epochs, so `generate` can be asked for it (`GenerateRequest.epoch`).
    */
   snapshotEpochs?: number[];
+  /**
+   * How to run training steps (manifest or config `compile`, `--compile`): `auto` compiles them
+   * into TensorFlow graphs where possible (with @synthmix/compile) and warns where not, `on`
+   * fails where not, `off` runs them op by op. Absent means `auto`.
+   */
+  compile?: CompileSettings;
+}
+
+/** See {@link PluginContext.compile}. */
+export interface CompileSettings {
+  mode: 'auto' | 'on' | 'off';
+  /** XLA auto-clustering inside compiled steps (opt-in). */
+  xla: boolean;
 }
 
 interface PluginBase {
