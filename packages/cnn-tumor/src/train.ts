@@ -5,7 +5,7 @@
  * seed and passed in, so the compiled and the eager path see the same numbers.
  */
 import type { TF } from '@synthmix/core';
-import type { Compiler } from '@synthmix/compile';
+import { optimizerHooks, type Compiler } from '@synthmix/compile';
 import type { buildClassifier } from './model.js';
 
 type Tensor = ReturnType<TF['tensor']>;
@@ -51,10 +51,7 @@ export function buildTrainStep(tf: TF, compiler: Compiler, model: Model, optimiz
       return tf.mean(tf.mul(perImageLoss(tf, y, p, binary), weights)) as ReturnType<TF['scalar']>;
     }, true, variables)!;
     return { loss, correct: correct! };
-  }, {
-    // tfjs's Adam counts iterations in JavaScript (saved in checkpoints as `iter`).
-    afterCompiledCall: () => void ((optimizer as unknown as { iterations_: number }).iterations_ += 1),
-  });
+  }, optimizerHooks(optimizer));
 }
 
 /** Loss sum and correct count of a batch, without dropout. x [b, h, w, c]; y [b, 1 | k]. */

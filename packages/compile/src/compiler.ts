@@ -1,12 +1,12 @@
 /**
  * Compiled training steps. A {@link Compiler} owns one TensorFlow session; each
  * {@link CompiledStep} is a JavaScript step function (tfjs ops on tfjs variables) that is
- * recorded while it runs eagerly, checked on a second call, and from then on run as one graph in
- * that session, per input shape:
+ * recorded while it runs eagerly, and then run as one graph in that session, per input shape:
  *
- *   call 1  eager, recorded      (a call that creates variables, like an optimizer's first, is a warm-up)
- *   call 2  eager, recorded      identical to call 1? → import the graph; else eager for good, with a warning
- *   call 3… one TF_SessionRun    feeds the inputs, fetches the outputs, assigns the variables
+ *   warm-up  eager                 a call that creates variables (an optimizer's first)
+ *   call 1   recorded, undone, run by the graph made from the recording
+ *   call 2   recorded, undone, compared with call 1: identical → graph; else eager for good, with a warning
+ *   call 3…  one TF_SessionRun     feeds the inputs, fetches the outputs, assigns the variables
  *
  * Weights live in the session as resource variables while compiled steps run; `sync()` copies
  * them back into the tfjs variables (call it before validation, checkpoints or sampling), and a
@@ -57,8 +57,7 @@ interface VariableState {
 }
 
 type Phase =
-  | { kind: 'recording'; last?: Trace }
-  | { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[] }
+  | { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[]; verified?: boolean; trace?: Trace }
   | { kind: 'eager' };
 
 export interface StepCounts { eager: number; recorded: number; compiled: number }
@@ -129,7 +128,7 @@ export class Compiler {
   /** @internal Imports a recorded step; returns what a compiled call needs. */
   compile(trace: Trace): Extract<Phase, { kind: 'compiled' }> {
     if (this.disposed) throw new Error('the compiler was disposed');
-    const big = trace.constants.reduce((n, c) => n + c.values.byteLength, 0);
+    const big = trace.constants.reduce((n, c) => n + (c.values.every((v) => v === c.values[0]) ? 0 : c.values.byteLength), 0);
     if (big > MAX_CONSTANT_BYTES) throw new UnsupportedOp(`the step captures ${(big / 2 ** 20).toFixed(0)} MiB of constants (a dataset?); pass large tensors as inputs`);
     const binding = this.native();
     this.session ??= binding.open(encodeConfig({
@@ -179,8 +178,11 @@ export class Compiler {
 export interface StepHooks {
   /**
    * JavaScript state the step changes besides tensors (e.g. a tfjs optimizer's iteration
-   * counter), replayed after each compiled call because the graph cannot change it.
+   * counter): `snapshot` saves it and returns a function that puts it back (a recorded call is
+   * undone before the graph runs it); `afterCompiledCall` replays the change after each call
+   * the graph ran, because the graph cannot make it.
    */
+  snapshot?: () => () => void;
   afterCompiledCall?: () => void;
 }
 
@@ -196,6 +198,26 @@ function shapeKey(inputs: Tensor[]): string {
   return inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
 }
 
+/** The tfjs variables' values before a recorded call, to undo it. */
+function saveVariables(tf: TF): { restore(): void; dispose(): void } {
+  const variables = Object.values((tf.engine() as unknown as { state: { registeredVariables: Record<string, Variable> } }).state.registeredVariables).filter((v) => !v.isDisposed);
+  const saved = variables.map((v) => ({ v, dataId: v.dataId, value: v.clone() })); // clones share the data
+  return {
+    restore: () => saved.forEach(({ v, dataId, value }) => {
+      if (!v.isDisposed && v.dataId !== dataId) v.assign(value);
+    }),
+    dispose: () => saved.forEach(({ value }) => value.dispose()),
+  };
+}
+
+/**
+ * One step function, compiled per input shape. A call with a new shape is recorded (run
+ * eagerly), undone, and run by the graph made from the recording; the next call with that shape
+ * is recorded, undone and compared with the first: identical, and from then on the graph alone
+ * runs it; different, and the step stays eager (the call's eager result is kept). So every call
+ * after the warm-up runs the same way, wherever a run was resumed. A call that creates variables
+ * (an optimizer's first) is a warm-up: its eager result is kept and nothing is compiled.
+ */
 export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> {
   readonly counts: StepCounts = { eager: 0, recorded: 0, compiled: 0 };
   private readonly phases = new Map<string, Phase>();
@@ -213,40 +235,51 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     const { mode } = this.compiler.options;
     if (mode === 'off' || this.fallback) return this.eager(inputs);
     const key = shapeKey(inputs);
-    let phase = this.phases.get(key) ?? { kind: 'recording' };
-    if (phase.kind === 'eager') return this.eager(inputs);
-    if (phase.kind === 'compiled') {
-      const results = this.compiler.run(phase, inputs, this.name);
-      this.hooks.afterCompiledCall?.();
-      this.counts.compiled++;
-      return Object.fromEntries(phase.outputs.map((o, i) => [o.name, toTensor(this.compiler.tf, results[i], o.dtype)])) as O;
-    }
+    const phase = this.phases.get(key);
+    if (phase?.kind === 'eager') return this.eager(inputs);
+    if (phase?.kind === 'compiled' && phase.verified) return this.runCompiled(phase, inputs);
+
     // Recording runs the step eagerly on the tfjs variables, so they must be current.
+    const tf = this.compiler.tf;
     this.compiler.sync();
-    const { result, trace } = recordStep(this.compiler.tf, this.fn as never, inputs);
+    const restoreJs = this.hooks.snapshot?.();
+    const saved = saveVariables(tf);
+    const { result, trace } = recordStep(tf, this.fn as never, inputs);
     this.counts.recorded++;
-    if (trace.unusable) {
-      this.giveUp(key, trace.unusable);
-    } else if (!trace.createdVariables) {
-      if (!phase.last) {
-        phase = { kind: 'recording', last: trace };
-      } else {
-        const difference = differenceBetween(phase.last, trace);
-        if (difference) {
-          this.giveUp(key, difference);
-          return result as O;
-        }
-        try {
-          phase = this.compiler.compile(trace);
-        } catch (e) {
-          if (!(e instanceof UnsupportedOp) && !(e as { code?: string }).code) throw e;
-          this.giveUp(key, (e as Error).message);
-          return result as O;
-        }
+    const keepEager = (reason?: string) => {
+      saved.dispose();
+      if (reason) this.giveUp(key, reason);
+      return result as O;
+    };
+    if (trace.unusable) return keepEager(trace.unusable);
+    if (trace.createdVariables) return keepEager();
+    let next: Extract<Phase, { kind: 'compiled' }>;
+    if (phase?.kind === 'compiled') {
+      const difference = differenceBetween(phase.trace!, trace);
+      if (difference) return keepEager(difference);
+      next = { ...phase, verified: true, trace: undefined };
+    } else {
+      try {
+        next = { ...this.compiler.compile(trace), trace, verified: false };
+      } catch (e) {
+        if (!(e instanceof UnsupportedOp) && !(e as { code?: string }).code) throw e;
+        return keepEager((e as Error).message);
       }
-      this.phases.set(key, phase);
     }
-    return result as O;
+    this.phases.set(key, next);
+    // Undo the recorded call; the graph runs it instead.
+    saved.restore();
+    saved.dispose();
+    restoreJs?.();
+    tf.dispose(Object.values(result));
+    return this.runCompiled(next, inputs);
+  }
+
+  private runCompiled(phase: Extract<Phase, { kind: 'compiled' }>, inputs: I): O {
+    const results = this.compiler.run(phase, inputs, this.name);
+    this.hooks.afterCompiledCall?.();
+    this.counts.compiled++;
+    return Object.fromEntries(phase.outputs.map((o, i) => [o.name, toTensor(this.compiler.tf, results[i], o.dtype)])) as O;
   }
 
   private eager(inputs: I): O {
@@ -263,4 +296,19 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     this.fallback = reason;
     warn?.(message);
   }
+}
+
+/**
+ * Hooks for steps that apply tfjs optimizers: they count iterations in JavaScript
+ * (`iterations_`, saved as `iter` in their weights), which a graph cannot do.
+ */
+export function optimizerHooks(...optimizers: object[]): StepHooks {
+  const counters = optimizers as unknown as { iterations_: number }[];
+  return {
+    snapshot: () => {
+      const saved = counters.map((o) => o.iterations_);
+      return () => counters.forEach((o, i) => (o.iterations_ = saved[i]));
+    },
+    afterCompiledCall: () => counters.forEach((o) => (o.iterations_ += 1)),
+  };
 }

@@ -6,7 +6,9 @@
  * the inputs (types, list lengths) filled in from TensorFlow's own op definitions.
  */
 import type { AttrValue, NodeDef, OpDef } from './proto.js';
-import type { OpAttr, Ref, Trace } from './trace.js';
+import type { Constant, OpAttr, RecordedOp, Ref, Trace } from './trace.js';
+
+const DT_INT32 = 3;
 
 /** TF_AttrType (tensorflow/c/tf_attrtype.h). */
 const ATTR = { STRING: 0, INT: 1, FLOAT: 2, BOOL: 3, TYPE: 4, SHAPE: 5 } as const;
@@ -73,14 +75,47 @@ function inferAttrs(def: OpDef, attr: Record<string, AttrValue>, inputTypes: num
 }
 
 /**
+ * Whether an op is `x + b` with a bias vector b over x's last axis, which tfjs writes as a
+ * broadcasting Add. As BiasAdd (the same sums) Grappler fuses it into the convolution or matmul
+ * before it; as Add its remapper can fail on the whole graph.
+ */
+function biasAdd(o: RecordedOp, shapeOf: (r: Ref) => number[]): boolean {
+  if ((o.op !== 'Add' && o.op !== 'AddV2') || o.inputs.length !== 2) return false;
+  const [x, b] = o.inputs.map(shapeOf);
+  return x.length >= 2 && b.length === 1 && b[0] === x[x.length - 1] && o.outputs[0].shape.join() === x.join();
+}
+
+/** Pre-activation tensor (`node:index`) → the Relu or LeakyRelu (slope ≥ 0) op applied to it. */
+function activations(trace: Trace): Map<string, number> {
+  const out = new Map<string, number>();
+  trace.ops.forEach((o, i) => {
+    const alpha = o.attrs.find((a) => a.name === 'alpha')?.value as number | undefined;
+    if ((o.op === 'Relu' || (o.op === 'LeakyRelu' && (alpha ?? 0.2) >= 0)) && o.inputs[0].kind === 'op') {
+      const r = o.inputs[0];
+      if (r.kind === 'op') out.set(`${r.node}:${r.index}`, i);
+    }
+  });
+  return out;
+}
+
+function isZero(trace: Trace, ref: Ref): boolean {
+  if (ref.kind !== 'constant') return false;
+  const c = trace.constants[ref.index];
+  return c.values.every((v) => v === 0);
+}
+
+/**
  * The step as nodes to import under a prefix. Node names: `input<i>`, `const<i>`, `var<i>`
  * (handle), `var<i>/read`, `op<i>`, `var<i>/assign`.
  */
 export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: string): StepGraph {
   const nodes: NodeDef[] = [];
+  // An op that repeats an earlier one (same type, attributes and inputs; not stateful) is that
+  // op: e.g. a GAN step that computes G(z) for the discriminator and again for the generator.
+  const sameAs = new Map<number, number>();
   const name = (ref: Ref): string => {
     switch (ref.kind) {
-      case 'op': return `op${ref.node}:${ref.index}`;
+      case 'op': return `op${sameAs.get(ref.node) ?? ref.node}:${ref.index}`;
       case 'variable': return `var${ref.index}/read:0`;
       case 'input': return `input${ref.index}:0`;
       case 'constant': return `const${ref.index}:0`;
@@ -94,22 +129,51 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
       case 'constant': return trace.constants[ref.index].dtype;
     }
   };
+  const shapeOf = (ref: Ref): number[] => {
+    switch (ref.kind) {
+      case 'op': return trace.ops[ref.node].outputs[ref.index].shape;
+      case 'variable': return trace.variables[ref.index].meta.shape;
+      case 'input': return trace.inputs[ref.index].shape;
+      case 'constant': return trace.constants[ref.index].shape;
+    }
+  };
   trace.inputs.forEach((m, i) => nodes.push({ name: `input${i}`, op: 'Placeholder', input: [], attr: { dtype: { type: m.dtype }, shape: shapeAttr(m.shape) } }));
-  trace.constants.forEach((c, i) => nodes.push({
-    name: `const${i}`, op: 'Const', input: [],
-    attr: { dtype: { type: c.dtype }, value: { tensor: { dtype: c.dtype, tensor_shape: { dim: c.shape.map((size) => ({ size })) }, tensor_content: new Uint8Array(c.values.buffer, c.values.byteOffset, c.values.byteLength) } } },
-  }));
+  trace.constants.forEach((c, i) => {
+    const tensor = (values: Constant['values'], shape: number[], dtype = c.dtype) => ({ tensor: { dtype, tensor_shape: { dim: shape.map((size) => ({ size })) }, tensor_content: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) } });
+    if (c.values.length > 1 && c.values.every((v) => v === c.values[0])) {
+      // tfjs fills tensors (ones, zeros, a label) in JavaScript; a Fill keeps them out of the graph's bytes.
+      nodes.push({ name: `const${i}/dims`, op: 'Const', input: [], attr: { dtype: { type: DT_INT32 }, value: tensor(Int32Array.from(c.shape), [c.shape.length], DT_INT32) } });
+      nodes.push({ name: `const${i}/value`, op: 'Const', input: [], attr: { dtype: { type: c.dtype }, value: tensor(c.values.subarray(0, 1), []) } });
+      nodes.push({ name: `const${i}`, op: 'Fill', input: [`const${i}/dims`, `const${i}/value`], attr: { T: { type: c.dtype }, index_type: { type: DT_INT32 } } });
+    } else {
+      nodes.push({ name: `const${i}`, op: 'Const', input: [], attr: { dtype: { type: c.dtype }, value: tensor(c.values, c.shape) } });
+    }
+  });
   trace.variables.forEach((v, i) => {
     nodes.push({ name: `var${i}`, op: 'VarHandleOp', input: [], attr: { dtype: { type: v.meta.dtype }, shape: shapeAttr(v.meta.shape), shared_name: { s: Buffer.from(sharedName(v.variable)) }, container: { s: Buffer.from('') } } });
     nodes.push({ name: `var${i}/read`, op: 'ReadVariableOp', input: [`var${i}`], attr: { dtype: { type: v.meta.dtype } } });
   });
+  const seen = new Map<string, number>();
+  const activationOf = activations(trace);
   trace.ops.forEach((o, i) => {
     const def = opDefs.get(o.op);
     if (!def) throw new UnsupportedOp(`op ${o.op} is not registered in this libtensorflow`);
+    // tfjs's ReLU / leaky-ReLU gradients test the pre-activation (x > 0); the activation's output
+    // gives the same answer (f(x) > 0 ⟺ x > 0 for slope ≥ 0, NaN included). Testing the output
+    // leaves the pre-activation one consumer, which Grappler's remapper needs to fuse
+    // conv + bias + activation (with two consumers it fails on the whole graph).
+    const input = o.inputs.map((r, k) => (o.op === 'Greater' && k === 0 && r.kind === 'op' && isZero(trace, o.inputs[1]) && activationOf.has(`${r.node}:${r.index}`) ? name({ kind: 'op', node: activationOf.get(`${r.node}:${r.index}`)!, index: 0 }) : name(r)));
+    const key = `${o.op} ${JSON.stringify(o.attrs)} ${input.join(',')}`;
+    const earlier = seen.get(key);
+    if (earlier !== undefined && !def.is_stateful) {
+      sameAs.set(i, earlier);
+      return;
+    }
+    seen.set(key, i);
     const attr: Record<string, AttrValue> = {};
     for (const a of o.attrs) attr[a.name] = attrValue(a);
     inferAttrs(def, attr, o.inputs.map(typeOf));
-    nodes.push({ name: `op${i}`, op: o.op, input: o.inputs.map(name), attr });
+    nodes.push({ name: `op${i}`, op: biasAdd(o, shapeOf) ? 'BiasAdd' : o.op, input, attr: biasAdd(o, shapeOf) ? { T: attr.T } : attr });
   });
   // Each assign waits for its variable's read, so every op of the step sees the old value.
   const targets = trace.assigns.map((a) => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
 import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
+import { Compiler, optimizerHooks } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
 export { buildDiscriminator, buildGenerator, stages } from './model.js';
@@ -86,6 +87,25 @@ export function trainDiscriminatorOneStep(tf: TF, gan: GanPair, real: Tensor, z:
   gan.optD.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
   tf.dispose(Object.values(grads));
   return { dLoss: value, dReal: dReal!, dFake: dFake! };
+}
+
+/**
+ * One discriminator update then one generator update on the same z, as the PyTorch DCGAN example
+ * does (it reuses G(z) for the generator step). Eagerly G(z) is computed twice; compiled, the
+ * second computation is the same ops on the same inputs and is merged with the first.
+ * real: [n, h, w, c]; z: [n, latent].
+ */
+export function trainGanOneStep(tf: TF, gan: GanPair, real: Tensor, z: Tensor, realLabel: number) {
+  return { ...trainDiscriminatorOneStep(tf, gan, real, z, realLabel), ...trainGeneratorOneStep(tf, gan, z) };
+}
+
+/** The training steps of a GAN pair through a compiler: both updates, or one of each kind. */
+export function buildGanSteps(tf: TF, compiler: Compiler, gan: GanPair, realLabel: number) {
+  return {
+    both: compiler.step('GAN step', (real: Tensor, z: Tensor) => trainGanOneStep(tf, gan, real, z, realLabel), optimizerHooks(gan.optD, gan.optG)),
+    discriminator: compiler.step('discriminator step', (real: Tensor, z: Tensor) => trainDiscriminatorOneStep(tf, gan, real, z, realLabel), optimizerHooks(gan.optD)),
+    generator: compiler.step('generator step', (z: Tensor) => trainGeneratorOneStep(tf, gan, z), optimizerHooks(gan.optG)),
+  };
 }
 
 /** One generator update: make D call G(z) real. Returns the loss (tensor). */
@@ -169,6 +189,8 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
   const ckpt = path.join(dir, 'checkpoint');
   const arch: DcganArchitecture = { size: real.height, channels: real.channels, latentDim: o.latentDim, ngf: o.ngf, ndf: o.ndf, seed: deriveSeed(ctx.seed, 'dcgan', className) % 1_000_000 };
   const gan = buildGan(tf, arch, o);
+  const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:dcgan', warn: ctx.warn });
+  const steps = buildGanSteps(tf, compiler, gan, o.realLabel);
   let state: TrainState = { epoch: 0, quietDiscriminatorEpochs: 0 };
   try {
     if (fs.existsSync(path.join(ckpt, 'state.json'))) state = await loadCheckpoint<TrainState>(tf, ckpt, gan);
@@ -185,21 +207,32 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         for (let step = 0; step < stepsPerEpoch; step++) {
           const idx = tf.tensor1d(order.slice(step * o.batchSize, (step + 1) * o.batchSize), 'int32');
           const batch = tf.gather(x, idx); // [b, h, w, c]
-          for (let k = 0; k < o.dStepsPerGStep; k++) {
-            const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
-            const r = trainDiscriminatorOneStep(tf, gan, batch, z, o.realLabel);
-            z.dispose();
+          // [b, latent]; with one D step per G step both use this z (G(z) computed once when compiled).
+          const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
+          if (o.dStepsPerGStep === 1) {
+            const r = steps.both.run(batch, z);
             sums.d.push(r.dLoss);
             sums.dx.push(r.dReal);
             sums.dgz.push(r.dFake);
+            sums.g.push(r.gLoss);
+          } else {
+            for (let k = 0; k < o.dStepsPerGStep; k++) {
+              const zD = k === 0 ? z : latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
+              const r = steps.discriminator.run(batch, zD);
+              if (zD !== z) zD.dispose();
+              sums.d.push(r.dLoss);
+              sums.dx.push(r.dReal);
+              sums.dgz.push(r.dFake);
+            }
+            sums.g.push(steps.generator.run(z).gLoss);
           }
-          const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
-          sums.g.push(trainGeneratorOneStep(tf, gan, z).gLoss);
           tf.dispose([z, idx, batch]);
           // Let the UI, the tracker and a stop request in between steps of a long epoch.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         // One device→host read per epoch, not per step: reads stall the pipeline.
+        // Sample grids, checkpoints and snapshots below read the tfjs models.
+        compiler.sync();
         const [dLoss, gLoss, dx, dgz] = await Promise.all([sums.d, sums.g, sums.dx, sums.dgz].map(async (list) => {
           const m = tf.tidy(() => tf.mean(tf.stack(list)));
           const v = (await m.data())[0];
@@ -234,6 +267,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
       await saveTensors(path.join(dir, 'final', 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
     }
   } finally {
+    compiler.dispose();
     gan.g.dispose();
     gan.d.dispose();
     gan.optG.dispose();
