@@ -1,3 +1,4 @@
 export { Compiler, CompiledStep, CompileError, COMPILE_MODES, optimizerHooks, type CompileMode, type CompilerOptions, type StepCounts, type StepHooks } from './compiler.js';
 export { AddonLoadFailed, AddonNotBuilt, ADDON_PATH, loadGraphBinding } from './native.js';
 export { recordStep, canonicalLines, differenceBetween, type Trace } from './trace.js';
+export { probeCompiledPath, type CompileProbe } from './probe.js';

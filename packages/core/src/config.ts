@@ -23,6 +23,9 @@ export interface ProjectConfig {
   plugins?: Record<string, string>;
   /** Where jobs run, unless the manifest says otherwise. */
   execution?: ExecutionSettings;
+  /** Compiled training steps (auto, on, off) and XLA, unless the manifest says otherwise. */
+  compile?: 'auto' | 'on' | 'off';
+  xla?: boolean;
 }
 
 export const configSchema = {
@@ -35,6 +38,8 @@ export const configSchema = {
     outputDir: { type: 'string' },
     plugins: { type: 'object', additionalProperties: { type: 'string' } },
     execution: manifestSchema.definitions && (manifestSchema.definitions as Record<string, unknown>).execution,
+    compile: (manifestSchema.properties as Record<string, unknown>).compile,
+    xla: (manifestSchema.properties as Record<string, unknown>).xla,
   },
 };
 

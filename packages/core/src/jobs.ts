@@ -16,7 +16,7 @@ import {
 } from '@synthmix/data';
 import { formatPredictionsCsv, frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein, taskMetrics } from '@synthmix/metrics';
 import { loadBackend, type LoadedBackend } from './backend.js';
-import type { GeneratedSet, PluginContext, Progress } from './contract.js';
+import type { CompileSettings, GeneratedSet, PluginContext, Progress } from './contract.js';
 import type { CellMetrics, CellResult, Scope, SweepEventInput } from './events.js';
 import { cacheLayout, sweepLayout } from './layout.js';
 import type { CellPlan, ResolvedPlan } from './manifest.js';
@@ -161,9 +161,10 @@ export interface JobHooks {
   backend?: LoadedBackend;
 }
 
-function contextFactory(tf: LoadedBackend['tf'], signal: AbortSignal, emit: (e: SweepEventInput) => void) {
+function contextFactory(tf: LoadedBackend['tf'], signal: AbortSignal, emit: (e: SweepEventInput) => void, compile: CompileSettings) {
   return (scope: Scope, seed: number, workDir: string, onProgress: (progress: Progress) => void): PluginContext => ({
     tf,
+    compile,
     seed,
     random: createRng(deriveSeed(seed, JSON.stringify(scope))),
     signal,
@@ -186,7 +187,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
   const plan = readPlan(job.outputDir);
   const backend = hooks.backend ?? (await loadBackend(plan.backend));
   const manifestDir = path.dirname(plan.manifestFile);
-  const makeContext = contextFactory(backend.tf, hooks.signal, hooks.emit);
+  const makeContext = contextFactory(backend.tf, hooks.signal, hooks.emit, plan.compile ?? { mode: 'auto', xla: false });
   const sweep = await loadSweepData(plan, job.cacheDir);
   const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, job.pluginAliases);
   if (job.kind === 'generator') {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { JsonSchema } from './contract.js';
+import type { CompileSettings, JsonSchema } from './contract.js';
 import { didYouMean, ManifestError, UserError, type Diagnostic } from './errors.js';
 import type { ProjectConfig } from './config.js';
 import type { BackendRequest } from './backend.js';
@@ -23,6 +23,8 @@ export interface Manifest {
   description?: string;
   seeds: number[];
   backend?: BackendRequest;
+  compile?: CompileSettings['mode'];
+  xla?: boolean;
   dataset: {
     source: 'folder' | 'phantom';
     path?: string;
@@ -110,6 +112,8 @@ export interface ResolvedPlan {
   description: string;
   seeds: number[];
   backend: BackendRequest;
+  /** How plugins run training steps (see {@link resolveCompile}); the command line may change it. */
+  compile: CompileSettings;
   dataset: ResolvedDataset;
   /** Where jobs run; the command line may still change it (it does not change results). */
   execution: ResolvedExecution;
@@ -122,6 +126,19 @@ export interface ResolvedPlan {
   tracking: { enabled: boolean; experiment: string; uri?: string };
   outputDir: string;
   cells: CellPlan[];
+}
+
+export const COMPILE_MODES = ['auto', 'on', 'off'] as const;
+
+/**
+ * The compile settings of a sweep: the command line's `--compile` / `--xla`, else the
+ * manifest's `compile` / `xla`, else the project config's, else `auto` without XLA.
+ */
+export function resolveCompile(m: Pick<Manifest, 'compile' | 'xla'>, config?: Pick<ProjectConfig, 'compile' | 'xla'>, flags: { compile?: string; xla?: boolean } = {}): CompileSettings {
+  if (flags.compile !== undefined && !(COMPILE_MODES as readonly string[]).includes(flags.compile)) {
+    throw new UserError(`--compile ${flags.compile}: expected one of ${COMPILE_MODES.join(', ')}`);
+  }
+  return { mode: (flags.compile as CompileSettings['mode'] | undefined) ?? m.compile ?? config?.compile ?? 'auto', xla: flags.xla ?? m.xla ?? config?.xla ?? false };
 }
 
 /** A `--set key=value` override. */
@@ -471,6 +488,7 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
     description: m.description ?? '',
     seeds: m.seeds,
     backend: m.backend ?? options.config?.backend ?? 'auto',
+    compile: resolveCompile(m, options.config),
     dataset: {
       source: m.dataset.source,
       path: m.dataset.path ? resolveDataPath(m.dataset.path, path.dirname(file), options.config) : undefined,
@@ -496,7 +514,8 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
     cells,
   } satisfies Omit<ResolvedPlan, 'manifestFile' | 'manifestText' | 'manifestHash' | 'manifest'>;
   // Where jobs run does not change results, so it is not part of the sweep's identity.
-  const manifestHash = createHash('sha256').update(JSON.stringify({ ...m, execution: undefined })).digest('hex');
+  // Nor does compiling (eager and compiled steps agree within float32 rounding; tested per model).
+  const manifestHash = createHash('sha256').update(JSON.stringify({ ...m, execution: undefined, compile: undefined, xla: undefined })).digest('hex');
   return { manifestFile: file, manifestText: text, manifestHash, manifest: m, ...resolved };
 }
 

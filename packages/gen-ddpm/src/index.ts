@@ -11,6 +11,7 @@ import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/cor
 import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
+import { Compiler, optimizerHooks, type CompiledStep } from '@synthmix/compile';
 
 export { Unet } from './unet.js';
 
@@ -98,25 +99,47 @@ function buildModel(tf: TF, arch: UnetArchitecture, o: DdpmOptions): Model {
 }
 
 /**
- * One noise-prediction step: x0 [n, s, s, c] → x_t = √ᾱ x0 + √(1−ᾱ) ε → ‖ε − ε̂(x_t, t)‖².
- * `t` and `noise` come from the caller's seeded stream, so a step is reproducible.
+ * One noise-prediction step as a step function of tensors (compiled by @synthmix/compile):
+ * x0 [n, s, s, c], a = √ᾱ_t and b = √(1−ᾱ_t) [n, 1, 1, 1], ε [n, s, s, c], the embedding of t
+ * [n, timeDim] → x_t = a·x0 + b·ε → loss ‖ε − ε̂(x_t, t)‖², one Adam step, then the EMA update.
  */
-export function trainDdpmOneStep(tf: TF, model: Model, x0: Tensor, t: Int32Array, noise: Float32Array, abar: Float64Array, emaDecay: number): Tensor {
-  const n = x0.shape[0]!;
-  const loss = model.optimizer.minimize(() => tf.tidy(() => {
-    const a = tf.tensor4d(Float32Array.from(t, (ti) => Math.sqrt(abar[ti])), [n, 1, 1, 1]);
-    const b = tf.tensor4d(Float32Array.from(t, (ti) => Math.sqrt(1 - abar[ti])), [n, 1, 1, 1]);
-    const eps = tf.tensor(noise, x0.shape);
-    const xt = tf.add(tf.mul(a, x0), tf.mul(b, eps));
-    return tf.mean(tf.square(tf.sub(eps, model.unet.apply(xt, t)))) as ReturnType<TF['scalar']>;
-  }), true, model.unet.variables)!;
-  // EMA of the weights, which is what sampling uses.
-  tf.tidy(() => {
+export function ddpmStepFunction(tf: TF, model: Model, emaDecay: number) {
+  return (x0: Tensor, a: Tensor, b: Tensor, eps: Tensor, tEmbedding: Tensor) => {
+    const loss = model.optimizer.minimize(() => {
+      const xt = tf.add(tf.mul(a, x0), tf.mul(b, eps));
+      return tf.mean(tf.square(tf.sub(eps, model.unet.applyEmbedded(xt, tEmbedding)))) as ReturnType<TF['scalar']>;
+    }, true, model.unet.variables)!;
+    // EMA of the weights, which is what sampling uses.
     for (const [k, v] of model.unet.params) {
       const e = model.ema.get(k)!;
       e.assign(tf.add(tf.mul(e, emaDecay), tf.mul(v, 1 - emaDecay)));
     }
-  });
+    return { loss };
+  };
+}
+
+export type DdpmStep = CompiledStep<Tensor[], { loss: Tensor }>;
+
+export function buildDdpmStep(tf: TF, compiler: Compiler, model: Model, emaDecay: number): DdpmStep {
+  return compiler.step('diffusion step', ddpmStepFunction(tf, model, emaDecay) as (...t: Tensor[]) => { loss: Tensor }, optimizerHooks(model.optimizer));
+}
+
+/**
+ * One noise-prediction step: x0 [n, s, s, c] → x_t = √ᾱ x0 + √(1−ᾱ) ε → ‖ε − ε̂(x_t, t)‖².
+ * `t` and `noise` come from the caller's seeded stream, so a step is reproducible. With `step`
+ * (from {@link buildDdpmStep}) it runs compiled; without, eagerly.
+ */
+export function trainDdpmOneStep(tf: TF, model: Model, x0: Tensor, t: Int32Array, noise: Float32Array, abar: Float64Array, emaDecay: number, step?: DdpmStep): Tensor {
+  const n = x0.shape[0]!;
+  const inputs = [
+    x0,
+    tf.tensor4d(Float32Array.from(t, (ti) => Math.sqrt(abar[ti])), [n, 1, 1, 1]),
+    tf.tensor4d(Float32Array.from(t, (ti) => Math.sqrt(1 - abar[ti])), [n, 1, 1, 1]),
+    tf.tensor(noise, x0.shape),
+    model.unet.timeEmbedding(t),
+  ];
+  const { loss } = step ? step.run(...inputs) : tf.tidy(() => ddpmStepFunction(tf, model, emaDecay)(...(inputs as [Tensor, Tensor, Tensor, Tensor, Tensor])));
+  tf.dispose(inputs.slice(1));
   return loss;
 }
 
@@ -132,21 +155,43 @@ async function withEma<T>(tf: TF, model: Model, fn: () => Promise<T>): Promise<T
   }
 }
 
-/** Deterministic DDIM (η = 0) from seeded noise: returns [n, s, s, c] in [-1, 1]. */
-export function ddimSample(tf: TF, unet: Unet, n: number, abar: Float64Array, steps: number, seed: number): Tensor {
+/**
+ * One DDIM update as a step function of tensors: x_t [n, s, s, c], the embedding of t
+ * [n, timeDim], c = [√(1−ᾱ_t), √ᾱ_t, √ᾱ_prev, √(1−ᾱ_prev)] → x_prev (x̂0 itself at the last
+ * update, where c ends in [1, 0]).
+ */
+export function ddimStepFunction(tf: TF, unet: Unet) {
+  return (x: Tensor, tEmbedding: Tensor, c: Tensor) => {
+    const [c0, c1, c2, c3] = tf.split(c, 4);
+    const eps = unet.applyEmbedded(x, tEmbedding);
+    const x0 = tf.clipByValue(tf.div(tf.sub(x, tf.mul(c0, eps)), c1), -1, 1);
+    return { x: tf.add(tf.mul(c2, x0), tf.mul(c3, eps)) };
+  };
+}
+
+export type DdimStep = CompiledStep<Tensor[], { x: Tensor }>;
+
+export function buildDdimStep(tf: TF, compiler: Compiler, unet: Unet): DdimStep {
+  return compiler.step('DDIM sampling step', ddimStepFunction(tf, unet) as (...t: Tensor[]) => { x: Tensor });
+}
+
+/**
+ * Deterministic DDIM (η = 0) from seeded noise: returns [n, s, s, c] in [-1, 1]. With `step`
+ * (from {@link buildDdimStep}) each update runs compiled.
+ */
+export function ddimSample(tf: TF, unet: Unet, n: number, abar: Float64Array, steps: number, seed: number, step?: DdimStep): Tensor {
   const { size, channels } = unet.arch;
   const T = abar.length;
   const taus = Array.from({ length: Math.min(steps, T) }, (_, i) => Math.round(((T - 1) * i) / Math.max(1, Math.min(steps, T) - 1)));
+  const update = step ? (...t: Tensor[]) => step.run(...t) : (...t: Tensor[]) => tf.tidy(() => ddimStepFunction(tf, unet)(t[0], t[1], t[2]));
   let x: Tensor = tf.tensor4d(normalArray(createRng(seed), n * size * size * channels), [n, size, size, channels]);
   for (let i = taus.length - 1; i >= 0; i--) {
     const t = taus[i];
     const prev = i > 0 ? abar[taus[i - 1]] : 1;
-    const next = tf.tidy(() => {
-      const eps = unet.apply(x, new Int32Array(n).fill(t));
-      const x0 = tf.clipByValue(tf.div(tf.sub(x, tf.mul(Math.sqrt(1 - abar[t]), eps)), Math.sqrt(abar[t])), -1, 1);
-      return i > 0 ? tf.add(tf.mul(Math.sqrt(prev), x0), tf.mul(Math.sqrt(1 - prev), eps)) : x0;
-    });
-    x.dispose();
+    const tEmbedding = unet.timeEmbedding(new Int32Array(n).fill(t));
+    const c = tf.tensor1d([Math.sqrt(1 - abar[t]), Math.sqrt(abar[t]), Math.sqrt(prev), Math.sqrt(1 - prev)]);
+    const next = update(x, tEmbedding, c).x;
+    tf.dispose([x, tEmbedding, c]);
     x = next;
   }
   return x;
@@ -190,6 +235,9 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
   const ckpt = path.join(dir, 'checkpoint');
   const abar = alphasCumprod(o.schedule, o.timesteps);
   const model = buildModel(tf, architecture(real, o, deriveSeed(ctx.seed, 'ddpm', className) % 1_000_000), o);
+  const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:ddpm', warn: ctx.warn });
+  const trainStep = buildDdpmStep(tf, compiler, model, o.emaDecay);
+  const sampleStep = buildDdimStep(tf, compiler, model.unet);
   let state = { epoch: 0 };
   try {
     if (fs.existsSync(path.join(ckpt, 'state.json'))) state = await loadCheckpoint(tf, ckpt, model);
@@ -208,10 +256,12 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           const batch = tf.gather(x, idxT); // [b, s, s, c]
           idxT.dispose();
           const t = Int32Array.from(idx, () => Math.floor(random() * o.timesteps));
-          losses.push(trainDdpmOneStep(tf, model, batch, t, normalArray(random, idx.length * pixels), abar, o.emaDecay));
+          losses.push(trainDdpmOneStep(tf, model, batch, t, normalArray(random, idx.length * pixels), abar, o.emaDecay, trainStep));
           batch.dispose();
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
+        // The grid (EMA weights swapped in) and the checkpoint read the tfjs variables.
+        compiler.sync();
         const mean = tf.tidy(() => tf.mean(tf.stack(losses)));
         const loss = (await mean.data())[0];
         tf.dispose([mean, ...losses]);
@@ -220,7 +270,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         state.epoch = epoch;
         if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
           const grid = await withEma(tf, model, async () => {
-            const samples = ddimSample(tf, model.unet, o.samplesPerGrid, abar, Math.min(o.samplingSteps, 20), deriveSeed(ctx.seed, 'fixed-noise', className));
+            const samples = ddimSample(tf, model.unet, o.samplesPerGrid, abar, Math.min(o.samplingSteps, 20), deriveSeed(ctx.seed, 'fixed-noise', className), sampleStep);
             const png = await imageGridPng({ images: (await samples.data()) as Float32Array, height: real.height, width: real.width, channels: real.channels }, o.samplesPerGrid, 8);
             samples.dispose();
             return png;
@@ -240,6 +290,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
       await saveTensors(path.join(dir, 'final', 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
     }
   } finally {
+    compiler.dispose();
     model.unet.dispose();
     tf.dispose([...model.ema.values()]);
     model.optimizer.dispose();
@@ -266,14 +317,19 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
       return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: '0.1.0', details: { epochs: options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
         const unet = new Unet(tf, architecture(request, options, 0));
         restore(tf, unet.params, emaFile(className));
+        const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:ddpm', warn: ctx.warn });
+        const step = buildDdimStep(tf, compiler, unet);
         return {
           async sample(start, n) {
-            const out = ddimSample(tf, unet, n, abar, options.samplingSteps, deriveSeed(ctx.seed, 'generate', className, start)); // [n, s, s, c]
+            const out = ddimSample(tf, unet, n, abar, options.samplingSteps, deriveSeed(ctx.seed, 'generate', className, start), step); // [n, s, s, c]
             const data = (await out.data()) as Float32Array;
             out.dispose();
             return data;
           },
-          dispose: () => unet.dispose(),
+          dispose: () => {
+            compiler.dispose();
+            unet.dispose();
+          },
         };
       });
     },

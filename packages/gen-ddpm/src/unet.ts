@@ -121,9 +121,17 @@ export class Unet {
 
   /** ε̂(x_t, t): x [n, s, s, c], t [n] → [n, s, s, c]. Call inside tf.tidy. */
   apply(x: Tensor, t: Int32Array | number[]): Tensor {
+    return this.applyEmbedded(x, this.timeEmbedding(t));
+  }
+
+  /**
+   * ε̂ from the sinusoidal embedding of t ([n, timeDim], {@link timeEmbedding}) instead of t, so a
+   * compiled step can take it as an input (it is computed in JavaScript).
+   */
+  applyEmbedded(x: Tensor, tEmbedding: Tensor): Tensor {
     const tf = this.tf;
     const s = this.arch.size;
-    const temb = this.applyDense(this.swish(this.applyDense(this.timeEmbedding(t), 'time1')), 'time2'); // [n, 2·timeDim]
+    const temb = this.applyDense(this.swish(this.applyDense(tEmbedding, 'time1')), 'time2'); // [n, 2·timeDim]
     const h0 = this.applyConv(x, 'in'); // [n, s, s, C1]
     const skip1 = this.applyRes(h0, temb, 'down1'); // [n, s, s, C1]
     const skip2 = this.applyRes(tf.avgPool(skip1 as never, 2, 2, 'valid'), temb, 'down2'); // [n, s/2, s/2, C2]

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { decideBackend, loadBackend, normaliseRayAddress, probeMachine, RayJobsClient, resolveExecution, UserError, type BackendRequest } from '@synthmix/core';
+import { probeCompiledPath } from '@synthmix/compile';
 import { findMlflow, MlflowClient, runningServer } from '@synthmix/tracking';
 import { EXIT, type Command } from '../command.js';
 import { findProject } from '../project.js';
@@ -26,6 +27,14 @@ function provenance(pkg: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+type CompiledReport = { ok: boolean; tensorflow?: string; error?: string; xla?: { ok: boolean; error?: string } };
+
+function compiledLine(c: CompiledReport | undefined): string {
+  if (!c) return '— (no backend)';
+  if (!c.ok) return `NOT available: ${c.error}; training steps run eagerly (op by op)`;
+  return `works (graph addon on libtensorflow ${c.tensorflow}; compiled = eager on a probe step); XLA ${c.xla?.ok ? 'works' : `not available: ${c.xla?.error}`}`;
 }
 
 export const doctor: Command = {
@@ -58,6 +67,10 @@ export const doctor: Command = {
         libtensorflow: provenance(decision.choice === 'gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node') ?? null,
         threads: loaded.threads,
       });
+      // The compiled path needs tfjs-node's libtensorflow (not the pure JavaScript backend).
+      report.compiled = loaded.tensorflowVersion
+        ? { ...probeCompiledPath(loaded.tf as never), xla: probeCompiledPath(loaded.tf as never, { xla: true }) }
+        : { ok: false, error: 'needs the TensorFlow backend (tfjs-node); steps run op by op in JavaScript' };
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       Object.assign(report, { backend: null, error: err.message });
@@ -100,6 +113,7 @@ export const doctor: Command = {
       ...(report.warning ? [`warning      ${report.warning}`] : []),
       `tensorflow   ${report.tensorflow ?? 'none (pure JavaScript)'}; tfjs ${report.tfjs ?? '?'}${report.libtensorflow ? `; libtensorflow from ${(report.libtensorflow as { source: string }).source}` : ''}`,
       `threads      ${report.threads ? `intra-op ${(report.threads as { intraOp: number }).intraOp}, inter-op ${(report.threads as { interOp: number }).interOp}` : '—'}`,
+      `compiled     ${compiledLine(report.compiled as CompiledReport | undefined)}`,
       `gpu          ${facts.cudaDevices.length ? facts.cudaDevices.join('; ') : `none (${facts.cudaProblem})`}; tfjs-node-gpu binding ${facts.gpuPackage ? 'built' : 'not built'}`,
       `cpu          ${(report.cpu as { model: string }).model}, ${(report.cpu as { cores: number }).cores} cores, ${(report.cpu as { features: string[] }).features.join(' ')}`,
       `node         ${process.version} (${report.platform})`,

@@ -3,7 +3,7 @@ import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isComparison, loadBackend, loadComparison, resolveExecution, runSweep, sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
+import { isComparison, loadBackend, loadComparison, resolveCompile, resolveExecution, runSweep, sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
 import { describeTask } from '@synthmix/metrics';
 import { EXIT, type Command, type CommandInput, type IO } from '../command.js';
 import { findProject, loadPlan, pluginSchemaFor, type Project } from '../project.js';
@@ -87,6 +87,8 @@ export const run: Command = {
     executor: { type: 'string', valueName: 'name', description: 'Where jobs run: inline, local or ray (overrides the manifest)' },
     workers: { type: 'string', valueName: 'n', description: 'Jobs at once for the local and ray executors' },
     'ray-address': { type: 'string', valueName: 'url', description: 'Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)' },
+    compile: { type: 'string', valueName: 'mode', description: 'Training steps as TensorFlow graphs: auto, on or off (overrides the manifest)' },
+    xla: { type: 'boolean', description: 'XLA auto-clustering inside compiled steps (opt-in)' },
   },
   details: [
     'Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error,',
@@ -122,7 +124,11 @@ export const run: Command = {
 
 /** One sweep: dashboard or log lines, tracking, report. */
 async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: CommandInput['options']): Promise<{ summary: SweepSummary; reportPath: string; refused: number }> {
-  plan = { ...plan, execution: resolveExecution(plan, project.config, io.env, { executor: options.executor as string | undefined, workers: options.workers as string | undefined, rayAddress: options['ray-address'] as string | undefined }) };
+  plan = {
+    ...plan,
+    execution: resolveExecution(plan, project.config, io.env, { executor: options.executor as string | undefined, workers: options.workers as string | undefined, rayAddress: options['ray-address'] as string | undefined }),
+    compile: resolveCompile(plan.manifest, project.config, { compile: options.compile as string | undefined, xla: options.xla as boolean | undefined }),
+  };
   const controller = new AbortController();
   const hub = new EventHub();
   const interactive = !options.json && !options['no-ui'] && io.stdout.isTTY === true && io.env.CI !== 'true';
