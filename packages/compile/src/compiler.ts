@@ -53,7 +53,11 @@ interface VariableState {
   syncedDataId?: object;
   /** The session holds a value newer than the tfjs variable. */
   sessionNewer: boolean;
+  /** JavaScript assigned the tfjs variable since the last copy (even to the same data). */
+  writtenInJs: boolean;
   prefix: string;
+  /** Puts the variable's own `assign` back. */
+  unwatch(): void;
 }
 
 type Phase =
@@ -78,6 +82,8 @@ export class Compiler {
   private readonly steps: CompiledStep<Tensor[], Record<string, Tensor>>[] = [];
   private graphs = 0;
   private disposed = false;
+  /** Set while the compiler itself assigns tfjs variables (sync), which is not a write from JavaScript. */
+  private copying = false;
 
   constructor(readonly tf: TF, readonly options: CompilerOptions) {}
 
@@ -98,13 +104,19 @@ export class Compiler {
     const stale = [...this.variables.values()].filter((s) => s.sessionNewer && !s.variable.isDisposed);
     if (!stale.length) return;
     const values = this.native().run(this.session!, [], stale.map((s) => `${s.prefix}read:0`), []);
-    stale.forEach((s, i) => {
-      const t = toTensor(this.tf, values[i]);
-      s.variable.assign(t as never);
-      t.dispose();
-      s.syncedDataId = s.variable.dataId;
-      s.sessionNewer = false;
-    });
+    this.copying = true;
+    try {
+      stale.forEach((s, i) => {
+        const t = toTensor(this.tf, values[i]);
+        s.variable.assign(t as never);
+        t.dispose();
+        s.syncedDataId = s.variable.dataId;
+        s.sessionNewer = false;
+        s.writtenInJs = false;
+      });
+    } finally {
+      this.copying = false;
+    }
   }
 
   /** Closes the session (its variables go with it). The tfjs variables are synced first. */
@@ -116,6 +128,7 @@ export class Compiler {
     }
     this.disposed = true;
     this.session = undefined;
+    for (const s of this.variables.values()) s.unwatch();
     this.variables.clear();
   }
 
@@ -148,7 +161,16 @@ export class Compiler {
     if (!state) {
       const prefix = `variables/${this.variables.size}/`;
       this.native().importGraph(this.session!, encodeGraphDef(variableAccessNodes(variable, meta), 1087), prefix);
-      state = { variable, meta, sessionNewer: false, prefix };
+      // A write to a tfjs variable is not always a new data id (setWeights with a clone of the
+      // current value keeps it), so writes are watched where they happen.
+      const own = Object.prototype.hasOwnProperty.call(variable, 'assign');
+      const assign = variable.assign;
+      const watched: VariableState = { variable, meta, sessionNewer: false, writtenInJs: true, prefix, unwatch: () => (own ? (variable.assign = assign) : delete (variable as { assign?: unknown }).assign) };
+      variable.assign = (value: Tensor) => {
+        if (!this.copying) watched.writtenInJs = true;
+        assign.call(variable, value as never);
+      };
+      state = watched;
       this.variables.set(variable, state);
     }
     return state;
@@ -157,13 +179,16 @@ export class Compiler {
   /** @internal Runs a compiled step: pushes variables changed in JavaScript, runs, marks assigned ones. */
   run(phase: Extract<Phase, { kind: 'compiled' }>, inputs: Tensor[], stepName: string): RunResult[] {
     const binding = this.native();
-    const push = phase.variables.filter((s) => s.variable.dataId !== s.syncedDataId);
+    const push = phase.variables.filter((s) => s.writtenInJs || s.variable.dataId !== s.syncedDataId);
     for (const s of push) {
       if (s.sessionNewer) throw new Error(`${this.options.owner} ${stepName}: variable ${s.variable.name} was changed in JavaScript while the compiled step held newer values; call sync() before changing weights`);
     }
     if (push.length) {
       binding.run(this.session!, push.map((s) => ({ name: `${s.prefix}value:0`, dtype: s.meta.dtype, shape: s.meta.shape, data: s.variable.dataSync() })), [], push.map((s) => `${s.prefix}assign`));
-      push.forEach((s) => (s.syncedDataId = s.variable.dataId));
+      push.forEach((s) => {
+        s.syncedDataId = s.variable.dataId;
+        s.writtenInJs = false;
+      });
     }
     const feeds = inputs.map((t, i) => ({ name: phase.graph.feeds[i], dtype: dtypeNumber(t.dtype), shape: [...t.shape], data: t.dataSync() }));
     const results = binding.run(this.session!, feeds, phase.graph.fetches, phase.graph.targets);

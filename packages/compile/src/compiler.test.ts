@@ -1,0 +1,161 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRng, loadBackend, type LoadedBackend } from '@synthmix/core';
+import { CompileError, Compiler, optimizerHooks, probeCompiledPath, type CompileMode } from './index.js';
+
+let backend: LoadedBackend;
+beforeAll(async () => {
+  backend = await loadBackend('tensorflow');
+});
+
+type Tensor = ReturnType<LoadedBackend['tf']['tensor']>;
+
+/** A small dense network with Adam; `stepFn` wraps its update so tests can bend it. */
+function setup(mode: CompileMode, warnings: string[] = [], stepFn?: (tf: LoadedBackend['tf'], loss: () => Tensor) => Tensor) {
+  const { tf } = backend;
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [6], units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }), tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })] });
+  const optimizer = tf.train.adam(0.01);
+  const compiler = new Compiler(tf as never, { mode, owner: 'test', warn: (w) => warnings.push(w) });
+  const variables = model.trainableWeights.map((w) => w.read() as unknown as ReturnType<typeof tf.variable>);
+  const step = compiler.step('fit step', (x: Tensor, y: Tensor) => {
+    const loss = () => tf.losses.meanSquaredError(y, model.apply(x) as Tensor) as Tensor;
+    return { loss: stepFn ? stepFn(tf, loss) : optimizer.minimize(loss as never, true, variables)! };
+  }, optimizerHooks(optimizer));
+  const dispose = () => {
+    compiler.dispose();
+    optimizer.dispose();
+    model.dispose();
+  };
+  return { tf, model, optimizer, compiler, step, dispose };
+}
+
+function batch(tf: LoadedBackend['tf'], random: () => number, n: number) {
+  const x = tf.tensor2d(Float32Array.from({ length: n * 6 }, () => random() * 2 - 1), [n, 6]);
+  const y = tf.tensor2d(Float32Array.from({ length: n }, () => random()), [n, 1]);
+  return { x, y };
+}
+
+function train(mode: CompileMode, steps: number, sizes: (i: number) => number = () => 16) {
+  const s = setup(mode);
+  const random = createRng(5);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const { x, y } = batch(s.tf, random, sizes(i));
+    const { loss } = s.step.run(x, y);
+    losses.push(loss.dataSync()[0]);
+    s.tf.dispose([x, y, loss]);
+  }
+  s.compiler.sync();
+  const weights = s.model.getWeights().map((w) => w.dataSync().slice());
+  const counts = { ...s.step.counts };
+  const iterations = (s.optimizer as unknown as { iterations_: number }).iterations_;
+  s.dispose();
+  return { losses, weights, counts, iterations };
+}
+
+describe('compiled steps', () => {
+  it('20 compiled steps give the eager losses and weights (bit for bit here), and count optimizer iterations', () => {
+    const eager = train('off', 20);
+    const compiled = train('on', 20);
+    // Call 1 creates Adam's slots (eager warm-up); calls 2 and 3 are recorded, undone and run
+    // by the graph, as is every later call.
+    expect(compiled.counts).toEqual({ eager: 0, recorded: 3, compiled: 19 });
+    expect(compiled.losses).toEqual(eager.losses);
+    expect(compiled.weights).toEqual(eager.weights);
+    expect(compiled.iterations).toBe(eager.iterations);
+  });
+
+  it('traces a smaller last batch on its own, never running it with the full batch\'s graph', () => {
+    const sizes = (i: number) => (i % 4 === 3 ? 5 : 16); // like an epoch of 3 full batches and a rest
+    const eager = train('off', 16, sizes);
+    const compiled = train('on', 16, sizes);
+    expect(compiled.losses).toEqual(eager.losses);
+    expect(compiled.weights).toEqual(eager.weights);
+    expect(compiled.counts.recorded).toBe(5); // warm-up + 2 per shape
+  });
+
+  it('leaves no tensors behind over many compiled steps', () => {
+    const s = setup('on');
+    const random = createRng(1);
+    const once = () => {
+      const { x, y } = batch(s.tf, random, 8);
+      s.tf.dispose([x, y, s.step.run(x, y).loss]);
+    };
+    for (let i = 0; i < 4; i++) once();
+    const before = s.tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) once();
+    s.compiler.sync();
+    expect(s.tf.memory().numTensors).toBe(before);
+    expect(s.step.counts.compiled).toBe(53);
+    s.dispose();
+  });
+
+  it('copies weights changed in JavaScript into the session, and refuses a change that would lose the session\'s newer values', () => {
+    const s = setup('on');
+    const random = createRng(2);
+    const fixed = batch(s.tf, random, 8);
+    const run = () => {
+      const { loss } = s.step.run(fixed.x, fixed.y);
+      const value = loss.dataSync()[0];
+      loss.dispose();
+      return value;
+    };
+    for (let i = 0; i < 4; i++) run();
+    s.compiler.sync();
+    const saved = s.model.getWeights().map((w) => w.clone()); // the same data as the variables
+    const a = run(); // compiled: the loss before this step's update
+    expect(s.step.counts.compiled).toBe(4);
+    s.compiler.sync();
+    s.model.setWeights(saved); // back to the weights `a` was computed with
+    expect(run()).toBe(a);
+    // Without sync() the session's newer values and this write would collide: refused.
+    s.model.setWeights(saved);
+    expect(() => run()).toThrow(/variable .* was changed in JavaScript while the compiled step held newer values; call sync\(\) before changing weights/);
+    s.tf.dispose([...saved, fixed.x, fixed.y]);
+    s.dispose();
+  });
+
+  it('falls back to eager, naming the op, when a value made in JavaScript changes between calls (auto); fails under compile: on', () => {
+    const warnings: string[] = [];
+    // A learning-rate-like scalar drawn in JavaScript per call: a graph would freeze it.
+    const jitter = (tf: LoadedBackend['tf'], loss: () => Tensor) => tf.mul(loss(), Math.random() + 1);
+    const auto = setup('auto', warnings, jitter);
+    const random = createRng(3);
+    for (let i = 0; i < 5; i++) {
+      const { x, y } = batch(auto.tf, random, 4);
+      auto.tf.dispose([x, y, auto.step.run(x, y).loss]);
+    }
+    expect(warnings).toEqual([expect.stringMatching(/^test fit step: cannot compile \(a value made in JavaScript changes from step to step \(an input of op Mul\); pass it to the step as an input\); running it eagerly$/)]);
+    expect(auto.step.counts).toEqual({ eager: 3, recorded: 2, compiled: 1 });
+    auto.dispose();
+
+    const on = setup('on', [], jitter);
+    const { x, y } = batch(on.tf, random, 4);
+    on.tf.dispose(on.step.run(x, y).loss);
+    expect(() => on.step.run(x, y)).toThrow(CompileError);
+    on.tf.dispose([x, y]);
+    on.dispose();
+  });
+
+  it('does not compile a step that reads tensor values in JavaScript (its branches may depend on them)', () => {
+    const warnings: string[] = [];
+    const branchy = (tf: LoadedBackend['tf'], loss: () => Tensor) => {
+      const l = loss();
+      return l.dataSync()[0] > 0.5 ? tf.mul(l, 2) : l;
+    };
+    const s = setup('auto', warnings, branchy);
+    const random = createRng(4);
+    for (let i = 0; i < 3; i++) {
+      const { x, y } = batch(s.tf, random, 4);
+      s.tf.dispose([x, y, s.step.run(x, y).loss]);
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/cannot compile \(the step reads a tensor's values in JavaScript \(after op \w+\)/);
+    expect(s.step.counts.compiled).toBe(0);
+    s.dispose();
+  });
+
+  it('works on this machine (the doctor\'s probe), XLA included', () => {
+    expect(probeCompiledPath(backend.tf as never)).toMatchObject({ ok: true, tensorflow: backend.tensorflowVersion });
+    expect(probeCompiledPath(backend.tf as never, { xla: true })).toMatchObject({ ok: true });
+  });
+});
