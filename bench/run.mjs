@@ -17,8 +17,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
 const { loadBackend } = await import(path.join(root, 'packages/core/dist/index.js'));
-const { buildClassifier } = await import(path.join(root, 'packages/cnn-tumor/dist/index.js'));
-const { buildGan, latentBatch, trainDiscriminatorOneStep, trainGeneratorOneStep } = await import(path.join(root, 'packages/gan-dcgan/dist/index.js'));
+const { buildClassifier, buildTrainStep, dropoutMask } = await import(path.join(root, 'packages/cnn-tumor/dist/index.js'));
+const { buildGan, buildGanSteps, latentBatch } = await import(path.join(root, 'packages/gan-dcgan/dist/index.js'));
+const { alphasCumprod, buildDdpmStep, resolveOptions, trainDdpmOneStep, Unet } = await import(path.join(root, 'packages/gen-ddpm/dist/index.js'));
+const { Compiler } = await import(path.join(root, 'packages/compile/dist/index.js'));
+const { createRng, normalArray } = await import(path.join(root, 'packages/data/dist/index.js'));
 const { loadDataset } = await import(path.join(root, 'packages/data/dist/index.js'));
 const backend = await loadBackend('tensorflow');
 const { tf } = backend;
@@ -34,52 +37,91 @@ const D_FWD = conv(32, 32, 3, 64, 4) + conv(16, 16, 64, 128, 4) + conv(8, 8, 128
 const CNN_TRAIN = 3 * CNN_FWD;
 const DCGAN_STEP = 4 * G_FWD + 8 * D_FWD;
 
-function benchCnn() {
-  const n = 512;
-  const model = buildClassifier(tf, { inputShape: [64, 64, 3], classes: 2, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, seed: 1 });
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' });
-  const x = tf.randomUniform([n, 64, 64, 3], -1, 1);
-  const y = tf.randomUniform([n, 1]).round();
-  return { model, x, y, n };
-}
+// Each synthmix benchmark runs the plugin's own training step three ways: eager (op by op,
+// compile: off), compiled (one TensorFlow graph per step, compile: on) and compiled with XLA.
+const MODES = [
+  { label: 'eager', mode: 'off', xla: false },
+  { label: 'compiled', mode: 'on', xla: false },
+  { label: 'compiled + XLA', mode: 'on', xla: true },
+];
 
-async function timeCnn() {
-  const { model, x, y, n } = benchCnn();
-  await model.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false, verbose: 0 }); // warm-up
-  const times = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = performance.now();
-    await model.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false, verbose: 0 });
-    times.push((performance.now() - t) / 1000);
-  }
-  tf.dispose([x, y]);
-  model.optimizer.dispose();
-  model.dispose();
-  return n / median(times);
-}
-
-async function timeDcgan() {
-  const batch = 64;
-  const steps = 5;
-  const gan = buildGan(tf, { size: 64, channels: 3, latentDim: 100, ngf: 64, ndf: 64, seed: 1 }, { learningRate: 2e-4, beta1: 0.5 });
-  const real = tf.randomUniform([batch, 64, 64, 3], -1, 1);
-  const step = async (i) => {
-    const z = latentBatch(tf, batch, 100, i);
-    const d = trainDiscriminatorOneStep(tf, gan, real, z, 0.9);
-    const g = trainGeneratorOneStep(tf, gan, z);
-    // The training loop reads losses once per epoch; here once per step, which is stricter.
-    await g.gLoss.data();
-    tf.dispose([z, d.dLoss, d.dReal, d.dFake, g.gLoss]);
-  };
-  for (let i = 0; i < 2; i++) await step(i);
+/** Median images/s of `step()` (one batch of `batch` images) after `warm` untimed calls. */
+function timeSteps(step, batch, warm, perRepeat) {
+  for (let i = 0; i < warm; i++) step();
   const times = [];
   for (let r = 0; r < repeats; r++) {
     const t = performance.now();
-    for (let i = 0; i < steps; i++) await step(100 + r * steps + i);
-    times.push((performance.now() - t) / 1000 / steps);
+    for (let i = 0; i < perRepeat; i++) step();
+    times.push((performance.now() - t) / 1000 / perRepeat);
   }
-  real.dispose();
   return batch / median(times);
+}
+
+function timeCnn({ mode, xla }) {
+  const batch = 32;
+  const model = buildClassifier(tf, { inputShape: [64, 64, 3], classes: 2, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, seed: 1 });
+  const optimizer = tf.train.adam(1e-3);
+  const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
+  const step = buildTrainStep(tf, compiler, model, optimizer, true);
+  const x = tf.randomUniform([batch, 64, 64, 3], -1, 1);
+  const y = tf.randomUniform([batch, 1]).round();
+  const mask = tf.tensor2d(dropoutMask(Math.random, batch * 128, 0.5), [batch, 128]);
+  const weights = tf.ones([batch]);
+  // The training loop reads the loss after every batch (for the epoch's mean); so does this.
+  const rate = timeSteps(() => {
+    const r = step.run(x, y, mask, weights);
+    r.loss.dataSync();
+    tf.dispose([r.loss, r.correct]);
+  }, batch, 4, 16);
+  compiler.dispose();
+  tf.dispose([x, y, mask, weights]);
+  optimizer.dispose();
+  model.dispose();
+  return rate;
+}
+
+function timeDcgan({ mode, xla }) {
+  const batch = 64;
+  const gan = buildGan(tf, { size: 64, channels: 3, latentDim: 100, ngf: 64, ndf: 64, seed: 1 }, { learningRate: 2e-4, beta1: 0.5 });
+  const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
+  const steps = buildGanSteps(tf, compiler, gan, 0.9);
+  const real = tf.randomUniform([batch, 64, 64, 3], -1, 1);
+  let seed = 0;
+  // A discriminator and a generator update on one z (as PyTorch's example); the loss read per step.
+  const rate = timeSteps(() => {
+    const z = latentBatch(tf, batch, 100, seed++);
+    const r = steps.both.run(real, z);
+    r.gLoss.dataSync();
+    tf.dispose([z, ...Object.values(r)]);
+  }, batch, 3, 5);
+  compiler.dispose();
+  real.dispose();
+  for (const t of [gan.g, gan.d, gan.optG, gan.optD]) t.dispose();
+  return rate;
+}
+
+function timeDdpm({ mode, xla }) {
+  const batch = 32;
+  const o = resolveOptions({ preset: 'cpu' });
+  const unet = new Unet(tf, { size: 64, channels: 3, widths: o.widths, timeDim: o.timeDim, seed: 1 });
+  const model = { unet, ema: new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])), optimizer: tf.train.adam(o.learningRate) };
+  const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
+  const step = buildDdpmStep(tf, compiler, model, o.emaDecay);
+  const abar = alphasCumprod('linear', 1000);
+  const x0 = tf.randomUniform([batch, 64, 64, 3], -1, 1);
+  const random = createRng(1);
+  const rate = timeSteps(() => {
+    const t = Int32Array.from({ length: batch }, () => Math.floor(random() * 1000));
+    const loss = trainDdpmOneStep(tf, model, x0, t, normalArray(random, batch * 64 * 64 * 3), abar, o.emaDecay, step);
+    loss.dataSync();
+    loss.dispose();
+  }, batch, 3, 5);
+  compiler.dispose();
+  x0.dispose();
+  unet.dispose();
+  tf.dispose([...model.ema.values()]);
+  model.optimizer.dispose();
+  return rate;
 }
 
 function torchVenv() {
@@ -112,30 +154,40 @@ async function timeData() {
 }
 
 log(`libtensorflow ${backend.tensorflowVersion}, ${threads} threads`);
-const cnn = await timeCnn();
-log(`paper CNN (synthmix): ${cnn.toFixed(1)} img/s`);
-const dcgan = await timeDcgan();
-log(`DCGAN-64 step (synthmix): ${dcgan.toFixed(1)} img/s`);
+const MODELS = [
+  { key: 'cnn', name: 'paper-cnn-train-64x64-b32', time: timeCnn, flop: () => CNN_TRAIN },
+  { key: 'dcgan', name: 'dcgan-64-train-step-b64', time: timeDcgan, flop: () => DCGAN_STEP },
+  { key: 'ddpm', name: 'ddpm-cpu-train-step-64x64-b32', time: timeDdpm, flop: () => undefined },
+];
+const measured = [];
+for (const m of MODELS) {
+  for (const mode of MODES) {
+    const rate = m.time(mode);
+    log(`${m.name} (synthmix, ${mode.label}): ${rate.toFixed(1)} img/s`);
+    measured.push({ model: m, mode, rate });
+  }
+}
 const py = torchVenv();
 const torch = JSON.parse(execFileSync(py, [path.join(here, 'torch_bench.py'), String(threads), String(repeats)], { encoding: 'utf8' }).trim().split('\n').pop());
-log(`PyTorch ${torch.torch}: CNN ${torch.cnn_img_per_s.toFixed(1)} img/s, DCGAN ${torch.dcgan_img_per_s.toFixed(1)} img/s`);
+log(`PyTorch ${torch.torch}: CNN ${torch.cnn_img_per_s.toFixed(1)}, DCGAN ${torch.dcgan_img_per_s.toFixed(1)}, DDPM ${torch.ddpm_img_per_s.toFixed(1)} img/s`);
 const data = await timeData();
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const machine = `${cpu}, ${threads} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`;
 // ratio = synthmix time / PyTorch time for the same work = PyTorch throughput / synthmix throughput.
-const entries = [
-  { name: 'paper-cnn-train-64x64-b32', synthmix_img_per_s: cnn, pytorch_img_per_s: torch.cnn_img_per_s, ratio: torch.cnn_img_per_s / cnn, synthmix_gflops: (cnn * CNN_TRAIN) / 1e9, pytorch_gflops: (torch.cnn_img_per_s * CNN_TRAIN) / 1e9, flop_per_img: CNN_TRAIN },
-  { name: 'dcgan-64-train-step-b64', synthmix_img_per_s: dcgan, pytorch_img_per_s: torch.dcgan_img_per_s, ratio: torch.dcgan_img_per_s / dcgan, synthmix_gflops: (dcgan * DCGAN_STEP) / 1e9, pytorch_gflops: (torch.dcgan_img_per_s * DCGAN_STEP) / 1e9, flop_per_img: DCGAN_STEP },
-];
+const entries = measured.map(({ model, mode, rate }) => {
+  const torchRate = torch[`${model.key}_img_per_s`];
+  const flop = model.flop();
+  return { name: model.name, path: mode.label, synthmix_img_per_s: rate, pytorch_img_per_s: torchRate, ratio: torchRate / rate, ...(flop ? { synthmix_gflops: (rate * flop) / 1e9, pytorch_gflops: (torchRate * flop) / 1e9, flop_per_img: flop } : {}) };
+});
 const result = { date: new Date().toISOString(), machine, tensorflow: backend.tensorflowVersion, torch: torch.torch, threads, repeats, benchmarks: entries, data_br35h_64px: data };
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-const rows = entries.map((e) => `| ${e.name} | ${e.synthmix_img_per_s.toFixed(1)} | ${e.pytorch_img_per_s.toFixed(1)} | ${e.ratio.toFixed(2)} | ${e.synthmix_gflops.toFixed(1)} | ${e.pytorch_gflops.toFixed(1)} |`);
+const rows = entries.map((e) => `| ${e.name} | ${e.path} | ${e.synthmix_img_per_s.toFixed(1)} | ${e.pytorch_img_per_s.toFixed(1)} | ${e.ratio.toFixed(2)} | ${e.synthmix_gflops?.toFixed(1) ?? '—'} | ${e.pytorch_gflops?.toFixed(1) ?? '—'} |`);
 const md = [
   '', `## ${result.date.slice(0, 10)} — ${machine}`, '',
   `libtensorflow ${result.tensorflow} (tfjs-node 4.22), PyTorch ${result.torch}, ${threads} threads, median of ${repeats}.`, '',
-  '| benchmark | synthmix img/s | PyTorch img/s | ratio (synthmix time / PyTorch time) | synthmix GFLOP/s | PyTorch GFLOP/s |', '|---|---:|---:|---:|---:|---:|', ...rows, '',
+  '| benchmark | synthmix path | synthmix img/s | PyTorch img/s | ratio (synthmix time / PyTorch time) | synthmix GFLOP/s | PyTorch GFLOP/s |', '|---|---|---:|---:|---:|---:|---:|', ...rows, '',
   data ? `BR35H load at 64×64 (3,000 files): cold ${data.cold.toFixed(1)} s (decode, hash, group), cached ${data.warm.toFixed(2)} s.` : 'BR35H not found beside the repository: data loading not measured.', '',
 ].join('\n');
 const resultsMd = path.join(here, 'RESULTS.md');

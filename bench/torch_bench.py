@@ -1,7 +1,9 @@
-"""PyTorch reference for bench/run.mjs: the same two models, timed the same way, on CPU.
+"""PyTorch reference for bench/run.mjs: the same three models, timed the same way, on CPU.
 
-Prints one JSON object: {"cnn_img_per_s": ..., "dcgan_img_per_s": ..., "torch": version, "threads": n}.
+Prints one JSON object: {"cnn_img_per_s": ..., "dcgan_img_per_s": ..., "ddpm_img_per_s": ...,
+"torch": version, "threads": n}.
 """
+import math
 import json
 import statistics
 import sys
@@ -100,4 +102,89 @@ def bench_dcgan(batch=64, steps=5):
     return batch / statistics.median(times)
 
 
-print(json.dumps({"cnn_img_per_s": bench_cnn(), "dcgan_img_per_s": bench_dcgan(), "torch": torch.__version__, "threads": torch.get_num_threads()}))
+class ResBlock(nn.Module):
+    """gen-ddpm's residual block: conv → swish → + time projection → swish → conv, + skip."""
+
+    def __init__(self, cin, cout, tdim):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.time = nn.Linear(tdim, cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x, temb):
+        h = nn.functional.silu(self.conv1(x))
+        h = h + self.time(temb)[:, :, None, None]
+        h = self.conv2(nn.functional.silu(h))
+        return h + (self.skip(x) if self.skip is not None else x)
+
+
+class Unet(nn.Module):
+    """gen-ddpm's U-Net (packages/gen-ddpm/src/unet.ts), layer for layer."""
+
+    def __init__(self, channels=3, widths=(16, 32, 64), time_dim=32):
+        super().__init__()
+        c1, c2, c3 = widths
+        t = time_dim * 2
+        self.time_dim = time_dim
+        self.time1 = nn.Linear(time_dim, t)
+        self.time2 = nn.Linear(t, t)
+        self.inp = nn.Conv2d(channels, c1, 3, padding=1)
+        self.down1 = ResBlock(c1, c1, t)
+        self.down2 = ResBlock(c1, c2, t)
+        self.mid1 = ResBlock(c2, c3, t)
+        self.mid2 = ResBlock(c3, c3, t)
+        self.up2 = ResBlock(c3 + c2, c2, t)
+        self.up1 = ResBlock(c2 + c1, c1, t)
+        self.out = nn.Conv2d(c1, channels, 3, padding=1)
+
+    def embedding(self, t):
+        half = self.time_dim // 2
+        freqs = torch.exp(-math.log(10000) * torch.arange(half) / half)
+        args = t[:, None].float() * freqs[None]
+        return torch.cat([torch.sin(args), torch.cos(args)], 1)
+
+    def forward(self, x, t):
+        temb = self.time2(nn.functional.silu(self.time1(self.embedding(t))))
+        skip1 = self.down1(self.inp(x), temb)
+        skip2 = self.down2(nn.functional.avg_pool2d(skip1, 2), temb)
+        h = self.mid2(self.mid1(nn.functional.avg_pool2d(skip2, 2), temb), temb)
+        h = self.up2(torch.cat([nn.functional.interpolate(h, scale_factor=2, mode="nearest"), skip2], 1), temb)
+        h = self.up1(torch.cat([nn.functional.interpolate(h, scale_factor=2, mode="nearest"), skip1], 1), temb)
+        return self.out(nn.functional.silu(h))
+
+
+def bench_ddpm(batch=32, steps=5, size=64):
+    """One gen-ddpm training step (preset cpu): noise, predict it, Adam, EMA update."""
+    net = Unet()
+    ema = [p.detach().clone() for p in net.parameters()]
+    opt = torch.optim.Adam(net.parameters(), 2e-4)
+    betas = torch.linspace(1e-4, 0.02, 1000)
+    abar = torch.cumprod(1 - betas, 0)
+    x0 = torch.rand(batch, 3, size, size) * 2 - 1
+
+    def step():
+        t = torch.randint(0, 1000, (batch,))
+        eps = torch.randn_like(x0)
+        a = abar[t].sqrt()[:, None, None, None]
+        b = (1 - abar[t]).sqrt()[:, None, None, None]
+        opt.zero_grad()
+        loss = ((eps - net(a * x0 + b * eps, t)) ** 2).mean()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for e, p in zip(ema, net.parameters()):
+                e.mul_(0.995).add_(p, alpha=0.005)
+
+    for _ in range(2):
+        step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t) / steps)
+    return batch / statistics.median(times)
+
+
+print(json.dumps({"cnn_img_per_s": bench_cnn(), "dcgan_img_per_s": bench_dcgan(), "ddpm_img_per_s": bench_ddpm(), "torch": torch.__version__, "threads": torch.get_num_threads()}))

@@ -71,6 +71,8 @@ Options:
   --executor <name>     Where jobs run: inline, local or ray (overrides the manifest)
   --workers <n>         Jobs at once for the local and ray executors
   --ray-address <url>   Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)
+  --compile <mode>      Training steps as TensorFlow graphs: auto, on or off (overrides the manifest)
+  --xla                 XLA auto-clustering inside compiled steps (opt-in)
   -h, --help            Show this help
 
 Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error,
@@ -310,6 +312,15 @@ describe('errors a user can fix: one line, exit 2, no stack trace', () => {
     expect(r.err).toBe('--set ratios=[1.5, -0.1, 0.5]: ratios.0: a synthetic fraction must be between 0 and 1, found 1.5\n--set ratios=[1.5, -0.1, 0.5]: ratios.1: a synthetic fraction must be between 0 and 1, found -0.1\n');
     const range = await cli('validate', manifest('ratios-range', ''), '--set', 'ratios={from: 0, to: 2, step: 0.5}');
     expect(range.err).toBe('--set ratios={from: 0, to: 2, step: 0.5}: ratios.to: a synthetic fraction must be between 0 and 1, found 2\n');
+  });
+
+  it('refuses an unknown --compile mode, and a manifest compile mode, with where it is', async () => {
+    const r = await cli('run', manifest('compile-bad', ''), '--no-ui', '--no-tracking', '--compile', 'fast');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('synthmix run: --compile fast: expected one of auto, on, off\n');
+    const m = await cli('validate', manifest('compile-bad-manifest', 'compile: always\n'));
+    expect(m.code).toBe(2);
+    expect(m.err).toMatch(/^compile-bad-manifest\.yaml:16:10: compile: must be one of auto, on, off/);
   });
 
   it('catches an output folder that is a file at validation', async () => {

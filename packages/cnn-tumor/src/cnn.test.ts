@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset, subset } from '@synthmix/data';
-import cnnTumor, { buildClassifier, loadClassifier, optionsSchema } from './index.js';
+import { Compiler, pathDifference, TOLERANCE, type CompileMode } from '@synthmix/compile';
+import cnnTumor, { buildClassifier, buildTrainStep, dropoutMask, loadClassifier, optionsSchema } from './index.js';
 
 let backend: LoadedBackend;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-cnn-'));
@@ -105,5 +106,38 @@ describe('cnn-tumor', () => {
       return progress.map((p) => p.metrics!.loss);
     };
     expect(await run()).toEqual(await run());
+  });
+
+  it('20 compiled training steps give the eager losses and weights (within the stated tolerance)', () => {
+    const { tf } = backend;
+    const run = (mode: CompileMode) => {
+      const model = buildClassifier(tf, { inputShape: [32, 32, 3], classes: 2, filters: [16, 32, 64], denseUnits: 64, dropout: 0.5, seed: 1 });
+      const optimizer = tf.train.adam(1e-3);
+      const compiler = new Compiler(tf as never, { mode, owner: 'test' });
+      const step = buildTrainStep(tf, compiler, model, optimizer, true);
+      const random = createRng(7);
+      const losses: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const x = tf.tensor4d(Float32Array.from({ length: 16 * 32 * 32 * 3 }, () => random() * 2 - 1), [16, 32, 32, 3]);
+        const y = tf.tensor2d(Float32Array.from({ length: 16 }, () => (random() > 0.5 ? 1 : 0)), [16, 1]);
+        const mask = tf.tensor2d(dropoutMask(random, 16 * 64, 0.5), [16, 64]);
+        const weights = tf.ones([16]);
+        const r = step.run(x, y, mask, weights);
+        losses.push(r.loss.dataSync()[0]);
+        tf.dispose([r.loss, r.correct, x, y, mask, weights]);
+      }
+      compiler.dispose();
+      const out = { losses, weights: model.getWeights().map((w) => w.dataSync().slice()), counts: step.counts };
+      optimizer.dispose();
+      model.dispose();
+      return out;
+    };
+    const eager = run('off');
+    const compiled = run('on');
+    expect(compiled.counts.compiled).toBe(19); // all but Adam's warm-up
+    const d = pathDifference(eager, compiled);
+    expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+    expect(eager.losses[19]).not.toBe(eager.losses[0]); // it did train
   });
 });

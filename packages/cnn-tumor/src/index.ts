@@ -9,6 +9,7 @@ import { buildClassifier } from './model.js';
 import { buildEvalStep, buildPredictStep, buildTrainStep, dropoutMask } from './train.js';
 
 export { buildClassifier } from './model.js';
+export { buildEvalStep, buildPredictStep, buildTrainStep, dropoutMask } from './train.js';
 
 export interface CnnOptions {
   epochs: number;

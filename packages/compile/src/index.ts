@@ -2,3 +2,4 @@ export { Compiler, CompiledStep, CompileError, COMPILE_MODES, optimizerHooks, ty
 export { AddonLoadFailed, AddonNotBuilt, ADDON_PATH, loadGraphBinding } from './native.js';
 export { recordStep, canonicalLines, differenceBetween, type Trace } from './trace.js';
 export { probeCompiledPath, type CompileProbe } from './probe.js';
+export { pathDifference, TOLERANCE, type PathDifference } from './tolerance.js';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
-import dcgan, { buildGan, buildDiscriminator, buildGenerator, latentBatch, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, type DcganOptions } from './index.js';
+import { Compiler, pathDifference, TOLERANCE, type CompileMode } from '@synthmix/compile';
+import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, latentBatch, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, type DcganOptions } from './index.js';
 
 let backend: LoadedBackend;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-dcgan-'));
@@ -16,8 +17,8 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, checkpointEvery: 1, samplesPerGrid: 8, writePngs: false };
 const real = phantomDataset({ classNames: ['tumor'], perClass: 48, size: 16, channels: 1 });
 
-function context(workDir: string, events: { progress: Progress[]; artifacts: string[]; warnings: string[] }): PluginContext {
-  return { tf: backend.tf, seed: 11, random: createRng(11), signal: new AbortController().signal, workDir, progress: async (p) => void events.progress.push(p), metric() {}, artifact: (f) => events.artifacts.push(f), warn: (w) => events.warnings.push(w) };
+function context(workDir: string, events: { progress: Progress[]; artifacts: string[]; warnings: string[] }, compile: CompileMode = 'auto'): PluginContext {
+  return { compile: { mode: compile, xla: false }, tf: backend.tf, seed: 11, random: createRng(11), signal: new AbortController().signal, workDir, progress: async (p) => void events.progress.push(p), metric() {}, artifact: (f) => events.artifacts.push(f), warn: (w) => events.warnings.push(w) };
 }
 const newEvents = () => ({ progress: [] as Progress[], artifacts: [] as string[], warnings: [] as string[] });
 
@@ -66,6 +67,54 @@ describe('DCGAN networks', () => {
     x.dispose();
     gan.g.dispose();
     gan.d.dispose();
+  });
+});
+
+describe('compiled DCGAN step', () => {
+  it('20 compiled GAN steps give the eager losses and weights (within the stated tolerance)', () => {
+    const { tf } = backend;
+    const x = tf.tensor4d(real.images.subarray(0, 16 * 256), [16, 16, 16, 1]);
+    const run = (mode: CompileMode) => {
+      const gan = buildGan(tf, { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 }, small);
+      const compiler = new Compiler(tf as never, { mode, owner: 'test' });
+      const steps = buildGanSteps(tf, compiler, gan, 0.9);
+      const losses: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const z = latentBatch(tf, 16, 16, i);
+        const r = steps.both.run(x, z);
+        losses.push(r.dLoss.dataSync()[0], r.gLoss.dataSync()[0]);
+        tf.dispose([z, ...Object.values(r)]);
+      }
+      compiler.dispose();
+      const out = { losses, weights: [...gan.g.getWeights(), ...gan.d.getWeights()].map((w) => w.dataSync().slice()), counts: steps.both.counts };
+      for (const d of [gan.g, gan.d, gan.optG, gan.optD]) d.dispose();
+      return out;
+    };
+    const eager = run('off');
+    const compiled = run('on');
+    expect(compiled.counts.compiled).toBe(19); // all but the Adam warm-up
+    const d = pathDifference(eager, compiled);
+    expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+    x.dispose();
+  });
+
+  it('a checkpoint written by one path resumes in the other', async () => {
+    // Eager for 2 epochs, then compiled for 2 more, against compiled throughout (and the reverse):
+    // the same epochs within the tolerance, and the resumed run continues from the checkpoint.
+    const opts = { ...small, epochs: 4, batchSize: 8 };
+    const lossesOf = (e: ReturnType<typeof newEvents>) => e.progress.flatMap((p) => [p.metrics!.tumor_d_loss, p.metrics!.tumor_g_loss]);
+    for (const [first, second] of [['off', 'on'], ['on', 'off']] as const) {
+      const straight = newEvents();
+      await dcgan().train(real, opts, context(path.join(tmp, `straight-${second}`), straight, second));
+      const crossed = newEvents();
+      const dir = path.join(tmp, `crossed-${first}-${second}`);
+      await dcgan().train(real, { ...opts, epochs: 2 }, context(dir, crossed, first));
+      await dcgan().train(real, opts, context(dir, crossed, second));
+      expect(crossed.progress.map((p) => p.step)).toEqual([1, 2, 3, 4]);
+      const d = pathDifference({ losses: lossesOf(straight), weights: [] }, { losses: lossesOf(crossed), weights: [] });
+      expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    }
   });
 });
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, normalArray, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
-import ddpm, { alphasCumprod, ddimSample, PRESETS, resolveOptions, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
+import { Compiler, pathDifference, TOLERANCE, type CompileMode } from '@synthmix/compile';
+import ddpm, { alphasCumprod, buildDdimStep, buildDdpmStep, ddimSample, PRESETS, resolveOptions, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
 
 let backend: LoadedBackend;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-ddpm-'));
@@ -55,6 +56,43 @@ describe('DDPM pieces', () => {
     tf.dispose([x0, ...model.ema.values()]);
     model.optimizer.dispose();
     unet.dispose();
+  });
+});
+
+describe('compiled DDPM steps', () => {
+  it('20 compiled diffusion steps give the eager losses, weights and EMA (within the stated tolerance); DDIM sampling too', () => {
+    const { tf } = backend;
+    const x0 = tf.tensor4d(real.images.subarray(0, 8 * 256), [8, 16, 16, 1]);
+    const abar = alphasCumprod('linear', 100);
+    const run = (mode: CompileMode) => {
+      const unet = new Unet(tf, { size: 16, channels: 1, widths: [8, 16, 16], timeDim: 8, seed: 2 });
+      const model = { unet, ema: new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])), optimizer: tf.train.adam(1e-3) };
+      const compiler = new Compiler(tf as never, { mode, owner: 'test' });
+      const step = buildDdpmStep(tf, compiler, model, 0.9);
+      const random = createRng(1);
+      const losses: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const loss = trainDdpmOneStep(tf, model, x0, Int32Array.from({ length: 8 }, () => Math.floor(random() * 100)), normalArray(random, 8 * 256), abar, 0.9, step);
+        losses.push(loss.dataSync()[0]);
+        loss.dispose();
+      }
+      const sampler = buildDdimStep(tf, compiler, unet);
+      const samples = ddimSample(tf, unet, 4, abar, 6, 3, sampler);
+      compiler.sync();
+      const out = { losses, weights: [...unet.variables, ...model.ema.values(), samples].map((w) => w.dataSync().slice()), counts: [step.counts, sampler.counts] };
+      compiler.dispose();
+      tf.dispose([samples, ...model.ema.values()]);
+      model.optimizer.dispose();
+      unet.dispose();
+      return out;
+    };
+    const eager = run('off');
+    const compiled = run('on');
+    expect(compiled.counts).toEqual([{ eager: 0, recorded: 3, compiled: 19 }, { eager: 0, recorded: 2, compiled: 6 }]);
+    const d = pathDifference(eager, compiled);
+    expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+    x0.dispose();
   });
 });
 

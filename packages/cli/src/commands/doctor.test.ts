@@ -22,7 +22,11 @@ describe('synthmix doctor', () => {
     expect(report.tensorflow).toMatch(/^2\.\d+\.\d+$/);
     expect(report.threads.intraOp).toBeGreaterThanOrEqual(1);
     expect(report.node).toBe(process.version);
+    // The compiled path (graph addon built by setup) works here, XLA included.
+    expect(report.compiled).toMatchObject({ ok: true, tensorflow: report.tensorflow, xla: { ok: true } });
     expect(r.code).toBe(0);
+    const text = await cli('doctor');
+    expect(text.out).toMatch(/^compiled {5}works \(graph addon on libtensorflow 2\.\d+\.\d+; compiled = eager on a probe step\); XLA works$/m);
   });
 
   it.skipIf(!process.env.SYNTHMIX_TEST_RAY_ADDRESS)('shows the executor and a Ray cluster\'s version and resources', async () => {
