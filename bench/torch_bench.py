@@ -18,6 +18,19 @@ torch.set_num_threads(threads)
 torch.manual_seed(0)
 
 
+def images_per_second(step, batch, steps):
+    """Median images/s of `step` (one batch) over `repeats` timings of `steps` calls, after 2 warm-up calls."""
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t) / steps)
+    return batch / statistics.median(times)
+
+
 def paper_cnn():
     return nn.Sequential(
         nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -91,15 +104,7 @@ def bench_dcgan(batch=64, steps=5):
         loss_g.backward()
         opt_g.step()
 
-    for _ in range(2):
-        step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - t) / steps)
-    return batch / statistics.median(times)
+    return images_per_second(step, batch, steps)
 
 
 class ResBlock(nn.Module):
@@ -176,15 +181,7 @@ def bench_ddpm(batch=32, steps=5, size=64):
             for e, p in zip(ema, net.parameters()):
                 e.mul_(0.995).add_(p, alpha=0.005)
 
-    for _ in range(2):
-        step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - t) / steps)
-    return batch / statistics.median(times)
+    return images_per_second(step, batch, steps)
 
 
 print(json.dumps({"cnn_img_per_s": bench_cnn(), "dcgan_img_per_s": bench_dcgan(), "ddpm_img_per_s": bench_ddpm(), "torch": torch.__version__, "threads": torch.get_num_threads()}))

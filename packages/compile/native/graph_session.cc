@@ -82,6 +82,17 @@ bool ReadString(napi_env env, napi_value value, std::string *out) {
   return true;
 }
 
+bool ReadStrings(napi_env env, napi_value array, std::vector<std::string> *out) {
+  uint32_t length = 0;
+  if (napi_get_array_length(env, array, &length) != napi_ok) return false;
+  out->resize(length);
+  for (uint32_t i = 0; i < length; i++) {
+    napi_value v;
+    if (napi_get_element(env, array, i, &v) != napi_ok || !ReadString(env, v, &(*out)[i])) return false;
+  }
+  return true;
+}
+
 Session *Unwrap(napi_env env, napi_value value) {
   void *data = nullptr;
   if (napi_get_value_external(env, value, &data) != napi_ok || data == nullptr) {
@@ -229,7 +240,7 @@ napi_value Run(napi_env env, napi_callback_info info) {
     for (TF_Tensor *t : feed_values) TF_DeleteTensor(t);
   };
 
-  uint32_t n_feeds = 0, n_fetches = 0, n_targets = 0;
+  uint32_t n_feeds = 0;
   CHECK_NAPI(env, napi_get_array_length(env, argv[1], &n_feeds));
   for (uint32_t i = 0; i < n_feeds; i++) {
     napi_value feed, name_v, dtype_v, shape_v, data_v;
@@ -290,24 +301,21 @@ napi_value Run(napi_env env, napi_callback_info info) {
     feed_values.push_back(tensor);
   }
 
-  CHECK_NAPI(env, napi_get_array_length(env, argv[2], &n_fetches));
-  for (uint32_t i = 0; i < n_fetches; i++) {
-    napi_value v;
-    std::string name;
-    napi_get_element(env, argv[2], i, &v);
+  std::vector<std::string> fetch_names, target_names;
+  if (!ReadStrings(env, argv[2], &fetch_names) || !ReadStrings(env, argv[3], &target_names)) {
+    free_feeds();
+    napi_throw_type_error(env, nullptr, "run: fetches and targets must be arrays of names");
+    return nullptr;
+  }
+  for (const std::string &name : fetch_names) {
     TF_Output output;
-    if (!ReadString(env, v, &name) || !ParseOutput(env, s->graph, name, &output)) {
+    if (!ParseOutput(env, s->graph, name, &output)) {
       free_feeds();
       return nullptr;
     }
     fetch_outputs.push_back(output);
   }
-  CHECK_NAPI(env, napi_get_array_length(env, argv[3], &n_targets));
-  for (uint32_t i = 0; i < n_targets; i++) {
-    napi_value v;
-    std::string name;
-    napi_get_element(env, argv[3], i, &v);
-    ReadString(env, v, &name);
+  for (const std::string &name : target_names) {
     TF_Operation *op = TF_GraphOperationByName(s->graph, name.c_str());
     if (op == nullptr) {
       free_feeds();
