@@ -79,7 +79,6 @@ export class Compiler {
   private binding?: GraphBinding;
   private session?: object;
   private readonly variables = new Map<Variable, VariableState>();
-  private readonly steps: CompiledStep<Tensor[], Record<string, Tensor>>[] = [];
   private graphs = 0;
   private disposed = false;
   /** Set while the compiler itself assigns tfjs variables (sync), which is not a write from JavaScript. */
@@ -89,14 +88,7 @@ export class Compiler {
 
   /** Wraps `fn` (tfjs ops on tfjs variables; returns named tensors) as a compiled step. */
   step<I extends Tensor[], O extends Record<string, Tensor>>(name: string, fn: (...inputs: I) => O, hooks: StepHooks = {}): CompiledStep<I, O> {
-    const step = new CompiledStep<I, O>(this, name, fn, hooks);
-    this.steps.push(step as unknown as CompiledStep<Tensor[], Record<string, Tensor>>);
-    return step;
-  }
-
-  /** Steps of each kind so far, over all steps of this compiler. */
-  counts(): StepCounts {
-    return this.steps.reduce((c, s) => ({ eager: c.eager + s.counts.eager, recorded: c.recorded + s.counts.recorded, compiled: c.compiled + s.counts.compiled }), { eager: 0, recorded: 0, compiled: 0 });
+    return new CompiledStep<I, O>(this, name, fn, hooks);
   }
 
   /** Copies every variable the session changed back into its tfjs variable. */
@@ -273,7 +265,12 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     this.counts.recorded++;
     const keepEager = (reason?: string) => {
       saved.dispose();
-      if (reason) this.giveUp(key, reason);
+      try {
+        if (reason) this.giveUp(key, reason);
+      } catch (e) {
+        tf.dispose(Object.values(result));
+        throw e;
+      }
       return result as O;
     };
     if (trace.unusable) return keepEager(trace.unusable);

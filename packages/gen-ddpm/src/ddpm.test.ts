@@ -17,8 +17,8 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const small: DdpmOptions = { preset: 'cpu', epochs: 6, batchSize: 16, learningRate: 1e-3, widths: [8, 16, 16], timeDim: 16, timesteps: 100, schedule: 'linear', emaDecay: 0.9, samplingSteps: 10, checkpointEvery: 3, samplesPerGrid: 4 };
 const real = phantomDataset({ classNames: ['tumor'], perClass: 64, size: 16, channels: 1 });
 
-function context(workDir: string, progress: Progress[] = []): PluginContext {
-  return { tf: backend.tf, seed: 5, random: createRng(5), signal: new AbortController().signal, workDir, progress: async (p) => void progress.push(p), metric() {}, artifact() {}, warn() {} };
+function context(workDir: string, progress: Progress[] = [], compile: CompileMode = 'auto'): PluginContext {
+  return { compile: { mode: compile, xla: false }, tf: backend.tf, seed: 5, random: createRng(5), signal: new AbortController().signal, workDir, progress: async (p) => void progress.push(p), metric() {}, artifact() {}, warn() {} };
 }
 
 describe('DDPM pieces', () => {
@@ -127,6 +127,20 @@ describe('ddpm plugin', () => {
     expect(Math.min(...a.images)).toBeGreaterThanOrEqual(-1);
     expect(a.provenance).toMatchObject({ plugin: 'synthmix:ddpm', seed: 5 });
     expect(fs.readdirSync(path.join(tmp, 'full', 'tumor', 'samples'))).toEqual(['epoch-0003.png', 'epoch-0006.png']);
+  });
+
+  it('a checkpoint written eagerly resumes compiled (and the reverse) within the stated tolerance', async () => {
+    const lossesOf = (p: Progress[]) => p.map((x) => x.metrics!.tumor_loss);
+    for (const [first, second] of [['off', 'on'], ['on', 'off']] as const) {
+      const straight: Progress[] = [];
+      await ddpm().train(real, small, context(path.join(tmp, `straight-${second}`), straight, second));
+      const crossed: Progress[] = [];
+      const dir = path.join(tmp, `crossed-${first}-${second}`);
+      await ddpm().train(real, { ...small, epochs: 3 }, context(dir, crossed, first));
+      await ddpm().train(real, small, context(dir, crossed, second));
+      expect(crossed.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(pathDifference({ losses: lossesOf(straight), weights: [] }, { losses: lossesOf(crossed), weights: [] }).lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    }
   });
 
   it('DDIM with a seed is deterministic and another seed differs', () => {
