@@ -158,14 +158,17 @@ async function withEma<T>(tf: TF, model: Model, fn: () => Promise<T>): Promise<T
 /**
  * One DDIM update as a step function of tensors: x_t [n, s, s, c], the embedding of t
  * [n, timeDim], c = [√(1−ᾱ_t), √ᾱ_t, √ᾱ_prev, √(1−ᾱ_prev)] → x_prev (x̂0 itself at the last
- * update, where c ends in [1, 0]).
+ * update, where c ends in [1, 0]). x̂0 is clipped to the image range and ε recomputed from the
+ * clipped x̂0, so the step's two halves agree (as diffusers' DDIM does); with the raw ε, a sample
+ * whose ε̂ is off early keeps that error in every later step and ends as coloured noise.
  */
 export function ddimStepFunction(tf: TF, unet: Unet) {
   return (x: Tensor, tEmbedding: Tensor, c: Tensor) => {
     const [c0, c1, c2, c3] = tf.split(c, 4);
     const eps = unet.applyEmbedded(x, tEmbedding);
     const x0 = tf.clipByValue(tf.div(tf.sub(x, tf.mul(c0, eps)), c1), -1, 1);
-    return { x: tf.add(tf.mul(c2, x0), tf.mul(c3, eps)) };
+    const epsOfX0 = tf.div(tf.sub(x, tf.mul(c1, x0)), c0);
+    return { x: tf.add(tf.mul(c2, x0), tf.mul(c3, epsOfX0)) };
   };
 }
 
@@ -301,7 +304,7 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
   return {
     kind: 'generator',
     name: 'synthmix:ddpm',
-    version: '0.1.0',
+    version: '0.1.1',
     description: 'Denoising diffusion (U-Net, noise prediction, EMA), one per class; DDIM sampling.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     logs: { losses: ['*_loss'], sampleGrids: 'samples/{class}' },
@@ -314,7 +317,7 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
       const { tf } = ctx;
       const abar = alphasCumprod(options.schedule, options.timesteps);
       const emaFile = (className: string) => path.join(classFolder(ctx.workDir, className), 'final', 'ema');
-      return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: '0.1.0', details: { epochs: options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
+      return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: '0.1.1', details: { epochs: options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
         const unet = new Unet(tf, architecture(request, options, 0));
         restore(tf, unet.params, emaFile(className));
         const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:ddpm', warn: ctx.warn });
