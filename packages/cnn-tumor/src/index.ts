@@ -94,7 +94,7 @@ export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
   return {
     kind: 'classifier',
     name: 'synthmix:cnn-tumor',
-    version: '0.1.0',
+    version: '0.2.0',
     description: 'The paper\'s small CNN: conv 32/64/128 with max-pool, dense 128, dropout, sigmoid (softmax for >2 classes).',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     load: (dir, classes, tf) => loadClassifier(tf, dir, classes),

@@ -279,7 +279,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
   return {
     kind: 'generator',
     name: 'synthmix:dcgan',
-    version: '0.1.0',
+    version: '0.2.0',
     description: 'DCGAN (Radford et al.), one per class; Adam 2e-4 β1 0.5, label smoothing, checkpoints and sample grids.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     logs: { losses: ['*_d_loss', '*_g_loss'], sampleGrids: 'samples/{class}' },
@@ -293,7 +293,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
       const { tf } = ctx;
       // The trained generator, or its snapshot after `request.epoch` (GAN-epoch ablation).
       const state = (className: string) => (request.epoch === undefined ? path.join(classFolder(ctx.workDir, className), 'final', 'generator') : snapshotFile(classFolder(ctx.workDir, className), request.epoch));
-      const set = await generatePerClass(request, ctx, { name: 'synthmix:dcgan', version: '0.1.0', details: { epochs: request.epoch ?? options.epochs } },
+      const set = await generatePerClass(request, ctx, { name: 'synthmix:dcgan', version: '0.2.0', details: { epochs: request.epoch ?? options.epochs } },
         state,
         (className) => {
           const g = buildGenerator(tf, { size: request.height, channels: request.channels, latentDim: options.latentDim, ngf: options.ngf, ndf: options.ndf, seed: 0 });
