@@ -53,6 +53,14 @@ napi_value ThrowTf(napi_env env, const char *what, TF_Status *status) {
   return nullptr;
 }
 
+// Deletes `status`; when it holds an error, throws "<what>: <message>" into JavaScript.
+bool Succeeded(napi_env env, const char *what, TF_Status *status) {
+  bool ok = TF_GetCode(status) == TF_OK;
+  if (!ok) ThrowTf(env, what, status);
+  TF_DeleteStatus(status);
+  return ok;
+}
+
 napi_value Bytes(napi_env env, const void *data, size_t length) {
   void *out = nullptr;
   napi_value buffer;
@@ -212,12 +220,7 @@ napi_value ImportGraph(napi_env env, napi_callback_info info) {
   TF_GraphImportGraphDef(s->graph, buffer, options, status);
   TF_DeleteImportGraphDefOptions(options);
   TF_DeleteBuffer(buffer);
-  if (TF_GetCode(status) != TF_OK) {
-    ThrowTf(env, "TensorFlow refused the traced graph", status);
-    TF_DeleteStatus(status);
-    return nullptr;
-  }
-  TF_DeleteStatus(status);
+  Succeeded(env, "TensorFlow refused the traced graph", status);
   return nullptr;
 }
 
@@ -331,12 +334,7 @@ napi_value Run(napi_env env, napi_callback_info info) {
                 fetch_outputs.data(), fetch_values.data(), static_cast<int>(fetch_outputs.size()), targets.data(),
                 static_cast<int>(targets.size()), nullptr, status);
   free_feeds();
-  if (TF_GetCode(status) != TF_OK) {
-    ThrowTf(env, "the compiled step failed in TensorFlow", status);
-    TF_DeleteStatus(status);
-    return nullptr;
-  }
-  TF_DeleteStatus(status);
+  if (!Succeeded(env, "the compiled step failed in TensorFlow", status)) return nullptr;
 
   napi_value results;
   napi_create_array_with_length(env, fetch_values.size(), &results);

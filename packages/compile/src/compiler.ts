@@ -61,7 +61,7 @@ interface VariableState {
 }
 
 type Phase =
-  | { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[]; verified?: boolean; trace?: Trace }
+  | { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[]; verified?: boolean; trace?: Trace; /** The variables each call assigns. */ assigned: VariableState[] }
   | { kind: 'eager' };
 
 export interface StepCounts { eager: number; recorded: number; compiled: number }
@@ -145,7 +145,7 @@ export class Compiler {
     const graph = buildGraphDef(trace, opDefs(binding), prefix);
     binding.importGraph(this.session, encodeGraphDef(graph.nodes, 1087), prefix);
     const variables = trace.variables.map(({ variable, meta }) => this.variableState(variable, meta));
-    return { kind: 'compiled', graph, variables, outputs: trace.outputs.map((o) => ({ name: o.name, dtype: TF_TO_TFJS[o.meta.dtype] ?? 'float32' })) };
+    return { kind: 'compiled', graph, variables, assigned: trace.assigns.map((a) => variables[a.variable]), outputs: trace.outputs.map((o) => ({ name: o.name, dtype: TF_TO_TFJS[o.meta.dtype] ?? 'float32' })) };
   }
 
   private variableState(variable: Variable, meta: { dtype: number; shape: number[] }): VariableState {
@@ -184,10 +184,7 @@ export class Compiler {
     }
     const feeds = inputs.map((t, i) => ({ name: phase.graph.feeds[i], dtype: dtypeNumber(t.dtype), shape: [...t.shape], data: t.dataSync() }));
     const results = binding.run(this.session!, feeds, phase.graph.fetches, phase.graph.targets);
-    const assigned = new Set(phase.graph.targets.map((t) => Number(/var(\d+)\/assign$/.exec(t)![1])));
-    phase.variables.forEach((s, i) => {
-      if (assigned.has(i)) s.sessionNewer = true;
-    });
+    for (const s of phase.assigned) s.sessionNewer = true;
     return results;
   }
 }
