@@ -17,7 +17,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { buildGraphDef, UnsupportedOp, variableAccessNodes, type StepGraph } from './graph.js';
 import { loadGraphBinding, type GraphBinding, type RunResult } from './native.js';
 import { decodeOpList, encodeConfig, encodeGraphDef, type OpDef } from './proto.js';
-import { differenceBetween, dtypeNumber, recordStep, type TF, type Trace } from './trace.js';
+import { differenceBetween, dtypeNumber, recordStep, registeredVariables, type TF, type Trace } from './trace.js';
 
 type Tensor = tfjs.Tensor;
 type Variable = tfjs.Variable;
@@ -214,7 +214,7 @@ function shapeKey(inputs: Tensor[]): string {
 
 /** The tfjs variables' values before a recorded call, to undo it. */
 function saveVariables(tf: TF): { restore(): void; dispose(): void } {
-  const variables = Object.values((tf.engine() as unknown as { state: { registeredVariables: Record<string, Variable> } }).state.registeredVariables).filter((v) => !v.isDisposed);
+  const variables = registeredVariables(tf).filter((v) => !v.isDisposed);
   const saved = variables.map((v) => ({ v, dataId: v.dataId, value: v.clone() })); // clones share the data
   return {
     restore: () => saved.forEach(({ v, dataId, value }) => {

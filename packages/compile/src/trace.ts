@@ -73,7 +73,8 @@ export function dtypeNumber(dtype: string): number {
   return n;
 }
 
-function registeredVariables(tf: TF): Variable[] {
+/** Every tfjs variable the engine knows (model weights, optimizer slots, any tf.variable). */
+export function registeredVariables(tf: TF): Variable[] {
   return Object.values((tf.engine() as unknown as { state: { registeredVariables: Record<string, Variable> } }).state.registeredVariables);
 }
 
