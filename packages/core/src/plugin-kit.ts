@@ -61,6 +61,15 @@ export async function trainPerClass(real: ImageSet, ctx: PluginContext, train: (
   }
 }
 
+/**
+ * Refuses snapshot epochs (`ctx.snapshotEpochs`, from `generator.checkpoints`) past the last
+ * training epoch before any training starts, instead of failing at generation.
+ */
+export function checkSnapshotEpochs(ctx: PluginContext, epochs: number): void {
+  const late = (ctx.snapshotEpochs ?? []).filter((e) => e > epochs);
+  if (late.length) throw new Error(`generator.checkpoints ${late.join(', ')}: after the last epoch (${epochs}); snapshots must be within training`);
+}
+
 /** One class's trained model, opened for sampling by {@link generatePerClass}. */
 export interface ClassSampler {
   /** Images `start … start + count − 1` of this class (deterministic in `start`), NHWC in [-1, 1]. */

@@ -86,7 +86,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     // Plugins load here first, so a missing one fails the sweep before any job starts.
     const manifestDir = path.dirname(plan.manifestFile);
     const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, options.pluginAliases);
-    if (plan.generator.checkpoints && !generator.snapshots) throw new UserError(`generator.checkpoints: the generator "${generator.name}" cannot generate from earlier epochs (it does not declare \`snapshots\`); remove generator.checkpoints or use a plugin that keeps snapshots (dcgan)`);
+    if (plan.generator.checkpoints && !generator.snapshots) throw new UserError(`generator.checkpoints: the generator "${generator.name}" cannot generate from earlier epochs (it does not declare \`snapshots\`); remove generator.checkpoints or use a plugin that keeps snapshots (dcgan, ddpm)`);
     await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, options.pluginAliases);
 
     const { data, realPool, testIds } = await loadSweepData(plan, options.cacheDir);

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { Compiler, optimizerHooks } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
@@ -285,8 +285,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
     logs: { losses: ['*_d_loss', '*_g_loss'], sampleGrids: 'samples/{class}' },
     snapshots: true,
     async train(real, options, ctx) {
-      const late = (ctx.snapshotEpochs ?? []).filter((e) => e > options.epochs);
-      if (late.length) throw new Error(`generator.checkpoints ${late.join(', ')}: after the last epoch (${options.epochs}); snapshots must be within training`);
+      checkSnapshotEpochs(ctx, options.epochs);
       await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));
     },
     async generate(request, options, ctx) {

@@ -129,6 +129,24 @@ describe('ddpm plugin', () => {
     expect(fs.readdirSync(path.join(tmp, 'full', 'tumor', 'samples'))).toEqual(['epoch-0003.png', 'epoch-0006.png']);
   });
 
+  it('keeps the EMA weights of the snapshot epochs and generates from them (generator-epoch ablation)', async () => {
+    const dir = path.join(tmp, 'snapshots');
+    const withSnapshots = (workDir: string) => ({ ...context(workDir), snapshotEpochs: [2, 4] });
+    await expect(ddpm().train(real, { ...small, epochs: 3 }, withSnapshots(path.join(tmp, 'late')))).rejects.toThrow('generator.checkpoints 4: after the last epoch (3); snapshots must be within training');
+    expect(fs.existsSync(path.join(tmp, 'late'))).toBe(false);
+    await ddpm().train(real, small, withSnapshots(dir));
+    expect(fs.readdirSync(path.join(dir, 'tumor', 'snapshots'))).toEqual(['epoch-0002', 'epoch-0004']);
+    const request = { countPerClass: 2, classNames: ['tumor'], height: 16, width: 16, channels: 1 };
+    const final = await ddpm().generate(request, small, context(dir));
+    const early = await ddpm().generate({ ...request, epoch: 2 }, small, context(dir));
+    expect(early.images).toHaveLength(final.images.length);
+    expect(early.images).not.toEqual(final.images);
+    expect(early.provenance.details).toMatchObject({ epochs: 2 });
+    // Keeping snapshots does not change the training run: without them, the same final model.
+    await ddpm().train(real, small, context(path.join(tmp, 'no-snapshots')));
+    expect((await ddpm().generate(request, small, context(path.join(tmp, 'no-snapshots')))).images).toEqual(final.images);
+  });
+
   it('a checkpoint written eagerly resumes compiled (and the reverse) within the stated tolerance', async () => {
     const lossesOf = (p: Progress[]) => p.map((x) => x.metrics!.tumor_loss);
     for (const [first, second] of [['off', 'on'], ['on', 'off']] as const) {

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 import { Compiler, optimizerHooks, type CompiledStep } from '@synthmix/compile';
@@ -229,6 +229,9 @@ async function loadCheckpoint<S>(tf: TF, dir: string, model: Model): Promise<S> 
 }
 
 
+/** EMA weights after `epoch`, kept for a generator-epoch ablation (`generator.checkpoints`). */
+const snapshotFile = (classDir: string, epoch: number) => path.join(classDir, 'snapshots', `epoch-${String(epoch).padStart(4, '0')}`, 'ema');
+
 function architecture(real: { height: number; channels: number }, o: DdpmOptions, seed: number): UnetArchitecture {
   return { size: real.height, channels: real.channels, widths: o.widths, timeDim: o.timeDim, seed };
 }
@@ -271,6 +274,8 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_loss`]: loss } });
         if (!Number.isFinite(loss)) ctx.warn(`${label}: diffusion loss is ${loss} at epoch ${epoch}`);
         state.epoch = epoch;
+        // A generator-epoch ablation asked for the model as it is now (its EMA weights, which sampling uses).
+        if (ctx.snapshotEpochs?.includes(epoch)) await saveTensors(snapshotFile(dir, epoch), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
         if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
           const grid = await withEma(tf, model, async () => {
             const samples = ddimSample(tf, model.unet, o.samplesPerGrid, abar, Math.min(o.samplingSteps, 20), deriveSeed(ctx.seed, 'fixed-noise', className), sampleStep);
@@ -308,16 +313,19 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
     description: 'Denoising diffusion (U-Net, noise prediction, EMA), one per class; DDIM sampling.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     logs: { losses: ['*_loss'], sampleGrids: 'samples/{class}' },
+    snapshots: true,
     async train(real, given, ctx) {
       const options = resolveOptions(given);
+      checkSnapshotEpochs(ctx, options.epochs);
       await trainPerClass(real, ctx, (images, className, label) => trainClass(ctx.tf, images, className, label, options, ctx));
     },
     async generate(request, given, ctx) {
       const options = resolveOptions(given);
       const { tf } = ctx;
       const abar = alphasCumprod(options.schedule, options.timesteps);
-      const emaFile = (className: string) => path.join(classFolder(ctx.workDir, className), 'final', 'ema');
-      return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: '0.1.1', details: { epochs: options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
+      // The trained model's EMA weights, or their snapshot after `request.epoch` (generator-epoch ablation).
+      const emaFile = (className: string) => (request.epoch === undefined ? path.join(classFolder(ctx.workDir, className), 'final', 'ema') : snapshotFile(classFolder(ctx.workDir, className), request.epoch));
+      return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: '0.1.1', details: { epochs: request.epoch ?? options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
         const unet = new Unet(tf, architecture(request, options, 0));
         restore(tf, unet.params, emaFile(className));
         const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:ddpm', warn: ctx.warn });
