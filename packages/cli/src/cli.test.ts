@@ -289,6 +289,13 @@ describe('synthmix data inspect', () => {
     expect(plain.out).toContain('conflicts    0 near-duplicate group(s) span two classes');
   });
 
+  it('says what it takes when given a file', async () => {
+    const file = path.join(tmp, 'inspect', 'glioma', 'a.jpg');
+    const r = await cli('data', 'inspect', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`synthmix data inspect: ${file} is a file; data inspect takes the dataset's folder (one sub-folder per class), e.g. a manifest's dataset.path\nRun \`synthmix data inspect --help\` for usage.\n`);
+  });
+
   it('has a help of its own', async () => {
     const r = await cli('data', '--help');
     expect(r).toEqual({ code: 0, err: '', out: 'Usage: synthmix data <command> [options]\n\nCommands:\n  data inspect    Counts, formats, bad files, duplicates\n\nRun `synthmix data <command> --help` for a command\'s options.\n' });

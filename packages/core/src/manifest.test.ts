@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManifestError } from './errors.js';
-import { isComparison, loadComparison, loadManifest, type Manifest, type ResolvedPlan } from './manifest.js';
+import { cellsInWords, isComparison, loadComparison, loadManifest, type Manifest, type ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-manifest-'));
@@ -74,6 +74,7 @@ describe('loadManifest', () => {
       'real20-synth0-seed1', 'real10-synth10-seed1', 'real0-synth20-seed1',
       'real10-synth10-seed1-gen1 1', 'real0-synth20-seed1-gen1 1', 'real10-synth10-seed1-gen2 2', 'real0-synth20-seed1-gen2 2',
     ]);
+    expect(`${plan.cells.length} cells: ${cellsInWords(plan)}`).toBe('14 cells: 3 ratios × 2 seeds + 8 from generator epochs 1, 2');
     expect(await errorsOf(base.replace('    epochs: 3\n', '    epochs: 3\n  checkpoints: [0]\n'))).toEqual(['bad.yaml:13:17: generator.checkpoints.0: expected a number ≥ 1, found number 0']);
   });
 

@@ -128,6 +128,16 @@ export interface ResolvedPlan {
   cells: CellPlan[];
 }
 
+/**
+ * How a plan's cells come about, for people: `11 ratios × 3 seeds`, plus the generator-epoch
+ * ablation's cells when there are any (`+ 60 from generator epochs 60, 150`).
+ */
+export function cellsInWords(plan: Pick<ResolvedPlan, 'ratios' | 'seeds' | 'cells' | 'generator'>): string {
+  const base = `${plan.ratios.length} ratios × ${plan.seeds.length} seeds`;
+  const fromSnapshots = plan.cells.filter((c) => c.generatorEpoch !== undefined).length;
+  return fromSnapshots ? `${base} + ${fromSnapshots} from generator epochs ${plan.generator.checkpoints!.join(', ')}` : base;
+}
+
 export const COMPILE_MODES = ['auto', 'on', 'off'] as const;
 
 /**

@@ -18,6 +18,7 @@ export const dataInspect: Command = {
   async run({ args, options, io }) {
     const root = path.resolve(io.cwd, args[0]);
     if (!fs.existsSync(root)) throw new UsageError(`folder not found: ${root}`);
+    if (!fs.statSync(root).isDirectory()) throw new UsageError(`${root} is a file; data inspect takes the dataset's folder (one sub-folder per class), e.g. a manifest's dataset.path`);
     const folders = fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
     if (!folders.length) throw new UsageError(`${root} has no class sub-folders`);
     const project = await findProject(io.cwd, io.env);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { formatDiagnostic, isComparison, loadComparison, ManifestError, UserError } from '@synthmix/core';
+import { cellsInWords, formatDiagnostic, isComparison, loadComparison, ManifestError, UserError } from '@synthmix/core';
 import { EXIT, type Command } from '../command.js';
 import { findProject, loadPlan, pluginSchemaFor } from '../project.js';
 
@@ -24,7 +24,7 @@ export const validate: Command = {
           continue;
         }
         const plan = await loadPlan(file, project, (options.set as string[] | undefined) ?? [], io.cwd);
-        io.stdout.write(`${file}: ok (${plan.cells.length} cells: ${plan.ratios.length} ratios × ${plan.seeds.length} seeds; ${plan.generator.plugin} + ${plan.classifier.plugin})\n`);
+        io.stdout.write(`${file}: ok (${plan.cells.length} cells: ${cellsInWords(plan)}; ${plan.generator.plugin} + ${plan.classifier.plugin})\n`);
       } catch (err) {
         if (!(err instanceof UserError)) throw err;
         failed = true;

@@ -1,5 +1,5 @@
 /** Plain output for CI, pipes and --no-ui: one readable line per event, with a timestamp. */
-import type { SweepEvent } from '@synthmix/core';
+import { cellsInWords, type SweepEvent } from '@synthmix/core';
 import { duration, num, pct, ratioLabel } from './format.js';
 
 function stamp(time: number): string {
@@ -11,7 +11,7 @@ export function eventLine(e: SweepEvent): string | undefined {
   const t = stamp(e.time);
   switch (e.type) {
     case 'sweep:start':
-      return `${t} sweep ${e.plan.name}: ${e.plan.cells.length} cells (${e.plan.ratios.length} ratios × ${e.plan.seeds.length} seeds), backend ${e.backend.choice} [${e.backend.backendName}${e.backend.tensorflowVersion ? ` ${e.backend.tensorflowVersion}` : ''}]${e.resumed.length ? `, ${e.resumed.length} already done` : ''}`;
+      return `${t} sweep ${e.plan.name}: ${e.plan.cells.length} cells (${cellsInWords(e.plan)}), backend ${e.backend.choice} [${e.backend.backendName}${e.backend.tensorflowVersion ? ` ${e.backend.tensorflowVersion}` : ''}]${e.resumed.length ? `, ${e.resumed.length} already done` : ''}`;
     case 'data:loaded':
       return `${t} data ${Object.entries(e.counts).map(([c, n]) => `${c}=${n}`).join(' ')}, ${e.skipped} skipped, ${e.groups} groups, test ${e.testPerClass}/class${e.cached ? ' (cached)' : ''}`;
     case 'generator:start':
