@@ -97,6 +97,11 @@ trainingSetSize: 80
       expect(md).toMatch(new RegExp(`\\| 1 \\| ${name} \\| [0-9.]+ / [0-9.]+ \\|`));
       expect(fs.existsSync(path.join(sweep, 'report', `samples-synthetic-${name}-seed1.png`)), name).toBe(true);
     }
+    // One ROC panel per class against the rest, labelled with that class's AUC.
+    const roc = fs.readFileSync(path.join(sweep, 'report', 'roc.svg'), 'utf8');
+    const base = JSON.parse(fs.readFileSync(path.join(sweep, 'cells', 'real80-synth0-seed1', 'result.json'), 'utf8'));
+    for (const name of classes) expect(roc).toContain(`${name} against the rest, seed 1`);
+    expect(roc).toContain(`100:0 (${base.metrics.auc_nine.toFixed(3)})`);
     expect(md).toContain('## Generator epochs');
     for (const f of ['metrics.png', 'roc.png', 'confusion.png', 'generator-epochs.png']) expect(fs.existsSync(path.join(sweep, 'report', f)), f).toBe(true);
   });

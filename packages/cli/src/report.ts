@@ -146,9 +146,23 @@ export function metricsPlotSvg(rows: TableRow[], title: string, paperPoints = tr
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
 
-export function rocPlotSvg(curves: { ratio: number; fpr: number[]; tpr: number[]; auc: number }[], title: string): string {
+export interface RocCurve { ratio: number; fpr: number[]; tpr: number[]; auc: number }
+
+/**
+ * ROC curves, one panel per entry of `panels` (two columns): binary sweeps have one panel, a
+ * multi-class sweep one per class against the rest, each with that class's own AUC.
+ */
+export function rocPlotSvg(panels: { title: string; curves: RocCurve[] }[]): string {
   const w = 560;
   const h = 460;
+  const cols = Math.min(2, panels.length);
+  const width = cols * w;
+  const height = Math.ceil(panels.length / cols) * h;
+  const body = panels.map((panel, n) => `<g transform="translate(${(n % cols) * w},${Math.floor(n / cols) * h})">${rocPanel(panel.curves, panel.title, w, h)}</g>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif"><rect width="${width}" height="${height}" fill="white"/>${body.join('')}</svg>`;
+}
+
+function rocPanel(curves: RocCurve[], title: string, w: number, h: number): string {
   const m = { l: 56, r: 150, t: 36, b: 44 };
   const x = (v: number) => m.l + v * (w - m.l - m.r);
   const y = (v: number) => m.t + (1 - v) * (h - m.t - m.b);
@@ -160,7 +174,7 @@ export function rocPlotSvg(curves: { ratio: number; fpr: number[]; tpr: number[]
     parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 17}" y2="${m.t + 10 + i * 17}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 17}" font-size="11">${ratioLabel(c.ratio)} (${c.auc.toFixed(3)})</text>`);
   });
   parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+  return parts.join('');
 }
 
 export function confusionSvg(cells: { ratio: number; confusion: number[][] }[], classNames: string[]): string {
@@ -267,19 +281,23 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const rows = resultsTable(results);
   const sig = significance(plan, results);
   const positive = plan.dataset.classes[plan.dataset.positiveClass].name;
-  const curves = plan.seeds.slice(0, 1).flatMap((seed) => results.filter((r) => r.cell.seed === seed && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {
-    const p = readPredictions(r.files.predictions, positive);
+  // One-vs-rest per class for more than two classes (each with its own AUC), else the positive class.
+  const rocClasses = plan.dataset.classes.length > 2 ? plan.dataset.classes.map((c) => ({ name: c.name, auc: `auc_${c.name}` })) : [{ name: positive, auc: 'auc' }];
+  const rocOf = (r: CellResult, cls: { name: string; auc: string }): RocCurve[] => {
+    const p = readPredictions(r.files.predictions, cls.name);
     if (!p) return [];
     try {
       const c = rocCurve(p.labels, p.scores);
-      return [{ ratio: r.cell.ratio, fpr: c.fpr, tpr: c.tpr, auc: r.metrics.auc }];
+      return [{ ratio: r.cell.ratio, fpr: c.fpr, tpr: c.tpr, auc: r.metrics[cls.auc] }];
     } catch {
-      return [];
+      return []; // one class only
     }
-  }));
+  };
+  const rocTitle = (cls: { name: string }, what: string) => (rocClasses.length > 1 ? `${cls.name} against the rest, ${what}` : `ROC curves, ${what}`);
+  const firstSeed = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio);
   const svgs = {
     metrics: metricsPlotSvg(rows, `${plan.name}: test metrics against the synthetic fraction`, isPaperSetting(plan)),
-    roc: rocPlotSvg(curves, `ROC curves${plan.dataset.classes.length > 2 ? ` (${positive} against the rest)` : ''}, seed ${plan.seeds[0]}`),
+    roc: rocPlotSvg(rocClasses.map((cls) => ({ title: rocTitle(cls, `seed ${plan.seeds[0]}`), curves: firstSeed.flatMap((r) => rocOf(r, cls)) }))),
     confusion: confusionSvg(results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
   };
   for (const [name, svg] of Object.entries(svgs)) {
@@ -313,14 +331,9 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   }
   // Per-cell ROC curve and confusion matrix, for the cell's own MLflow run.
   for (const r of results) {
-    const p = readPredictions(r.files.predictions, positive);
     const cellDir = path.dirname(r.files.predictions);
-    if (p) {
-      try {
-        const c = rocCurve(p.labels, p.scores);
-        await svgToFiles(rocPlotSvg([{ ratio: r.cell.ratio, fpr: c.fpr, tpr: c.tpr, auc: r.metrics.auc }], `ROC, ${r.cell.id}`), path.join(cellDir, 'roc'));
-      } catch { /* one class only */ }
-    }
+    const panels = rocClasses.map((cls) => ({ title: rocTitle(cls, r.cell.id), curves: rocOf(r, cls) }));
+    if (panels.some((p) => p.curves.length)) await svgToFiles(rocPlotSvg(panels), path.join(cellDir, 'roc'));
     await svgToFiles(confusionSvg([{ ratio: r.cell.ratio, confusion: r.confusion }], plan.dataset.classes.map((c) => c.name)), path.join(cellDir, 'confusion'));
   }
   // The normal tail approximation is good to ~1e-7 absolute, so smaller p-values are shown as a bound.
