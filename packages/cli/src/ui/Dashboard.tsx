@@ -60,18 +60,20 @@ export function SweepTable({ view, maxRows = 14, width = 80 }: { view: SweepView
   const best = bestRow(view);
   const { shown, hidden } = visibleRows(view.rows, maxRows);
   const wide = width >= 100;
+  // Wide terminals fit a generator-epoch ablation's longer ids (…-gen150) whole.
+  const idWidth = wide ? Math.min(32, Math.max(24, ...view.rows.map((r) => r.cell.id.length + 1))) : 24;
   return (
     <Box flexDirection="column" marginTop={1}>
       <Text bold>
-        {cell('  cell', 26)}{cell('status', 11)}{cell('epoch', 7)}{cell('val acc', 8, 'right')}{cell('test acc', 9, 'right')}{cell('F1', 8, 'right')}{cell('AUC', 7, 'right')}
-        {wide ? cell('real:syn', 10, 'right') : ''}
+        {cell('  cell', idWidth + 2)}{cell('status', 11)}{cell('epoch', 7)}{cell('val acc', 8, 'right')}{cell('test acc', 9, 'right')}{cell('F1', 8, 'right')}{cell('AUC', 7, 'right')}
+        {wide ? cell('real:syn', 12, 'right') : ''}
       </Text>
       {shown.map((r) => (
         <Text key={r.cell.id} color={STATUS_COLOR[r.status]}>
-          {r === best ? '★ ' : '  '}{cell(r.cell.id, 24)}{cell(r.status, 11)}
+          {r === best ? '★ ' : '  '}{cell(r.cell.id, idWidth)}{cell(r.status, 11)}
           {cell(r.epochs !== undefined ? `${r.epoch ?? 0}/${r.epochs}` : '', 7)}
           {cell(pct(r.valAccuracy), 8, 'right')}{cell(pct(r.metrics?.accuracy), 9, 'right')}{cell(pct(r.metrics?.f1), 8, 'right')}{cell(num(r.metrics?.auc), 7, 'right')}
-          {wide ? cell(ratioLabel(r.cell.ratio), 10, 'right') : ''}
+          {wide ? cell(`${ratioLabel(r.cell.ratio)}${r.cell.generatorEpoch !== undefined ? ` @${r.cell.generatorEpoch}` : ''}`, 12, 'right') : ''}
         </Text>
       ))}
       {Object.keys(hidden).length > 0 && (

@@ -66,6 +66,17 @@ describe('Dashboard', () => {
     expect(frame).toContain('⚠ tumor: sample diversity collapsed');
   });
 
+  it('shows a generator-epoch ablation\'s cells whole, with their epoch, when the terminal is wide', () => {
+    const ablation: CellPlan[] = [...cells.slice(0, 4), ...cells.slice(2, 4).map((c) => ({ ...c, id: `${c.id}-gen150`, generatorEpoch: 150 }))];
+    const view = viewAfter([{ type: 'sweep:start', plan: { name: 'ablation', cells: ablation, outputDir: '/out' } as never, backend: { choice: 'cpu', reasons: [], backendName: 'cpu' }, resumed: [] }]);
+    const wide = render(<Dashboard view={view} width={100} height={40} />).lastFrame()!;
+    expect(wide).toMatch(/ real900-synth100-seed1-gen150 +queued .* 90:10 @150\n/);
+    expect(wide).toMatch(/ real900-synth100-seed1 +queued .* 90:10\n/);
+    for (const line of wide.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+    const narrow = render(<Dashboard view={view} width={80} height={40} />).lastFrame()!;
+    for (const line of narrow.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
   it('shows the key help and the stopping state', () => {
     expect(render(<Dashboard view={running} showHelp width={80} />).lastFrame()).toContain('q       stop after the current epoch (the sweep stays resumable with --resume)');
     expect(render(<Dashboard view={{ ...running, status: 'stopping' }} width={80} />).lastFrame()).toContain('Stopping after the current epoch… (Ctrl-C again to quit at once)');
