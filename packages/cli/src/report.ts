@@ -201,22 +201,32 @@ export function confusionSvg(cells: { ratio: number; confusion: number[][] }[], 
 }
 
 /** Per-epoch series (e.g. GAN losses) as lines against the step. */
-export function seriesPlotSvg(series: Record<string, { step: number; value: number }[]>, title: string, yLabel: string): string {
+/**
+ * Lines against epochs. `fitY` fits the y axis to the data (with a margin) instead of starting at
+ * 0, for values that differ in the second decimal (accuracies of a generator-epoch ablation);
+ * series with few points get a marker per point.
+ */
+export function seriesPlotSvg(series: Record<string, { step: number; value: number }[]>, title: string, yLabel: string, { fitY = false } = {}): string {
   const w = 640;
   const h = 360;
   const m = { l: 56, r: 170, t: 36, b: 44 };
   const all = Object.values(series).flat().filter((p) => Number.isFinite(p.value));
   const maxStep = Math.max(1, ...all.map((p) => p.step));
-  const lo = Math.min(0, ...all.map((p) => p.value));
-  const hi = Math.max(1e-9, ...all.map((p) => p.value));
+  const dataLo = Math.min(...all.map((p) => p.value));
+  const dataHi = Math.max(...all.map((p) => p.value));
+  const margin = Math.max(0.01, (dataHi - dataLo) * 0.15);
+  const lo = fitY && all.length ? dataLo - margin : Math.min(0, ...all.map((p) => p.value));
+  const hi = fitY && all.length ? dataHi + margin : Math.max(1e-9, ...all.map((p) => p.value));
   const x = (v: number) => m.l + (v / maxStep) * (w - m.l - m.r);
   const y = (v: number) => m.t + (1 - (v - lo) / (hi - lo)) * (h - m.t - m.b);
   const yTicks = Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4);
   const xTicks = Array.from({ length: 5 }, (_, i) => Math.round((maxStep * i) / 4));
-  const parts = [axes(w, h, m, 'epoch', yLabel, yTicks, xTicks, x, y, (v) => String(v), (v) => v.toFixed(2))];
+  const parts = [axes(w, h, m, 'epoch', yLabel, yTicks, xTicks, x, y, (v) => String(v), (v) => v.toFixed(hi - lo < 0.2 ? 3 : 2))];
   Object.entries(series).forEach(([name, points], i) => {
-    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.8" points="${points.map((p) => `${x(p.step)},${y(p.value)}`).join(' ')}"/>`);
-    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 17}" y2="${m.t + 10 + i * 17}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 17}" font-size="11">${esc(name)}</text>`);
+    const color = COLORS[i % COLORS.length];
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8" points="${points.map((p) => `${x(p.step)},${y(p.value)}`).join(' ')}"/>`);
+    if (points.length <= 20) parts.push(...points.map((p) => `<circle cx="${x(p.step)}" cy="${y(p.value)}" r="3" fill="${color}"/>`));
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 17}" y2="${m.t + 10 + i * 17}" stroke="${color}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 17}" font-size="11">${esc(name)}</text>`);
   });
   parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
@@ -378,7 +388,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
       const points = [...plan.generator.checkpoints.map((e) => ({ epoch: e, cells: results.filter((r) => r.cell.ratio === ratio && r.cell.generatorEpoch === e) })), ...(finalEpoch ? [{ epoch: finalEpoch, cells: results.filter((r) => r.cell.ratio === ratio && r.cell.generatorEpoch === undefined) }] : [])];
       series[`${ratioLabel(ratio)} accuracy`] = points.filter((p) => p.cells.length).map((p) => ({ step: p.epoch, value: p.cells.reduce((a, r) => a + r.metrics.accuracy, 0) / p.cells.length }));
     }
-    epochFigure = await svgToFiles(seriesPlotSvg(series, 'Test accuracy against generator epochs (GAN-epoch ablation)', 'accuracy'), path.join(dir, 'generator-epochs'));
+    epochFigure = await svgToFiles(seriesPlotSvg(series, 'Test accuracy against generator epochs (mean over seeds)', 'accuracy', { fitY: true }), path.join(dir, 'generator-epochs'));
   }
   // The snapshots' patch distance to real images, beside the curve: did later epochs look more real?
   const epochQuality = plan.generator.checkpoints?.length ? plan.seeds.flatMap((seed) => [...plan.generator.checkpoints!, undefined].flatMap((epoch) => {
