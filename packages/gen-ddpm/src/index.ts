@@ -33,14 +33,19 @@ export interface DdpmOptions {
 }
 
 /**
- * Presets fill every option the manifest leaves out. `cpu`: narrow U-Net, 30 epochs, 25 DDIM
- * steps — sized for 2 CPU cores (see README for costs). `gpu`: the width and length a GPU affords
- * for the paper's 64×64 images.
+ * Presets fill every option the manifest leaves out. `cpu`: the quality ladder's best rung at
+ * 32×32 on 2 CPU cores (docs/results/quality-ladder.md: U-Net 32/64/128, 200 epochs, 50 DDIM
+ * steps, ≈ 23 min per seed for two classes with compiled steps; tumour slices pass the quality
+ * check, healthy ones are still warned). The earlier `cpu` (16/32/64, 30 epochs) made no anatomy.
+ * `gpu`: the width and length a GPU affords for the paper's 64×64 images.
  */
 export const PRESETS: Record<DdpmOptions['preset'], Omit<DdpmOptions, 'preset' | 'learningRate' | 'schedule' | 'emaDecay' | 'checkpointEvery' | 'samplesPerGrid' | 'timesteps'>> = {
-  cpu: { epochs: 30, batchSize: 32, widths: [16, 32, 64], timeDim: 32, samplingSteps: 25 },
+  cpu: { epochs: 200, batchSize: 32, widths: [32, 64, 128], timeDim: 64, samplingSteps: 50 },
   gpu: { epochs: 500, batchSize: 64, widths: [64, 128, 256], timeDim: 128, samplingSteps: 100 },
 };
+
+/** Part of every cache key and provenance record: bump it when what a set of options trains changes (0.2.0: the `cpu` preset). */
+const VERSION = '0.2.0';
 
 export const optionsSchema = {
   type: 'object',
@@ -309,7 +314,7 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
   return {
     kind: 'generator',
     name: 'synthmix:ddpm',
-    version: '0.1.1',
+    version: VERSION,
     description: 'Denoising diffusion (U-Net, noise prediction, EMA), one per class; DDIM sampling.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     logs: { losses: ['*_loss'], sampleGrids: 'samples/{class}' },
@@ -325,7 +330,7 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
       const abar = alphasCumprod(options.schedule, options.timesteps);
       // The trained model's EMA weights, or their snapshot after `request.epoch` (generator-epoch ablation).
       const emaFile = (className: string) => (request.epoch === undefined ? path.join(classFolder(ctx.workDir, className), 'final', 'ema') : snapshotFile(classFolder(ctx.workDir, className), request.epoch));
-      return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: '0.1.1', details: { epochs: request.epoch ?? options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
+      return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: VERSION, details: { epochs: request.epoch ?? options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
         const unet = new Unet(tf, architecture(request, options, 0));
         restore(tf, unet.params, emaFile(className));
         const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:ddpm', warn: ctx.warn });
