@@ -102,7 +102,8 @@ function timeDcgan({ mode, xla }) {
 
 function timeDdpm({ mode, xla }) {
   const batch = 32;
-  const o = resolveOptions({ preset: 'cpu' });
+  // The U-Net bench/torch_bench.py replicates layer for layer (the `cpu` preset before gen-ddpm 0.2.0).
+  const o = resolveOptions({ widths: [16, 32, 64], timeDim: 32 });
   const unet = new Unet(tf, { size: 64, channels: 3, widths: o.widths, timeDim: o.timeDim, seed: 1 });
   const model = { unet, ema: new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])), optimizer: tf.train.adam(o.learningRate) };
   const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
