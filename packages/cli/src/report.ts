@@ -200,11 +200,11 @@ export function confusionSvg(cells: { ratio: number; confusion: number[][] }[], 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
 
-/** Per-epoch series (e.g. GAN losses) as lines against the step. */
 /**
- * Lines against epochs. `fitY` fits the y axis to the data (with a margin) instead of starting at
- * 0, for values that differ in the second decimal (accuracies of a generator-epoch ablation);
- * series with few points get a marker per point.
+ * Per-epoch series (GAN losses, accuracies) as lines against the epoch. `fitY` fits the y axis
+ * to the data (with a margin) instead of starting at 0, for values that differ in the second
+ * decimal (accuracies of a generator-epoch ablation); series with few points get a marker per
+ * point.
  */
 export function seriesPlotSvg(series: Record<string, { step: number; value: number }[]>, title: string, yLabel: string, { fitY = false } = {}): string {
   const w = 640;
@@ -308,7 +308,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const svgs = {
     metrics: metricsPlotSvg(rows, `${plan.name}: test metrics against the synthetic fraction`, isPaperSetting(plan)),
     roc: rocPlotSvg(rocClasses.map((cls) => ({ title: rocTitle(cls, `seed ${plan.seeds[0]}`), curves: firstSeed.flatMap((r) => rocOf(r, cls)) }))),
-    confusion: confusionSvg(results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
+    confusion: confusionSvg(firstSeed.map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
   };
   for (const [name, svg] of Object.entries(svgs)) {
     fs.writeFileSync(path.join(dir, `${name}.svg`), svg);
