@@ -207,10 +207,15 @@ export function ddimSample(tf: TF, unet: Unet, n: number, abar: Float64Array, st
 
 // --- checkpoints -------------------------------------------------------------------------------
 
+/** The EMA weights (what sampling uses) as a tensor file: checkpoint, snapshot and final state. */
+function saveEma(file: string, model: Model): Promise<void> {
+  return saveTensors(file, [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+}
+
 async function saveCheckpoint(dir: string, model: Model, state: object): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await saveTensors(path.join(dir, 'weights'), [...model.unet.params].map(([name, tensor]) => ({ name, tensor })));
-  await saveTensors(path.join(dir, 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+  await saveEma(path.join(dir, 'ema'), model);
   const opt = await optimizerState(model.optimizer);
   await saveTensors(path.join(dir, 'adam'), opt);
   ownedByOptimizerState(opt).forEach((t) => t.dispose());
@@ -280,7 +285,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         if (!Number.isFinite(loss)) ctx.warn(`${label}: diffusion loss is ${loss} at epoch ${epoch}`);
         state.epoch = epoch;
         // A generator-epoch ablation asked for the model as it is now (its EMA weights, which sampling uses).
-        if (ctx.snapshotEpochs?.includes(epoch)) await saveTensors(snapshotFile(dir, epoch), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+        if (ctx.snapshotEpochs?.includes(epoch)) await saveEma(snapshotFile(dir, epoch), model);
         if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
           const grid = await withEma(tf, model, async () => {
             const samples = ddimSample(tf, model.unet, o.samplesPerGrid, abar, Math.min(o.samplingSteps, 20), deriveSeed(ctx.seed, 'fixed-noise', className), sampleStep);
@@ -300,7 +305,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
     }
     if (state.epoch === o.epochs) {
       fs.mkdirSync(path.join(dir, 'final'), { recursive: true });
-      await saveTensors(path.join(dir, 'final', 'ema'), [...model.ema].map(([name, tensor]) => ({ name, tensor })));
+      await saveEma(path.join(dir, 'final', 'ema'), model);
     }
   } finally {
     compiler.dispose();
