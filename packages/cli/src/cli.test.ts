@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SWD_RATIO_WARNING } from '@synthmix/core';
+import { SWD_RATIO_WARNING, SWD_SAMPLE } from '@synthmix/core';
 import { main, mainHelp } from './cli.js';
 import type { IO } from './command.js';
 
@@ -211,6 +211,11 @@ describe('synthmix run without a terminal', () => {
     expect(rows.map((x) => `${x.source} ${x.className} ${x.quality.slicedWassersteinRatio === null ? '—' : 'measured'}`)).toEqual(['test:mean-generator (this sweep, seed 1) tumor —', 'test:mean-generator (this sweep, seed 1) healthy —', 'real-tumor.f32 tumor measured', 'noise.f32 tumor measured']);
     expect(rows[2].quality.slicedWassersteinRatio!).toBeLessThan(SWD_RATIO_WARNING);
     expect(rows[3].quality.slicedWassersteinRatio!).toBeGreaterThan(SWD_RATIO_WARNING);
+    // 20 real images give two disjoint samples of 10: measured, and said to be fewer than the calibration's.
+    expect(rows[3].quality).toMatchObject({ slicedWassersteinSample: 10 });
+    const text = await cli('quality', out, '--synthetic', `tumor=${noise}`);
+    expect(text.out).toMatch(/^noise\.f32 +tumor +\d+\.\d\d +10 /m);
+    expect(text.out).toContain(`The threshold was calibrated on ${SWD_SAMPLE} images a side; smaller samples read closer to 1, so the check is weaker for them.`);
     const bad = await cli('quality', out, '--synthetic', 'glioma=x.f32');
     expect(bad).toMatchObject({ code: 2, err: 'synthmix quality: --synthetic glioma=x.f32: expected <class>=<file> with a class of tumor, healthy\nRun `synthmix quality --help` for usage.\n' });
   });

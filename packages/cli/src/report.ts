@@ -355,8 +355,15 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; slicedWasserstein?: number | null; slicedWassersteinRatio?: number | null; frechetRealClassifier?: number }> };
     return Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.slicedWassersteinRatio == null || Number.isNaN(v.slicedWassersteinRatio) ? '—' : `${v.slicedWassersteinRatio.toFixed(2)}${v.slicedWassersteinRatio > SWD_RATIO_WARNING ? ' ⚠' : ''}`} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
   });
+  // A patch distance measured on fewer images than the threshold's calibration is said under the table.
+  const qualityNotes = plan.seeds.flatMap((seed) => {
+    const file = layout.quality(seed);
+    if (!fs.existsSync(file)) return [];
+    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { verdict?: { note?: string } };
+    return q.verdict?.note ? [`Seed ${seed}: ${q.verdict.note}.`] : [];
+  });
   const qualityTable = qualityRows.length
-    ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | patch distance to real (× the real-to-real floor) | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n')
+    ? [['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | patch distance to real (× the real-to-real floor) | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n'), ...qualityNotes].join('\n\n')
     : '';
   // Generators whose images are far from the real ones: said first, before any number.
   const farWarnings = plan.seeds.flatMap((seed) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planJobs, qualityVerdict, SWD_RATIO_WARNING } from './jobs.js';
+import { planJobs, qualityVerdict, SWD_RATIO_WARNING, SWD_SAMPLE } from './jobs.js';
 import type { ResolvedPlan } from './manifest.js';
 
 const cell = (ratio: number, seed: number) => ({ id: `r${ratio}-s${seed}`, ratio, seed, realPerClass: 10 - ratio * 10, syntheticPerClass: ratio * 10, trainPerClass: 8, valPerClass: 2 });
@@ -39,5 +39,10 @@ describe('qualityVerdict', () => {
     expect(far.message).toMatch(new RegExp(`^SYNTHETIC IMAGES FAR FROM REAL ONES \\(tumor ${(SWD_RATIO_WARNING * 3).toFixed(1)}× the real-to-real patch distance; warning above ${SWD_RATIO_WARNING}×\\)`));
     // No measure (images too small for patches): no verdict either way.
     expect(qualityVerdict({ tumor: { ...q(1), slicedWassersteinRatio: NaN } }).far).toEqual([]);
+    // Measured on fewer images than the calibration: said, whether or not the class is far.
+    const small = qualityVerdict({ tumor: { ...q(1.1), slicedWassersteinSample: 65 }, healthy: { ...q(1.2), slicedWassersteinSample: SWD_SAMPLE } });
+    expect(small.far).toEqual([]);
+    expect(small.note).toBe(`patch distance measured on fewer images than the threshold was calibrated on (${SWD_SAMPLE} a side): tumor 65; small samples read closer to 1, so this check is weaker here (docs/results/quality-calibration.md)`);
+    expect(qualityVerdict({ tumor: { ...q(1.1), slicedWassersteinSample: SWD_SAMPLE } }).note).toBeUndefined();
   });
 });
