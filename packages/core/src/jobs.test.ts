@@ -42,7 +42,7 @@ describe('qualityVerdict', () => {
     // Measured on fewer images than the calibration: said, whether or not the class is far.
     const small = qualityVerdict({ tumor: { ...q(1.1), slicedWassersteinSample: 65 }, healthy: { ...q(1.2), slicedWassersteinSample: SWD_SAMPLE } });
     expect(small.far).toEqual([]);
-    expect(small.note).toBe(`patch distance measured on fewer images than the threshold was calibrated on (${SWD_SAMPLE} a side): tumor 65; small samples read closer to 1, so this check is weaker here (docs/results/quality-calibration.md)`);
+    expect(small.note).toBe(`weaker quality check: patch distance on tumor 65 images a side, fewer than the ${SWD_SAMPLE} its threshold was calibrated on (small samples read closer to 1; docs/results/quality-calibration.md)`);
     expect(qualityVerdict({ tumor: { ...q(1.1), slicedWassersteinSample: SWD_SAMPLE } }).note).toBeUndefined();
   });
 });

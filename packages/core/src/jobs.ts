@@ -408,7 +408,7 @@ export function qualityVerdict(perClass: Record<string, ClassQuality>): { far: s
   const far = Object.entries(perClass).filter(([, q]) => (q.slicedWassersteinRatio ?? NaN) > SWD_RATIO_WARNING).map(([name]) => name);
   const small = Object.entries(perClass).filter(([, q]) => q.slicedWassersteinSample !== undefined && q.slicedWassersteinSample < SWD_SAMPLE);
   const note = small.length
-    ? `patch distance measured on fewer images than the threshold was calibrated on (${SWD_SAMPLE} a side): ${small.map(([c, q]) => `${c} ${q.slicedWassersteinSample}`).join(', ')}; small samples read closer to 1, so this check is weaker here (docs/results/quality-calibration.md)`
+    ? `weaker quality check: patch distance on ${small.map(([c, q]) => `${c} ${q.slicedWassersteinSample}`).join(', ')} images a side, fewer than the ${SWD_SAMPLE} its threshold was calibrated on (small samples read closer to 1; docs/results/quality-calibration.md)`
     : undefined;
   if (!far.length) return { far, threshold: SWD_RATIO_WARNING, ...(note ? { note } : {}) };
   const detail = far.map((c) => `${c} ${perClass[c].slicedWassersteinRatio!.toFixed(1)}×`).join(', ');
