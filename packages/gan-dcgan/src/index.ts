@@ -10,6 +10,9 @@ import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { Compiler, optimizerHooks } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
+/** The plugin's version, part of every cache key and provenance record: its package.json owns it (bump it when what a set of options trains changes). */
+const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
 export { buildDiscriminator, buildGenerator, stages } from './model.js';
 
 export interface DcganOptions {
@@ -279,7 +282,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
   return {
     kind: 'generator',
     name: 'synthmix:dcgan',
-    version: '0.2.0',
+    version: VERSION,
     description: 'DCGAN (Radford et al.), one per class; Adam 2e-4 β1 0.5, label smoothing, checkpoints and sample grids.',
     optionsSchema: optionsSchema as unknown as Record<string, unknown>,
     logs: { losses: ['*_d_loss', '*_g_loss'], sampleGrids: 'samples/{class}' },
@@ -292,7 +295,7 @@ export default function dcgan(): GeneratorPlugin<DcganOptions> {
       const { tf } = ctx;
       // The trained generator, or its snapshot after `request.epoch` (GAN-epoch ablation).
       const state = (className: string) => (request.epoch === undefined ? path.join(classFolder(ctx.workDir, className), 'final', 'generator') : snapshotFile(classFolder(ctx.workDir, className), request.epoch));
-      const set = await generatePerClass(request, ctx, { name: 'synthmix:dcgan', version: '0.2.0', details: { epochs: request.epoch ?? options.epochs } },
+      const set = await generatePerClass(request, ctx, { name: 'synthmix:dcgan', version: VERSION, details: { epochs: request.epoch ?? options.epochs } },
         state,
         (className) => {
           const g = buildGenerator(tf, { size: request.height, channels: request.channels, latentDim: options.latentDim, ngf: options.ngf, ndf: options.ndf, seed: 0 });

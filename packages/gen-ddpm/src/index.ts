@@ -44,8 +44,8 @@ export const PRESETS: Record<DdpmOptions['preset'], Omit<DdpmOptions, 'preset' |
   gpu: { epochs: 500, batchSize: 64, widths: [64, 128, 256], timeDim: 128, samplingSteps: 100 },
 };
 
-/** Part of every cache key and provenance record: bump it when what a set of options trains changes (0.2.0: the `cpu` preset). */
-const VERSION = '0.2.0';
+/** The plugin's version, part of every cache key and provenance record: its package.json owns it (bump it when what a set of options trains changes). */
+const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export const optionsSchema = {
   type: 'object',
