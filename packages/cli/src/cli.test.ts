@@ -196,6 +196,16 @@ describe('synthmix run without a terminal', () => {
     expect(md).not.toContain('Against the paper');
   });
 
+  it('says under the quality table, in the report and on the event stream, when the patch distance had fewer images than its calibration', async () => {
+    const r = await cli('run', manifest('small-sample'), '--no-ui', '--no-tracking', '--set', 'ratios=[0,1]');
+    expect(r.code, r.err).toBe(0);
+    const note = `weaker quality check: patch distance on tumor 10, healthy 10 images a side, fewer than the ${SWD_SAMPLE} its threshold was calibrated on`;
+    expect(r.out).toContain(`warning: ${note}`);
+    const report = path.join(tmp, 'runs', 'small-sample', 'report');
+    expect(fs.readFileSync(path.join(report, 'results.md'), 'utf8')).toContain(`|\n\nSeed 1: ${note}`);
+    expect(fs.readFileSync(path.join(report, 'report.html'), 'utf8')).toContain(`</table><p>Seed 1: ${note}`);
+  });
+
   it('measures a sweep\'s synthetic images and images made elsewhere the same way (synthmix quality)', async () => {
     const out = path.join(tmp, 'runs', 'plain');
     const exported = await cli('quality', out, '--export-real', path.join(tmp, 'real-pools'));
