@@ -2,15 +2,13 @@
  * Classifier plugin `cnn-tumor`: the custom CNN of "Proportional Sensitivity in GAN-Augmented
  * Brain Tumor Classification" (three 3×3 conv blocks, dense 128, dropout, sigmoid/softmax).
  */
-import fs from 'node:fs';
 import type { ClassifierPlugin, ImageSet, PluginContext, TF, TrainedClassifier } from '@synthmix/core';
-import { createRng, deriveSeed, shuffled } from '@synthmix/core';
+import { packageVersion, createRng, deriveSeed, shuffled } from '@synthmix/core';
 import { Compiler } from '@synthmix/compile';
 import { buildClassifier } from './model.js';
 import { buildEvalStep, buildPredictStep, buildTrainStep, dropoutMask } from './train.js';
 
-/** The plugin's version, part of every cache key and provenance record: its package.json owns it (bump it when what a set of options trains changes). */
-const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+const VERSION = packageVersion(import.meta.url);
 
 export { buildClassifier } from './model.js';
 export { buildEvalStep, buildPredictStep, buildTrainStep, dropoutMask } from './train.js';

@@ -62,6 +62,16 @@ export async function trainPerClass(real: ImageSet, ctx: PluginContext, train: (
 }
 
 /**
+ * A plugin's version from its package.json (the one place it is kept), for the `version` that is
+ * part of every cache key and provenance record. `moduleUrl` is the plugin's `import.meta.url`;
+ * its package.json is one folder up (src/ or dist/ → the package). Bump it when what a set of
+ * options trains changes.
+ */
+export function packageVersion(moduleUrl: string): string {
+  return (JSON.parse(fs.readFileSync(new URL('../package.json', moduleUrl), 'utf8')) as { version: string }).version;
+}
+
+/**
  * Refuses snapshot epochs (`ctx.snapshotEpochs`, from `generator.checkpoints`) past the last
  * training epoch before any training starts, instead of failing at generation.
  */

@@ -1,5 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { packageVersion } from './plugin-kit.js';
 import { checkPluginShape, InvalidPluginError, loadPlugin, PluginLoadError, PluginNotInstalledError, resolvePluginRef } from './plugins.js';
 
 const fixtures = path.join(import.meta.dirname, '__fixtures__');
@@ -41,5 +45,14 @@ describe('plugin loader', () => {
   it('checks shapes of plain values', () => {
     expect(checkPluginShape(null, 'classifier')).toEqual(['the default export must be a plugin object or a factory returning one, found null']);
     expect(checkPluginShape({ kind: 'classifier' }, 'classifier')).toEqual(['missing `name`', 'missing `version`', 'missing `optionsSchema`', 'missing `fit`']);
+  });
+});
+
+describe('packageVersion', () => {
+  it("reads a plugin's version from the package.json above its module (src/ or dist/)", () => {
+    const pkg = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-pkg-'));
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: '@acme/gen', version: '3.1.4' }));
+    expect(packageVersion(pathToFileURL(path.join(pkg, 'dist', 'index.js')).href)).toBe('3.1.4');
+    fs.rmSync(pkg, { recursive: true });
   });
 });

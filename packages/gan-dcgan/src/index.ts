@@ -5,13 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { packageVersion, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { Compiler, optimizerHooks } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 
-/** The plugin's version, part of every cache key and provenance record: its package.json owns it (bump it when what a set of options trains changes). */
-const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+const VERSION = packageVersion(import.meta.url);
 
 export { buildDiscriminator, buildGenerator, stages } from './model.js';
 

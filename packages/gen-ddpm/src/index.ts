@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { packageVersion, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 import { Compiler, optimizerHooks, type CompiledStep } from '@synthmix/compile';
@@ -44,8 +44,7 @@ export const PRESETS: Record<DdpmOptions['preset'], Omit<DdpmOptions, 'preset' |
   gpu: { epochs: 500, batchSize: 64, widths: [64, 128, 256], timeDim: 128, samplingSteps: 100 },
 };
 
-/** The plugin's version, part of every cache key and provenance record: its package.json owns it (bump it when what a set of options trains changes). */
-const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+const VERSION = packageVersion(import.meta.url);
 
 export const optionsSchema = {
   type: 'object',
