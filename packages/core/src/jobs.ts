@@ -403,10 +403,15 @@ export interface ClassQuality {
  */
 export const SWD_RATIO_WARNING = 2.75;
 
+/** Whether a class's patch distance was measured on fewer images than the threshold's calibration. */
+export function measuredOnFewerThanCalibrated(q: ClassQuality): boolean {
+  return q.slicedWassersteinSample !== undefined && q.slicedWassersteinSample < SWD_SAMPLE;
+}
+
 /** Which classes' synthetic images are far from the real ones, and the warning that says so. */
 export function qualityVerdict(perClass: Record<string, ClassQuality>): { far: string[]; threshold: number; message?: string; note?: string } {
   const far = Object.entries(perClass).filter(([, q]) => (q.slicedWassersteinRatio ?? NaN) > SWD_RATIO_WARNING).map(([name]) => name);
-  const small = Object.entries(perClass).filter(([, q]) => q.slicedWassersteinSample !== undefined && q.slicedWassersteinSample < SWD_SAMPLE);
+  const small = Object.entries(perClass).filter(([, q]) => measuredOnFewerThanCalibrated(q));
   const note = small.length
     ? `weaker quality check: patch distance on ${small.map(([c, q]) => `${c} ${q.slicedWassersteinSample}`).join(', ')} images a side, fewer than the ${SWD_SAMPLE} its threshold was calibrated on (small samples read closer to 1; docs/results/quality-calibration.md)`
     : undefined;

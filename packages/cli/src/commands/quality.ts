@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  cacheLayout, classQuality, frechetInFeatures, generatorKey, loadBackend, loadPlugin, loadSweepData, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
+  cacheLayout, classQuality, frechetInFeatures, generatorKey, loadBackend, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
   type ClassQuality, type ImageSet,
 } from '@synthmix/core';
 import { indicesByClass, subset } from '@synthmix/data';
@@ -113,7 +113,7 @@ export const quality: Command = {
       lines.push(`${r.source.slice(0, 38).padEnd(38)} ${r.className.padEnd(10)} ${f(q.slicedWassersteinRatio, 2).padStart(9)} ${String(q.slicedWassersteinSample ?? '—').padStart(4)} ${f(q.ssimNearestMean, 3).padStart(6)} ${`${f(q.diversity, 1)} / ${f(q.realDiversity, 1)}`.padStart(13)} ${f(q.frechetRealClassifier, 2).padStart(8)}${far}`);
     }
     lines.push(`SWD ratio: patch sliced Wasserstein distance / the same between two real samples (far above ${SWD_RATIO_WARNING}), on n images a side; Fréchet: in the 100:0 classifier's features${model ? '' : ' (not available: no reloadable 100:0 model)'}.`);
-    if (rows.some((r) => (r.quality.slicedWassersteinSample ?? SWD_SAMPLE) < SWD_SAMPLE)) lines.push(`The threshold was calibrated on ${SWD_SAMPLE} images a side; smaller samples read closer to 1, so the check is weaker for them.`);
+    if (rows.some((r) => measuredOnFewerThanCalibrated(r.quality))) lines.push(`The threshold was calibrated on ${SWD_SAMPLE} images a side; smaller samples read closer to 1, so the check is weaker for them.`);
     io.stdout.write(`${lines.join('\n')}\n`);
     return EXIT.ok;
   },
