@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { isLossMetric, loadPlugin, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
+import { isLossMetric, loadPlugin, readSeedQuality, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
 import { argmaxRows, delongTest, describeTask, holmAdjust, mcnemarTest, parsePredictionsCsv, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -350,8 +350,10 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const pValue = (p: number) => (Number.isNaN(p) ? '—' : `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`);
   const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${pValue(s.delongHolm)} | ${pValue(s.mcnemarHolm)} |`)].join('\n');
   // Each seed's generator quality, read once: its table rows, the small-sample note, the far warning.
-  type QualityFile = { perClass: Record<string, { ssimNearestMean: number; ssimNearestMax: number; diversity: number; realDiversity: number; slicedWasserstein?: number | null; slicedWassersteinRatio?: number | null; frechetRealClassifier?: number }>; verdict?: { message?: string; note?: string } };
-  const qualities = plan.seeds.flatMap((seed) => (fs.existsSync(layout.quality(seed)) ? [{ seed, q: JSON.parse(fs.readFileSync(layout.quality(seed), 'utf8')) as QualityFile }] : []));
+  const qualities = plan.seeds.flatMap((seed) => {
+    const q = readSeedQuality(outputDir, seed);
+    return q ? [{ seed, q }] : [];
+  });
   const qualityRows = qualities.flatMap(({ seed, q }) => Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.slicedWassersteinRatio == null || Number.isNaN(v.slicedWassersteinRatio) ? '—' : `${v.slicedWassersteinRatio.toFixed(2)}${v.slicedWassersteinRatio > SWD_RATIO_WARNING ? ' ⚠' : ''}`} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`));
   const qualityTable = qualityRows.length
     ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | patch distance to real (× the real-to-real floor) | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n')
@@ -390,9 +392,8 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   }
   // The snapshots' patch distance to real images, beside the curve: did later epochs look more real?
   const epochQuality = plan.generator.checkpoints?.length ? plan.seeds.flatMap((seed) => [...plan.generator.checkpoints!, undefined].flatMap((epoch) => {
-    const file = layout.quality(seed, epoch);
-    if (!fs.existsSync(file)) return [];
-    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { slicedWassersteinRatio?: number | null }> };
+    const q = readSeedQuality(outputDir, seed, epoch);
+    if (!q) return [];
     return [`| ${seed} | ${epoch ?? `${finalEpoch ?? 'trained'} (trained)`} | ${Object.entries(q.perClass).map(([c, v]) => `${c} ${v.slicedWassersteinRatio == null ? '—' : v.slicedWassersteinRatio.toFixed(2)}`).join(', ')} |`];
   })) : [];
   const epochQualityTable = epochQuality.length ? ['| seed | generator epoch | patch distance to real (× floor), per class |', '|---:|---:|---|', ...epochQuality].join('\n') : '';
@@ -459,9 +460,8 @@ export async function writeComparison(dir: string, title: string, sweeps: SweepF
   const side = ['| real:synthetic | ' + tables.map((t) => `${t.label} accuracy %`).join(' | ') + ' |', '|---|' + tables.map(() => '---:').join('|') + '|',
     ...ratios.map((r) => `| ${ratioLabel(r)} | ${tables.map((t) => fmt(t.rows.find((x) => x.ratio === r)?.values.accuracy)).join(' | ')} |`)].join('\n');
   const quality = sweeps.flatMap((sw) => sw.plan.seeds.flatMap((seed) => {
-    const file = sweepLayout(sw.outputDir).quality(seed);
-    if (!fs.existsSync(file)) return [];
-    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { perClass: Record<string, { ssimNearestMean: number; diversity: number; realDiversity: number; slicedWassersteinRatio?: number | null; frechetRealClassifier?: number }> };
+    const q = readSeedQuality(sw.outputDir, seed);
+    if (!q) return [];
     const ratio = (v?: number | null) => (v == null || Number.isNaN(v) ? '—' : `${v.toFixed(2)}${v > SWD_RATIO_WARNING ? ' ⚠' : ''}`);
     return Object.entries(q.perClass).map(([c, v]) => `| ${sw.label} | ${seed} | ${c} | ${ratio(v.slicedWassersteinRatio)} | ${v.ssimNearestMean.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`);
   }));

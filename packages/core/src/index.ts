@@ -11,7 +11,7 @@ export * from './runner.js';
 export * from './layout.js';
 export type * from './tracker.js';
 export * from './executors/index.js';
-export { cellJobId, classQuality, frechetInFeatures, generatorJobId, loadSweepData, measuredOnFewerThanCalibrated, planJobs, qualityVerdict, SWD_RATIO_WARNING, SWD_SAMPLE, readJobDescription, readPlan, runJob, JobInterrupted, SweepFolderNotVisibleError, type JobDescription } from './jobs.js';
+export { cellJobId, classQuality, frechetInFeatures, generatorJobId, loadSweepData, measuredOnFewerThanCalibrated, planJobs, qualityVerdict, readSeedQuality, SWD_RATIO_WARNING, SWD_SAMPLE, readJobDescription, readPlan, runJob, JobInterrupted, SweepFolderNotVisibleError, type JobDescription, type QualityVerdict, type SeedQuality } from './jobs.js';
 export * from './execution.js';
 export { createRng, deriveSeed, normalArray, shuffled } from '@synthmix/data';
 export * from './plugin-kit.js';

@@ -194,7 +194,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
     const pool = await trainOrLoadGenerator(plan, generator, sweep, job.seed, job.cacheDir, hooks.emit, makeContext);
     const perClass = syntheticQuality(pool, sweep.realPool, job.seed, hooks.emit);
     const verdict = qualityVerdict(perClass);
-    writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass, verdict });
+    writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass, verdict } satisfies SeedQuality);
     if (verdict.far.length) {
       hooks.emit({ type: 'quality:warning', seed: job.seed, classes: verdict.far, message: verdict.message! });
       hooks.emit({ type: 'warning', scope: { kind: 'generator', seed: job.seed }, message: verdict.message! });
@@ -206,7 +206,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
       const byClass = indicesByClass(snapshot);
       const realBy = indicesByClass(sweep.realPool);
       const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(subset(snapshot, byClass[c]), subset(sweep.realPool, realBy[c]), job.seed, name)]));
-      writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, epoch), { seed: job.seed, epoch, perClass: q, verdict: qualityVerdict(q) });
+      writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, epoch), { seed: job.seed, epoch, perClass: q, verdict: qualityVerdict(q) } satisfies SeedQuality);
     }
     return undefined;
   }
@@ -409,7 +409,32 @@ export function measuredOnFewerThanCalibrated(q: ClassQuality): boolean {
 }
 
 /** Which classes' synthetic images are far from the real ones, and the warning that says so. */
-export function qualityVerdict(perClass: Record<string, ClassQuality>): { far: string[]; threshold: number; message?: string; note?: string } {
+/** What a sweep says of a generator's images: the classes past the threshold, and why the check may be weaker. */
+export interface QualityVerdict {
+  far: string[];
+  threshold: number;
+  message?: string;
+  note?: string;
+}
+
+/**
+ * A sweep's quality file for one seed (and snapshot epoch), as the generator job writes it. A
+ * measure that came out NaN reads null (JSON has no NaN).
+ */
+export interface SeedQuality {
+  seed: number;
+  epoch?: number;
+  perClass: Record<string, ClassQuality>;
+  verdict?: QualityVerdict;
+}
+
+/** The quality file of `seed` (and snapshot `epoch`) in a sweep folder; undefined when it was not measured. */
+export function readSeedQuality(outputDir: string, seed: number, epoch?: number): SeedQuality | undefined {
+  const file = sweepLayout(outputDir).quality(seed, epoch);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SeedQuality) : undefined;
+}
+
+export function qualityVerdict(perClass: Record<string, ClassQuality>): QualityVerdict {
   const far = Object.entries(perClass).filter(([, q]) => (q.slicedWassersteinRatio ?? NaN) > SWD_RATIO_WARNING).map(([name]) => name);
   const small = Object.entries(perClass).filter(([, q]) => measuredOnFewerThanCalibrated(q));
   const note = small.length

@@ -13,7 +13,7 @@ import type { ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
 import { UserError } from './errors.js';
 import { createExecutor, ExecutorUnavailableError, type Executor, type JobOutcome } from './executors/index.js';
-import { JobInterrupted, loadSweepData, planJobs, runJob, writeJsonAtomically, type ClassQuality, type JobDescription } from './jobs.js';
+import { JobInterrupted, loadSweepData, planJobs, readSeedQuality, runJob, writeJsonAtomically, type JobDescription } from './jobs.js';
 import { sweepLayout } from './layout.js';
 
 export { generatorKey, sampleCell, yieldToEventLoop, type ClassQuality } from './jobs.js';
@@ -297,14 +297,12 @@ async function schedule(plan: ResolvedPlan, jobs: JobDescription[], executor: Ex
  * sweep's quality file gets it from there, so a resumed sweep keeps it too.
  */
 function mergeFrechet(plan: ResolvedPlan, results: CellResult[]): void {
-  const files = sweepLayout(plan.outputDir);
   for (const r of results) {
     if (!r.frechetRealClassifier) continue;
-    const file = files.quality(r.cell.seed);
-    if (!fs.existsSync(file)) continue;
-    const q = JSON.parse(fs.readFileSync(file, 'utf8')) as { seed: number; perClass: Record<string, ClassQuality> };
+    const q = readSeedQuality(plan.outputDir, r.cell.seed);
+    if (!q) continue;
     for (const [name, value] of Object.entries(r.frechetRealClassifier)) q.perClass[name] = { ...q.perClass[name], frechetRealClassifier: value };
-    writeJsonAtomically(file, q);
+    writeJsonAtomically(sweepLayout(plan.outputDir).quality(r.cell.seed), q);
   }
 }
 
