@@ -4,6 +4,7 @@
  * to a real MLflow server; and a plugin kept outside the monorepo, loaded by path.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { runProcess } from './processes.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,7 +108,7 @@ describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('stopping from the keybo
     expect(fs.readFileSync(exitFile, 'utf8').trim()).toBe('130');
     expect(last).toContain('Sweep interrupted');
     expect(fs.existsSync(path.join(tmp, 'runs', 'keys', 'cells', 'real80-synth0-seed1', 'result.json'))).toBe(false);
-    const again = spawnSync('node', [bin, 'run', manifest, '--no-ui', '--set', 'classifier.options.epochs=2'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    const again = await runProcess('node', [bin, 'run', manifest, '--no-ui', '--set', 'classifier.options.epochs=2'], { cwd: tmp, env: env(), timeout: 300_000 });
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/generator seed 1: cached state/);
   });
@@ -116,7 +117,7 @@ describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('stopping from the keybo
 describe('a plugin outside the monorepo', () => {
   it('runs in a sweep by path', () => {
     const manifest = writeManifest('external', '../../test/fixtures/external-classifier/index.mjs'.replace('../../test', path.join(root, 'test')), '{ epochs: 20 }');
-    const r = spawnSync('node', [bin, 'run', manifest, '--no-ui'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    const r = await runProcess('node', [bin, 'run', manifest, '--no-ui'], { cwd: tmp, env: env(), timeout: 300_000 });
     expect(r.stderr).not.toContain('failed:');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/cell real80-synth0-seed1: done acc=\d/);
@@ -129,7 +130,7 @@ describe('a plugin outside the monorepo', () => {
 describe('a GAN-epoch ablation', () => {
   it('runs the synthetic cells again from the generator\'s snapshots and plots accuracy against epochs', () => {
     const manifest = writeManifest('epochs', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
-    const r = spawnSync('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.checkpoints=[1]'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    const r = await runProcess('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.checkpoints=[1]'], { cwd: tmp, env: env(), timeout: 300_000 });
     expect(r.stderr).not.toContain('failed:');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/cell real40-synth40-seed1-gen1: done acc=/);
@@ -153,7 +154,7 @@ describe('a GAN-epoch ablation', () => {
 describe('the diffusion generator', () => {
   it('runs in a sweep through the same contract', () => {
     const manifest = writeManifest('ddpm', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
-    const r = spawnSync('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.plugin=ddpm', '--set', 'generator.options={epochs: 2, widths: [4, 8, 8], timeDim: 8, timesteps: 50, samplingSteps: 5, checkpointEvery: 1}'], { cwd: tmp, env: env(), encoding: 'utf8', timeout: 300_000 });
+    const r = await runProcess('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.plugin=ddpm', '--set', 'generator.options={epochs: 2, widths: [4, 8, 8], timeDim: 8, timesteps: 50, samplingSteps: 5, checkpointEvery: 1}'], { cwd: tmp, env: env(), timeout: 300_000 });
     expect(r.stderr).not.toContain('failed:');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/generator seed 1: training \(synthmix:ddpm, /);

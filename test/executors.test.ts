@@ -4,6 +4,7 @@
  * what happens when jobs die, cells throw and the cluster goes away.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { runProcess } from './processes.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,7 +59,7 @@ function env(home: string): NodeJS.ProcessEnv {
 }
 
 function run(file: string, home: string, args: string[]) {
-  return spawnSync('node', [bin, 'run', file, '--no-ui', ...args], { cwd: tmp, env: env(home), encoding: 'utf8', timeout: 400_000 });
+  return runProcess('node', [bin, 'run', file, '--no-ui', ...args], { cwd: tmp, env: env(home), timeout: 400_000 });
 }
 
 async function runsByName(file: string) {
@@ -72,16 +73,16 @@ describe('executors give the same results', () => {
   const file = manifest('same', cnn);
   let inline = '';
 
-  it('inline (the reference)', () => {
-    const r = run(file, 'home-inline', ['--no-tracking', '--set', 'output=runs/same-inline']);
+  it('inline (the reference)', async () => {
+    const r = await run(file, 'home-inline', ['--no-tracking', '--set', 'output=runs/same-inline']);
     expect(r.stderr).not.toContain('failed:');
     expect(r.status).toBe(0);
     inline = fs.readFileSync(path.join(tmp, 'runs/same-inline/results.csv'), 'utf8');
     expect(inline.trim().split('\n')).toHaveLength(4);
   });
 
-  it('local with 2 worker processes matches inline, generator included', () => {
-    const r = run(file, 'home-local', ['--no-tracking', '--set', 'output=runs/same-local', '--executor', 'local', '--workers', '2']);
+  it('local with 2 worker processes matches inline, generator included', async () => {
+    const r = await run(file, 'home-local', ['--no-tracking', '--set', 'output=runs/same-local', '--executor', 'local', '--workers', '2']);
     expect(r.stderr).not.toContain('failed:');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('jobs run on local (2 worker processes)');
@@ -90,7 +91,7 @@ describe('executors give the same results', () => {
   });
 
   it.skipIf(!hasRay)('ray matches inline, with one MLflow run per generator and cell', async () => {
-    const r = run(file, 'home-ray', ['--set', 'output=runs/same-ray', '--executor', 'ray', '--workers', '2', '--ray-address', rayAddress]);
+    const r = await run(file, 'home-ray', ['--set', 'output=runs/same-ray', '--executor', 'ray', '--workers', '2', '--ray-address', rayAddress]);
     expect(r.stderr).not.toContain('failed:');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/jobs run on ray at http:\/\/127\.0\.0\.1:\d+ \(Ray 2\.\d+\.\d+, 2 CPU, 0 GPU\)/);
@@ -104,7 +105,7 @@ describe('executors give the same results', () => {
 describe.skipIf(!hasRay)('faults on a Ray cluster', () => {
   it('retries a job killed on the cluster, records a cell that always throws as failed, and finishes the rest', async () => {
     const file = manifest('faults', faulty(`crashOnce: [real40-synth40-seed1], fail: [real0-synth80-seed1], markerDir: ${path.join(tmp, 'markers')}`));
-    const r = run(file, 'home-faults', ['--executor', 'ray', '--ray-address', rayAddress]);
+    const r = await run(file, 'home-faults', ['--executor', 'ray', '--ray-address', rayAddress]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/job cell-real40-synth40-seed1: attempt 1 failed \(Ray job \S+ ended FAILED.*\); retrying/);
     expect(r.stdout).toMatch(/cell real40-synth40-seed1: done acc=/);
@@ -146,7 +147,7 @@ describe.skipIf(!hasRay)('faults on a Ray cluster', () => {
     expect(done).toBeLessThan(3);
 
     head('start');
-    const again = run(file, 'home-lost', ['--executor', 'ray', '--ray-address', rayAddress]);
+    const again = await run(file, 'home-lost', ['--executor', 'ray', '--ray-address', rayAddress]);
     expect(again.stderr).not.toContain('failed:');
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`${done} already done`));
@@ -155,14 +156,14 @@ describe.skipIf(!hasRay)('faults on a Ray cluster', () => {
 });
 
 describe('a worker that cannot see the sweep folder', () => {
-  it('says so in one line with exit code 2', () => {
+  it('says so in one line with exit code 2', async () => {
     const job = path.join(tmp, 'elsewhere', 'jobs', 'cell-x.json');
     fs.mkdirSync(path.dirname(job), { recursive: true });
     fs.writeFileSync(job, JSON.stringify({ version: 1, id: 'cell-x', kind: 'cell', seed: 1, cellId: 'x', dependsOn: [], outputDir: '/nonexistent/shared/runs/demo', cacheDir: path.join(tmp, 'cache'), bootstrapResamples: 10 }));
-    const r = spawnSync('node', [bin, 'worker', job], { encoding: 'utf8' });
+    const r = await runProcess('node', [bin, 'worker', job]);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`synthmix worker: cannot see the sweep's folder /nonexistent/shared/runs/demo (no plan.json) from host ${os.hostname()}: output folders must be on a filesystem shared by every node\n`);
-    const missing = spawnSync('node', [bin, 'worker', '/nonexistent/jobs/cell-y.json'], { encoding: 'utf8' });
+    const missing = await runProcess('node', [bin, 'worker', '/nonexistent/jobs/cell-y.json']);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('cannot see the job file /nonexistent/jobs/cell-y.json from host');
   });

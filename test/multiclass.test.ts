@@ -6,6 +6,7 @@
  * experiments/digits-4class.yaml.
  */
 import { execFileSync } from 'node:child_process';
+import { runProcess } from './processes.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +41,7 @@ function oneVsRestAuc(scores: number[], positive: boolean[]): number {
 }
 
 describe('a four-class study on real images (handwritten digits)', () => {
-  it('trains a generator per class, a softmax classifier, and reports macro metrics, one-vs-rest AUC and per-class quality', () => {
+  it('trains a generator per class, a softmax classifier, and reports macro metrics, one-vs-rest AUC and per-class quality', async () => {
     const manifest = path.join(tmp, 'digits.yaml');
     fs.writeFileSync(manifest, `name: digits
 seeds: [1]
@@ -62,7 +63,10 @@ classifier:
 ratios: [0, 0.5, 1]
 trainingSetSize: 80
 `);
-    const out = execFileSync('node', [bin, 'run', manifest, '--no-ui', '--no-tracking'], { cwd: tmp, env: { ...process.env, SYNTHMIX_HOME: path.join(tmp, 'home') }, encoding: 'utf8' });
+    const finished = await runProcess('node', [bin, 'run', manifest, '--no-ui', '--no-tracking'], { cwd: tmp, env: { ...process.env, SYNTHMIX_HOME: path.join(tmp, 'home') } });
+    expect(finished.stderr).not.toContain('failed:');
+    expect(finished.status).toBe(0);
+    const out = finished.stdout;
     expect(out).toContain('sweep digits: 5 cells (3 ratios × 1 seeds + 2 from generator epochs 1)');
     expect(out).toMatch(/data three=183 five=182 eight=174 nine=180, 0 skipped, \d+ groups, test 20\/class/);
     expect(out).toContain('Metrics: macro averages over 4 classes (three, five, eight, nine); AUC one-vs-rest.');

@@ -4,6 +4,7 @@
  * cell runs instead of being refused; `sync` replays everything to a server that has nothing.
  */
 import { spawnSync } from 'node:child_process';
+import { runProcess } from './processes.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,7 @@ const manifest = writeTinySweep({ name: 'two-servers', dir: tmp, classifier: '  
 
 function run(server: StartedServer, ...args: string[]) {
   const env = { ...process.env, MLFLOW_TRACKING_URI: server.url, SYNTHMIX_HOME: path.join(tmp, 'home'), NO_COLOR: '1' };
-  return spawnSync('node', [bin, ...args], { cwd: tmp, env, encoding: 'utf8', timeout: 300_000 });
+  return runProcess('node', [bin, ...args], { cwd: tmp, env, timeout: 300_000 });
 }
 
 /** Active runs of the experiment by name, with their status and how many points a metric has. */
@@ -46,13 +47,13 @@ async function snapshot(server: StartedServer) {
 
 describe('a sweep moved to another MLflow server', () => {
   it('logs everything recorded locally to the second server, exactly once, and exits 0', async () => {
-    const first = run(servers[0], 'run', manifest, '--no-ui', '--set', 'output=out');
+    const first = await run(servers[0], 'run', manifest, '--no-ui', '--set', 'output=out');
     expect(first.stderr).not.toContain('refused');
     expect(first.status).toBe(0);
     const onA = await snapshot(servers[0]);
     expect(onA.map((r) => `${r.name} ${r.status}`)).toEqual(['generator-seed1 FINISHED', 'real0-synth80-seed1 FINISHED', 'real40-synth40-seed1 FINISHED', 'real80-synth0-seed1 FINISHED', 'two-servers FINISHED']);
 
-    const second = run(servers[1], 'run', manifest, '--no-ui', '--set', 'output=out');
+    const second = await run(servers[1], 'run', manifest, '--no-ui', '--set', 'output=out');
     expect(second.stderr).not.toContain('refused');
     expect(second.status).toBe(0);
     const onB = await snapshot(servers[1]);
@@ -62,7 +63,7 @@ describe('a sweep moved to another MLflow server', () => {
   });
 
   it('replaces cell runs with --fresh instead of being refused', async () => {
-    const fresh = run(servers[1], 'run', manifest, '--no-ui', '--fresh', '--set', 'output=out');
+    const fresh = await run(servers[1], 'run', manifest, '--no-ui', '--fresh', '--set', 'output=out');
     expect(fresh.stderr).not.toContain('refused');
     expect(fresh.status).toBe(0);
     const onB = await snapshot(servers[1]);
@@ -70,7 +71,7 @@ describe('a sweep moved to another MLflow server', () => {
   });
 
   it('sync replays the whole spool to a server that has none of it', async () => {
-    const r = run(servers[2], 'sync', 'out');
+    const r = await run(servers[2], 'sync', 'out');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^replayed (\\d+) of \\1 spooled call\\(s\\) to ${servers[2].url}\\n$`));
     expect(Number(r.stdout.match(/replayed (\d+)/)![1])).toBeGreaterThan(50);

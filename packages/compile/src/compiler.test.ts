@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, loadBackend, type LoadedBackend } from '@synthmix/core';
-import { CompileError, Compiler, optimizerHooks, probeCompiledPath, type CompileMode } from './index.js';
+import { CompileError, Compiler, optimizerHooks, pathDifference, probeCompiledPath, TOLERANCE, type CompileMode } from './index.js';
 
 let backend: LoadedBackend;
 beforeAll(async () => {
@@ -47,30 +47,45 @@ function train(mode: CompileMode, steps: number, sizes: (i: number) => number = 
   s.compiler.sync();
   const weights = s.model.getWeights().map((w) => w.dataSync().slice());
   const counts = { ...s.step.counts };
+  const byShape = Object.fromEntries(s.step.compiledByShape);
   const iterations = (s.optimizer as unknown as { iterations_: number }).iterations_;
   s.dispose();
-  return { losses, weights, counts, iterations };
+  return { losses, weights, counts, byShape, iterations };
 }
 
 describe('compiled steps', () => {
-  it('20 compiled steps give the eager losses and weights (bit for bit here), and count optimizer iterations', () => {
+  // Eager and compiled are two code paths: Grappler may fuse ops, and oneDNN picks kernels per
+  // CPU (AVX-512 or AVX2), so they agree within the stated tolerance, not bit for bit (on an AVX2
+  // host the last loss differed in the 8th digit). Same path, same machine: equal (tests below).
+  it('20 compiled steps give the eager losses and weights within the stated tolerance, and count optimizer iterations', () => {
     const eager = train('off', 20);
     const compiled = train('on', 20);
     // Call 1 creates Adam's slots (eager warm-up); calls 2 and 3 are recorded, undone and run
     // by the graph, as is every later call.
     expect(compiled.counts).toEqual({ eager: 0, recorded: 3, compiled: 19 });
-    expect(compiled.losses).toEqual(eager.losses);
-    expect(compiled.weights).toEqual(eager.weights);
+    const d = pathDifference(eager, compiled);
+    expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
     expect(compiled.iterations).toBe(eager.iterations);
+  });
+
+  it('a compiled run repeats itself exactly on one machine', () => {
+    const first = train('on', 12);
+    const second = train('on', 12);
+    expect(second.losses).toEqual(first.losses);
+    expect(second.weights).toEqual(first.weights);
   });
 
   it('traces a smaller last batch on its own, never running it with the full batch\'s graph', () => {
     const sizes = (i: number) => (i % 4 === 3 ? 5 : 16); // like an epoch of 3 full batches and a rest
     const eager = train('off', 16, sizes);
     const compiled = train('on', 16, sizes);
-    expect(compiled.losses).toEqual(eager.losses);
-    expect(compiled.weights).toEqual(eager.weights);
-    expect(compiled.counts.recorded).toBe(5); // warm-up + 2 per shape
+    // Which graph ran which batch: 12 full batches (less the warm-up) and 4 small ones, each by its own graph.
+    expect(compiled.byShape).toEqual({ 'float32[16,6] float32[16,1]': 11, 'float32[5,6] float32[5,1]': 4 });
+    expect(compiled.counts).toEqual({ eager: 0, recorded: 5, compiled: 15 }); // warm-up + 2 per shape
+    const d = pathDifference(eager, compiled);
+    expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
   });
 
   it('leaves no tensors behind over many compiled steps', () => {

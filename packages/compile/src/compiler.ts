@@ -234,6 +234,8 @@ function saveVariables(tf: TF): { restore(): void; dispose(): void } {
  */
 export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> {
   readonly counts: StepCounts = { eager: 0, recorded: 0, compiled: 0 };
+  /** Calls the graph ran, per input shape (`float32[16,6] float32[16,1]`): which graph ran which batch. */
+  readonly compiledByShape = new Map<string, number>();
   private readonly phases = new Map<string, Phase>();
   private fallback?: string;
 
@@ -251,7 +253,7 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     const key = shapeKey(inputs);
     const phase = this.phases.get(key);
     if (phase?.kind === 'eager') return this.eager(inputs);
-    if (phase?.kind === 'compiled' && phase.verified) return this.runCompiled(phase, inputs);
+    if (phase?.kind === 'compiled' && phase.verified) return this.runCompiled(key, phase, inputs);
 
     // Recording runs the step eagerly on the tfjs variables, so they must be current.
     const tf = this.compiler.tf;
@@ -291,13 +293,14 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     saved.dispose();
     restoreJs?.();
     tf.dispose(Object.values(result));
-    return this.runCompiled(next, inputs);
+    return this.runCompiled(key, next, inputs);
   }
 
-  private runCompiled(phase: Extract<Phase, { kind: 'compiled' }>, inputs: I): O {
+  private runCompiled(key: string, phase: Extract<Phase, { kind: 'compiled' }>, inputs: I): O {
     const results = this.compiler.run(phase, inputs, this.name);
     this.hooks.afterCompiledCall?.();
     this.counts.compiled++;
+    this.compiledByShape.set(key, (this.compiledByShape.get(key) ?? 0) + 1);
     return Object.fromEntries(phase.outputs.map((o, i) => [o.name, toTensor(this.compiler.tf, results[i], o.dtype)])) as O;
   }
 

@@ -39,6 +39,8 @@ export interface CellResult {
   durationMs: number;
   /** Files written for this cell (predictions CSV, metrics JSON, model). */
   files: Record<string, string>;
+  /** Size and SHA-256 of each file of the saved model (`files.model`), checked before it is reloaded. */
+  modelSeals?: Record<string, { size: number; sha256: string }>;
   /**
    * The 100:0 cell only: Fréchet distance per class between real test images and the seed's
    * synthetic pool, in this classifier's features (it never saw synthetic data).

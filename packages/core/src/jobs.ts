@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  checkClassCounts, checkImageSet, concat, DatasetError, heatmapOverlayPng, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
+  checkClassCounts, checkImageSet, concat, DatasetError, DamagedFileError, isDamagedFileError, readJsonFile, readSealed, sealFolder, verifyFolder, writeFileAtomic, writeJsonAtomic, writeSealed, type FileSeal, heatmapOverlayPng, createRng, deriveSeed, indicesByClass, loadDataset, shuffled, splitTest, subset,
   type ImageSet, type LoadedDataset,
 } from '@synthmix/data';
 import { formatPredictionsCsv, frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein, taskMetrics } from '@synthmix/metrics';
@@ -22,6 +22,7 @@ import { cacheLayout, sweepLayout } from './layout.js';
 import type { CellPlan, ResolvedPlan } from './manifest.js';
 import { loadPlugin, type AnyClassifier, type AnyGenerator } from './plugins.js';
 import { UserError } from './errors.js';
+import { acquireLock, describeHolder } from './lock.js';
 
 /** What a worker is asked to do. Plain JSON: it travels as a file to other processes and nodes. */
 export interface JobDescription {
@@ -85,7 +86,7 @@ export class SweepFolderNotVisibleError extends UserError {}
 /** Reads a job description and checks that the folders it names are visible from here. */
 export function readJobDescription(file: string, host: string): JobDescription {
   if (!fs.existsSync(file)) throw new SweepFolderNotVisibleError(`cannot see the job file ${file} from host ${host}: the sweep's output folder must be on a filesystem shared by every node (see README, "Running on a Ray cluster")`);
-  const job = JSON.parse(fs.readFileSync(file, 'utf8')) as JobDescription;
+  const job = readJsonFile<JobDescription>(file);
   if (job.version !== 1) throw new UserError(`${file}: job description version ${String(job.version)} is not supported by this synthmix (expected 1)`);
   const planFile = sweepLayout(job.outputDir).plan;
   if (!fs.existsSync(planFile)) throw new SweepFolderNotVisibleError(`cannot see the sweep's folder ${job.outputDir} (no plan.json) from host ${host}: output folders must be on a filesystem shared by every node`);
@@ -100,16 +101,13 @@ export function readJobDescription(file: string, host: string): JobDescription {
 
 /** The plan a worker runs against: plan.json of the sweep's output folder. */
 export function readPlan(outputDir: string): ResolvedPlan {
-  const plan = JSON.parse(fs.readFileSync(sweepLayout(outputDir).plan, 'utf8')) as ResolvedPlan;
+  const plan = readJsonFile<ResolvedPlan>(sweepLayout(outputDir).plan);
   return { ...plan, manifestText: plan.manifestText ?? '' };
 }
 
-/** Writes JSON to a temporary name, then renames it into place. */
+/** Writes JSON to a temporary name, then renames it into place (never a half file that looks complete). */
 export function writeJsonAtomically(file: string, data: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  // Write then rename, so an interrupted write never leaves a half file that looks complete.
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(data, null, 2));
-  fs.renameSync(`${file}.tmp`, file);
+  writeJsonAtomic(file, data, 2);
 }
 
 function hash(value: unknown): string {
@@ -191,7 +189,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
   const sweep = await loadSweepData(plan, job.cacheDir);
   const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, job.pluginAliases);
   if (job.kind === 'generator') {
-    const pool = await trainOrLoadGenerator(plan, generator, sweep, job.seed, job.cacheDir, hooks.emit, makeContext);
+    const pool = await trainOrLoadGenerator(plan, generator, sweep, job.seed, job.cacheDir, hooks.emit, makeContext, hooks.signal);
     const perClass = syntheticQuality(pool, sweep.realPool, job.seed, hooks.emit);
     const verdict = qualityVerdict(perClass);
     writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass, verdict } satisfies SeedQuality);
@@ -239,57 +237,136 @@ function poolFiles(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData
   return { key, file, meta: `${file}.json` };
 }
 
-/** The synthetic pool a generator job left in the cache. */
+/** A pool's index (`pool-N.f32.json`): everything but the pixels, and the seal of the pixels. */
+type PoolIndex = Omit<GeneratedSet, 'images' | 'labels'> & { labels: number[]; images: FileSeal };
+
+/**
+ * The synthetic pool a generator job left in the cache, checked against its seal: a damaged pool
+ * throws a DamagedFileError naming the file, so no cell is ever trained on it.
+ */
 function readPool(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, epoch?: number): GeneratedSet {
   const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir, epoch);
-  if (!fs.existsSync(file) || !fs.existsSync(meta)) throw new Error(`the synthetic pool of seed ${seed}${epoch === undefined ? '' : ` (generator after epoch ${epoch})`} is missing from the cache (${file}); its generator job did not finish`);
-  const info = JSON.parse(fs.readFileSync(meta, 'utf8'));
-  const raw = fs.readFileSync(file);
-  return { ...info, images: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), labels: Int32Array.from(info.labels) };
+  // The index is written after the pixels: without it the pool was never completed.
+  if (!fs.existsSync(meta)) throw new Error(`the synthetic pool of seed ${seed}${epoch === undefined ? '' : ` (generator after epoch ${epoch})`} is missing from the cache (${file}); its generator job did not finish`);
+  const info = readJsonFile<PoolIndex>(meta);
+  if (!info.images?.sha256) throw new DamagedFileError(meta, 'no seal of the pool (written by an older synthmix)');
+  const raw = readSealed(file, info.images);
+  const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  if (images.length !== info.count * info.height * info.width * info.channels || info.labels.length !== info.count) throw new DamagedFileError(meta, `${info.count} images of ${info.height}×${info.width}×${info.channels} do not fit ${images.length} values and ${info.labels.length} labels`);
+  return { ...info, images, labels: Int32Array.from(info.labels) };
+}
+
+/** The pool of a sweep's generator (seed, snapshot epoch) if the cache has it; a damaged one throws, naming the file. */
+export function readGeneratorPool(...args: Parameters<typeof readPool>): GeneratedSet | undefined {
+  return tryReadPool(...args);
 }
 
 function tryReadPool(...args: Parameters<typeof readPool>): GeneratedSet | undefined {
-  const { file, meta } = poolFiles(...args);
-  return fs.existsSync(file) && fs.existsSync(meta) ? readPool(...args) : undefined;
+  const { meta } = poolFiles(...args);
+  return fs.existsSync(meta) ? readPool(...args) : undefined;
 }
 
-async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, emit: (e: SweepEventInput) => void, makeContext: MakeContext): Promise<GeneratedSet> {
+function writePool(file: string, meta: string, made: GeneratedSet): void {
+  const images = writeSealed(file, new Uint8Array(made.images.buffer, made.images.byteOffset, made.images.byteLength));
+  writeJsonAtomic(meta, { ...made, images, labels: [...made.labels] } satisfies PoolIndex);
+}
+
+/** complete.json of a generator entry: written when training finished, with the seal of every file it left. */
+interface GeneratorEntryIndex {
+  plugin: string;
+  version: string;
+  seed: number;
+  at: string;
+  /** Files of the work folder (weights, checkpoints, snapshots) by relative path; pools are sealed on their own. */
+  files: Record<string, FileSeal>;
+}
+
+const isPoolFile = (relative: string) => /^pool-/.test(relative);
+
+/** Why a cached generator entry cannot be used (a file missing or changed), or undefined when it is whole. */
+function damageOfEntry(workDir: string, complete: string): string | undefined {
+  try {
+    const index = readJsonFile<Partial<GeneratorEntryIndex>>(complete);
+    if (!index.files) throw new DamagedFileError(complete, 'no seals of its files (written by an older synthmix)');
+    verifyFolder(workDir, index.files);
+    return undefined;
+  } catch (err) {
+    if (isDamagedFileError(err)) return err.message;
+    throw err;
+  }
+}
+
+async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, emit: (e: SweepEventInput) => void, makeContext: MakeContext, signal: AbortSignal): Promise<GeneratedSet> {
   const { realPool } = sweep;
   const { key } = poolFiles(plan, generator, sweep, seed, cacheDir);
   const cache = cacheLayout(cacheDir);
   const workDir = cache.generatorDir(key);
   const complete = cache.generatorComplete(key);
-  const cached = fs.existsSync(complete);
-  const started = Date.now();
-  emit({ type: 'generator:start', seed, plugin: generator.name, cached, stateKey: key });
-  fs.mkdirSync(workDir, { recursive: true });
-  const ctx: PluginContext = { ...makeContext({ kind: 'generator', seed }, seed, workDir, (progress) => emit({ type: 'generator:progress', seed, progress })), ...(plan.generator.checkpoints ? { snapshotEpochs: plan.generator.checkpoints } : {}) };
-  if (!cached) {
-    await generator.train(realPool, plan.generator.options, ctx);
-    if (ctx.signal.aborted) throw new JobInterrupted();
-    writeJsonAtomically(complete, { plugin: generator.name, version: generator.version, seed, at: new Date().toISOString() });
-  }
-  const count = plan.syntheticPerClass;
-  // The trained state's pool, then one per snapshot of a GAN-epoch ablation.
-  let pool: GeneratedSet | undefined;
-  for (const epoch of [undefined, ...(plan.generator.checkpoints ?? [])]) {
-    const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir, epoch);
-    let made: GeneratedSet;
-    if (fs.existsSync(file) && fs.existsSync(meta)) {
-      made = readPool(plan, generator, sweep, seed, cacheDir, epoch);
-    } else {
-      made = await generator.generate({ countPerClass: count, classNames: realPool.classNames, height: realPool.height, width: realPool.width, channels: realPool.channels, ...(epoch === undefined ? {} : { epoch }) }, plan.generator.options, ctx);
-      const problems = checkImageSet(made, realPool, `images from generator "${generator.name}"${epoch === undefined ? '' : ` after epoch ${epoch}`}`);
-      if (made.count !== count * realPool.classNames.length) problems.push(`generator "${generator.name}" returned ${made.count} images, expected ${count} per class`);
-      if (problems.length) throw new Error(problems.join('; '));
-      fs.writeFileSync(`${file}.tmp`, Buffer.from(made.images.buffer, made.images.byteOffset, made.images.byteLength));
-      fs.renameSync(`${file}.tmp`, file);
-      writeJsonAtomically(meta, { ...made, images: undefined, labels: [...made.labels] });
+  const scope = { kind: 'generator' as const, seed };
+  // Two sweeps sharing the cache must not train the same entry at once: the second waits, then uses it.
+  const lock = await acquireLock(cache.generatorLock(key), {
+    wait: true,
+    signal,
+    onWait: (holder) => emit({ type: 'warning', scope, message: `waiting for the generator cache entry ${key}: ${describeHolder(holder)} is training it` }),
+    onStale: (holder) => emit({ type: 'warning', scope, message: `took over the generator cache entry ${key} from ${describeHolder(holder)}, which is no longer running` }),
+  });
+  try {
+    const started = Date.now();
+    const drop = (why: string) => {
+      emit({ type: 'warning', scope, message: `damaged cache entry: ${why}; the generator of seed ${seed} is trained again` });
+      fs.rmSync(workDir, { recursive: true, force: true });
+    };
+    if (fs.existsSync(complete)) {
+      const damage = damageOfEntry(workDir, complete);
+      if (damage) drop(damage);
     }
-    pool ??= made;
+    // A folder without complete.json holds an interrupted training's checkpoints, which resume.
+    const cached = fs.existsSync(complete);
+    emit({ type: 'generator:start', seed, plugin: generator.name, cached, stateKey: key });
+    fs.mkdirSync(workDir, { recursive: true });
+    const ctx: PluginContext = { ...makeContext(scope, seed, workDir, (progress) => emit({ type: 'generator:progress', seed, progress })), ...(plan.generator.checkpoints ? { snapshotEpochs: plan.generator.checkpoints } : {}) };
+    const count = plan.syntheticPerClass;
+    // A damaged file met while training resumes or sampling reads the state drops the entry once.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!fs.existsSync(complete)) {
+          await generator.train(realPool, plan.generator.options, ctx);
+          if (ctx.signal.aborted) throw new JobInterrupted();
+          writeJsonAtomically(complete, { plugin: generator.name, version: generator.version, seed, at: new Date().toISOString(), files: sealFolder(workDir, (f) => isPoolFile(f) || f === 'complete.json') } satisfies GeneratorEntryIndex);
+        }
+        // The trained state's pool, then one per snapshot of a GAN-epoch ablation.
+        let pool: GeneratedSet | undefined;
+        for (const epoch of [undefined, ...(plan.generator.checkpoints ?? [])]) {
+          const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir, epoch);
+          let made: GeneratedSet | undefined;
+          if (fs.existsSync(meta)) {
+            try {
+              made = readPool(plan, generator, sweep, seed, cacheDir, epoch);
+            } catch (err) {
+              if (!isDamagedFileError(err)) throw err;
+              emit({ type: 'warning', scope, message: `damaged cache entry: ${err.message}; the synthetic pool is sampled again` });
+            }
+          }
+          if (!made) {
+            made = await generator.generate({ countPerClass: count, classNames: realPool.classNames, height: realPool.height, width: realPool.width, channels: realPool.channels, ...(epoch === undefined ? {} : { epoch }) }, plan.generator.options, ctx);
+            const problems = checkImageSet(made, realPool, `images from generator "${generator.name}"${epoch === undefined ? '' : ` after epoch ${epoch}`}`);
+            if (made.count !== count * realPool.classNames.length) problems.push(`generator "${generator.name}" returned ${made.count} images, expected ${count} per class`);
+            if (problems.length) throw new Error(problems.join('; '));
+            writePool(file, meta, made);
+          }
+          pool ??= made;
+        }
+        emit({ type: 'generator:done', seed, cached, stateKey: key, poolPerClass: count, durationMs: Date.now() - started });
+        return pool!;
+      } catch (err) {
+        if (!isDamagedFileError(err) || attempt > 1) throw err;
+        drop(err.message);
+        fs.mkdirSync(workDir, { recursive: true });
+      }
+    }
+  } finally {
+    lock.release();
   }
-  emit({ type: 'generator:done', seed, cached, stateKey: key, poolPerClass: count, durationMs: Date.now() - started });
-  return pool!;
 }
 
 /** Class-balanced training and validation sets for one cell, deterministic from its seed and ratio. */
@@ -337,7 +414,7 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     // Binary tasks against the named positive class; more classes as macro averages (and per class).
     const { task, metrics, confusion } = taskMetrics(testSet.labels, probabilities, testSet.classNames, plan.dataset.positiveClass, { resamples, seed: deriveSeed(cell.seed, 'bootstrap', cell.ratio) });
     const predictionsFile = layout.predictions(cell.id);
-    fs.writeFileSync(predictionsFile, formatPredictionsCsv({ ids: Array.from({ length: testSet.count }, (_, i) => String(testSet.ids?.[i] ?? i)), classes: testSet.classNames, labels: testSet.labels, probabilities }));
+    writeFileAtomic(predictionsFile, formatPredictionsCsv({ ids: Array.from({ length: testSet.count }, (_, i) => String(testSet.ids?.[i] ?? i)), classes: testSet.classNames, labels: testSet.labels, probabilities }));
     // Where the 100:0 and the most synthetic classifier look, on the same real test images.
     const ratios = plan.cells.filter((c) => c.seed === plan.seeds[0]).map((c) => c.ratio);
     if (model.explain && cell.seed === plan.seeds[0] && (cell.ratio === Math.min(...ratios) || cell.ratio === Math.max(...ratios))) {
@@ -346,14 +423,15 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
       const shown = subset(testSet, picked);
       const maps = await model.explain(shown, positive);
       const file = layout.cellGradCam(cell.id);
-      fs.writeFileSync(file, await heatmapOverlayPng(shown, maps, shown.count));
+      writeFileAtomic(file, await heatmapOverlayPng(shown, maps, shown.count));
       emit({ type: 'artifact', scope: { kind: 'cell', cellId: cell.id }, path: file, description: `Grad-CAM for "${testSet.classNames[positive]}" on ${shown.count} real test images` });
     }
     // The 100:0 classifier never saw synthetic data: its features judge the generator. Kept in
     // the cell's result, so the sweep's quality file gets it back on resume too.
     const frechet = cell.ratio === 0 && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit) : undefined;
     const modelDir = model.save ? await model.save(layout.cellModel(cell.id)) : undefined;
-    const result: CellResult = { cell, task, metrics: metrics as CellMetrics, confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(frechet ? { frechetRealClassifier: frechet } : {}) };
+    // The saved model's files are sealed in the result, so a later reload can tell a damaged one.
+    const result: CellResult = { cell, task, metrics: metrics as CellMetrics, confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(modelDir ? { modelSeals: sealFolder(modelDir) } : {}), ...(frechet ? { frechetRealClassifier: frechet } : {}) };
     for (const [name, value] of Object.entries(metrics)) emit({ type: 'metric', scope: { kind: 'cell', cellId: cell.id }, name: `test_${name}`, value, step: 0 });
     emit({ type: 'artifact', scope: { kind: 'cell', cellId: cell.id }, path: predictionsFile, description: 'test-set predictions' });
     // Written last: its presence is what marks the cell complete for resume.
@@ -431,7 +509,7 @@ export interface SeedQuality {
 /** The quality file of `seed` (and snapshot `epoch`) in a sweep folder; undefined when it was not measured. */
 export function readSeedQuality(outputDir: string, seed: number, epoch?: number): SeedQuality | undefined {
   const file = sweepLayout(outputDir).quality(seed, epoch);
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SeedQuality) : undefined;
+  return fs.existsSync(file) ? readJsonFile<SeedQuality>(file) : undefined;
 }
 
 export function qualityVerdict(perClass: Record<string, ClassQuality>): QualityVerdict {

@@ -33,6 +33,8 @@ export function sweepLayout(dir: string) {
     quality: (seed: number, epoch?: number) => path.join(dir, `quality-seed${seed}${epoch === undefined ? '' : `-epoch${epoch}`}.json`),
     realSamples: (className: string) => path.join(dir, `samples-real-${safeFileName(className)}.png`),
     events: path.join(dir, 'events.jsonl'),
+    /** Held by the one process that runs (or syncs) this sweep: who, where, since when. */
+    lock: path.join(dir, '.synthmix.lock'),
     /** Job descriptions and what each attempt reported (events, outcome). */
     jobsDir,
     jobFile: (jobId: string) => path.join(jobsDir, `${jobId}.json`),
@@ -56,6 +58,8 @@ export function cacheLayout(cacheDir: string) {
     datasets: path.join(cacheDir, 'datasets'),
     generatorDir: (key: string) => path.join(cacheDir, 'generators', key),
     generatorComplete: (key: string) => path.join(cacheDir, 'generators', key, 'complete.json'),
+    /** Held while a process trains or samples into the entry (beside it, so dropping the entry keeps the lock). */
+    generatorLock: (key: string) => path.join(cacheDir, 'generators', `${key}.lock`),
     /** Synthetic pool of a generator state; `epoch` for the snapshot after that epoch. */
     pool: (key: string, perClass: number, epoch?: number) => path.join(cacheDir, 'generators', key, `pool-${perClass}${epoch === undefined ? '' : `-epoch${epoch}`}.f32`),
   };

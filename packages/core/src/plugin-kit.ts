@@ -4,12 +4,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { indicesByClass, subset, type ImageSet } from '@synthmix/data';
+import { checkSeal, DamagedFileError, indicesByClass, readJsonFile, subset, writeJsonAtomic, writeSealed, type FileSeal, type ImageSet } from '@synthmix/data';
 import { createHash } from 'node:crypto';
 import type { GeneratedSet, GenerateRequest, PluginContext, TF } from './contract.js';
 
 type Tensor = ReturnType<TF['tensor']>;
 interface SavedTensor { name: string; shape: number[]; offset: number; length: number }
+/** `<file>.json`: the tensors' layout and the seal of `<file>.bin`, checked on every load. */
+interface SavedTensorsIndex { tensors: SavedTensor[]; bin: FileSeal }
 
 /** A name made safe for a file or folder (class names come from user data). */
 export function safeFileName(name: string): string {
@@ -23,7 +25,9 @@ export function classFolder(workDir: string, className: string): string {
 
 /**
  * Writes named tensors as `<file>.bin` (float32, concatenated) and `<file>.json` (names, shapes,
- * offsets). Both are written to temporary names first, so a crash never leaves a torn pair.
+ * offsets, and the size and SHA-256 of the `.bin`). Each is written to a temporary name and
+ * renamed, the index last, so a crash never leaves a pair that loads; a `.bin` damaged later is
+ * refused by {@link loadTensors}.
  */
 export async function saveTensors(file: string, named: { name: string; tensor: Tensor }[]): Promise<void> {
   const entries: SavedTensor[] = [];
@@ -37,17 +41,24 @@ export async function saveTensors(file: string, named: { name: string; tensor: T
   }
   const all = new Float32Array(offset);
   chunks.reduce((at, c) => (all.set(c, at), at + c.length), 0);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(`${file}.bin.tmp`, Buffer.from(all.buffer));
-  fs.writeFileSync(`${file}.json.tmp`, JSON.stringify(entries));
-  fs.renameSync(`${file}.bin.tmp`, `${file}.bin`);
-  fs.renameSync(`${file}.json.tmp`, `${file}.json`);
+  const bin = writeSealed(`${file}.bin`, new Uint8Array(all.buffer));
+  writeJsonAtomic(`${file}.json`, { tensors: entries, bin } satisfies SavedTensorsIndex);
 }
 
-/** Reads what {@link saveTensors} wrote; the caller owns (and disposes) the tensors. */
+/**
+ * Reads what {@link saveTensors} wrote; the caller owns (and disposes) the tensors. A file that
+ * does not match its index throws a DamagedFileError naming it (the generator job then drops the
+ * cache entry and trains again).
+ */
 export function loadTensors(tf: TF, file: string): { name: string; tensor: Tensor }[] {
-  const entries = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as SavedTensor[];
+  const index = readJsonFile<SavedTensorsIndex | SavedTensor[]>(`${file}.json`);
+  if (!fs.existsSync(`${file}.bin`)) throw new DamagedFileError(`${file}.bin`, 'missing');
   const raw = fs.readFileSync(`${file}.bin`);
+  // An index of an older synthmix has no seal: its size is still checked.
+  const entries = Array.isArray(index) ? index : index.tensors;
+  if (!Array.isArray(index)) checkSeal(`${file}.bin`, raw, index.bin);
+  const expected = entries.reduce((n, e) => Math.max(n, e.offset + e.length), 0) * 4;
+  if (raw.byteLength !== expected) throw new DamagedFileError(`${file}.bin`, `${raw.byteLength} bytes, expected ${expected}`);
   const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
   return entries.map((e) => ({ name: e.name, tensor: tf.tensor(all.slice(e.offset, e.offset + e.length), e.shape) }));
 }

@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { duplicateGroupsPng, imageGridPng, indicesByClass, subset } from '@synthmix/data';
+import { appendLine, describeNoSpace, duplicateGroupsPng, imageGridPng, indicesByClass, isDamagedFileError, isNoSpaceError, isNoSpaceMessage, readJsonFile, subset, writeFileAtomic } from '@synthmix/data';
+import { acquireLock, describeHolder, type Lock } from './lock.js';
 import { loadBackend, probeMachine, type LoadedBackend } from './backend.js';
 import type { CellResult, SweepEvent, SweepEventInput } from './events.js';
 import type { ResolvedPlan } from './manifest.js';
@@ -39,6 +40,10 @@ export interface RunOptions {
   workerEnv?: NodeJS.ProcessEnv;
   /** An executor to use instead of the one the plan names (tests). */
   executor?: Executor;
+  /** Another process holds the output folder: queue behind it instead of refusing (`--wait`). */
+  waitForLock?: boolean;
+  /** Told when the sweep waits for the output folder's lock, or takes over a stale one. */
+  onLockNotice?: (message: string) => void;
 }
 
 export interface SweepSummary {
@@ -52,7 +57,7 @@ export interface SweepSummary {
 
 /** A cell's result.json; JSON stores an undefined metric (NaN) as null, so it is turned back. */
 export function readCellResult(file: string): CellResult {
-  const result = JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
+  const result = readJsonFile<CellResult>(file);
   for (const [k, v] of Object.entries(result.metrics)) if (v === null) result.metrics[k] = NaN;
   return result;
 }
@@ -60,14 +65,41 @@ export function readCellResult(file: string): CellResult {
 /** Events a job may report; the runner itself emits the rest (cell start, done, failed). */
 const JOB_EVENT_TYPES = new Set<SweepEvent['type']>(['generator:start', 'generator:progress', 'generator:done', 'quality:warning', 'cell:progress', 'metric', 'artifact', 'warning']);
 
+/**
+ * Runs a sweep in its output folder, which it holds locked for its whole run: a second run on
+ * the same folder refuses (LockHeldError, naming the holder) or queues (`waitForLock`).
+ */
 export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise<SweepSummary> {
+  const files = sweepLayout(plan.outputDir);
+  const lock = await acquireLock(files.lock, {
+    wait: options.waitForLock,
+    what: `the output folder ${plan.outputDir}`,
+    signal: options.signal,
+    onWait: (h) => options.onLockNotice?.(`waiting for the output folder ${plan.outputDir}: ${describeHolder(h)} is running in it`),
+    onStale: (h) => options.onLockNotice?.(`took over the output folder ${plan.outputDir} from ${describeHolder(h)}, which is no longer running`),
+  });
+  try {
+    return await runLocked(plan, options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(plan: ResolvedPlan, options: RunOptions): Promise<SweepSummary> {
   const files = sweepLayout(plan.outputDir);
   fs.mkdirSync(files.cellsDir, { recursive: true });
   fs.mkdirSync(files.jobsDir, { recursive: true });
-  const eventLog = fs.createWriteStream(files.events, { flags: 'a' });
+  // The event log is appended line by line; a full disk stops the log, not the sweep's accounting.
+  let logBroken: unknown;
   const emit = (e: SweepEventInput) => {
     const event = { ...e, time: Date.now() } as SweepEvent;
-    if (event.type !== 'sweep:start') eventLog.write(`${JSON.stringify(event)}\n`);
+    if (event.type !== 'sweep:start' && !logBroken) {
+      try {
+        appendLine(files.events, JSON.stringify(event));
+      } catch (err) {
+        logBroken = err;
+      }
+    }
     options.onEvent?.(event);
   };
   const signal = options.signal ?? new AbortController().signal;
@@ -76,12 +108,24 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
   const resume = options.resume ?? true;
   let executor: Executor | undefined;
   try {
-    fs.writeFileSync(files.manifest, plan.manifestText);
+    writeFileAtomic(files.manifest, plan.manifestText);
     writeJsonAtomically(files.plan, { ...plan, manifestText: undefined });
     const backend = options.backend ?? (await loadBackend(plan.backend));
-    const done = resume ? plan.cells.filter((c) => fs.existsSync(files.cellResult(c.id))).map((c) => c.id) : [];
+    // A result.json that does not read back (damaged after it was written) does not count as done.
+    const damagedResults: string[] = [];
+    const done = resume ? plan.cells.filter((c) => fs.existsSync(files.cellResult(c.id))).filter((c) => {
+      try {
+        readCellResult(files.cellResult(c.id));
+        return true;
+      } catch (err) {
+        if (!isDamagedFileError(err)) throw err;
+        damagedResults.push(err.message);
+        return false;
+      }
+    }).map((c) => c.id) : [];
     emit({ type: 'sweep:start', plan, backend: { ...backend.decision, backendName: backend.backendName, tensorflowVersion: backend.tensorflowVersion }, resumed: done });
     if (backend.decision.warning) emit({ type: 'warning', scope: { kind: 'sweep' }, message: backend.decision.warning });
+    for (const message of damagedResults) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `${message}; the cell runs again` });
 
     // Plugins load here first, so a missing one fails the sweep before any job starts.
     const manifestDir = path.dirname(plan.manifestFile);
@@ -90,10 +134,11 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, options.pluginAliases);
 
     const { data, realPool, testIds } = await loadSweepData(plan, options.cacheDir);
+    if (data.cacheRebuilt) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `damaged cache entry: ${data.cacheRebuilt}` });
     writeJsonAtomically(files.dataReport, data.report);
     const duplicates = await duplicateGroupsPng(data.set, data.report.groups.largest);
     if (duplicates) {
-      fs.writeFileSync(files.duplicateGroups, duplicates);
+      writeFileAtomic(files.duplicateGroups, duplicates);
       emit({ type: 'artifact', scope: { kind: 'sweep' }, path: files.duplicateGroups, description: 'largest near-duplicate groups' });
     }
     for (const group of data.report.groups.crossClass?.slice(0, 10) ?? []) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `near-duplicate images in different classes (a possible label conflict): ${group.join(', ')}` });
@@ -104,7 +149,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     // Real samples per class, to set beside the generator's sample grids in the report.
     for (const [c, indices] of indicesByClass(realPool).entries()) {
       const file = files.realSamples(realPool.classNames[c]);
-      fs.writeFileSync(file, await imageGridPng(subset(realPool, indices.slice(0, 32)), 32, 8));
+      writeFileAtomic(file, await imageGridPng(subset(realPool, indices.slice(0, 32)), 32, 8));
       emit({ type: 'artifact', scope: { kind: 'sweep' }, path: file, description: `real ${realPool.classNames[c]} samples` });
     }
 
@@ -145,6 +190,7 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     });
     mergeFrechet(plan, results);
     writeResultsCsv(files.results, plan, results);
+    if (logBroken && !outcome.error) throw logBroken;
     if (outcome.interrupted || signal.aborted) {
       emit({ type: 'sweep:done', status: 'interrupted', results, outputDir: plan.outputDir });
       return { status: 'interrupted', results, failed, outputDir: plan.outputDir };
@@ -158,16 +204,21 @@ export async function runSweep(plan: ResolvedPlan, options: RunOptions): Promise
     emit({ type: 'sweep:done', status, results, outputDir: plan.outputDir, error });
     return { status, results, failed, outputDir: plan.outputDir, error };
   } catch (err) {
-    writeResultsCsv(files.results, plan, results);
+    try {
+      writeResultsCsv(files.results, plan, results);
+    } catch (csvErr) {
+      if (!isNoSpaceError(csvErr)) throw csvErr;
+    }
     const interrupted = err instanceof JobInterrupted || signal.aborted;
+    const noSpace = isNoSpaceError(err);
     const status = interrupted ? 'interrupted' : 'failed';
-    const error = interrupted ? undefined : (err as Error).message;
+    // No room to write: one line saying where; the finished cells are kept for the rerun.
+    const error = interrupted ? undefined : noSpace ? describeNoSpace(err) : (err as Error).message;
     emit({ type: 'sweep:done', status, results, outputDir: plan.outputDir, error });
-    if (interrupted || err instanceof ExecutorUnavailableError) return { status, results, failed, outputDir: plan.outputDir, error };
+    if (interrupted || noSpace || err instanceof ExecutorUnavailableError) return { status, results, failed, outputDir: plan.outputDir, error };
     throw err;
   } finally {
     await executor?.close();
-    await new Promise<void>((resolve) => eventLog.end(resolve));
   }
 }
 
@@ -240,6 +291,13 @@ async function schedule(plan: ResolvedPlan, jobs: JobDescription[], executor: Ex
       }
       if (outcome.status === 'interrupted' || stopAll.signal.aborted) {
         if (hooks.signal.aborted) interrupted = true;
+        state.set(job.id, 'failed');
+        return;
+      }
+      // A full disk fails every job the same way: stop the sweep instead of retrying.
+      if (isNoSpaceMessage(outcome.error)) {
+        fatal ??= `no space left on device while a job wrote into ${plan.outputDir} or the cache: ${outcome.error.split('\n')[0]}; free space and run the same command again (finished cells are kept)`;
+        stopAll.abort();
         state.set(job.id, 'failed');
         return;
       }
@@ -320,6 +378,5 @@ function writeResultsCsv(file: string, plan: ResolvedPlan, results: CellResult[]
     r.cell.id, r.cell.ratio, r.cell.seed, r.cell.realPerClass, r.cell.syntheticPerClass, r.cell.generatorEpoch ?? '', averaging(plan),
     ...CSV_METRICS.flatMap((m) => [r.metrics[m], r.metrics[`${m}_ci_low`], r.metrics[`${m}_ci_high`]].map((v) => (v === undefined || Number.isNaN(v) ? '' : Number(v).toFixed(6)))),
   ].join(','));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${header.join(',')}\n${rows.map((r) => `${r}\n`).join('')}`);
+  writeFileAtomic(file, `${header.join(',')}\n${rows.map((r) => `${r}\n`).join('')}`);
 }

@@ -2,6 +2,7 @@
  * Loading a dataset: list → decode by content → preprocess → hash → group, cached on disk by
  * the files' content hashes and the preprocessing options.
  */
+import { DamagedFileError, isDamagedFileError, readJsonFile, readSealed, writeJsonAtomic, writeSealed, type FileSeal } from './durable.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,6 +56,8 @@ export interface LoadedDataset {
   report: DataReport;
   /** True when the preprocessed tensors came from the on-disk cache. */
   cached: boolean;
+  /** A cached copy was damaged and rebuilt from the files: which file, and how. */
+  cacheRebuilt?: string;
 }
 
 export interface LoadOptions {
@@ -95,13 +98,16 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: nu
 
 interface CacheMeta {
   version: typeof CACHE_VERSION;
+  /** Size and SHA-256 of the `.f32` file: a cached copy that does not match is rebuilt. */
+  images: FileSeal;
   labels: number[];
   ids: string[];
   groups: number[];
   report: DataReport;
 }
 
-const CACHE_VERSION = 2;
+// 3: the tensors' seal is recorded and checked.
+const CACHE_VERSION = 3;
 
 export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<LoadedDataset> {
   const classNames = spec.classes.map((c) => c.name);
@@ -126,12 +132,23 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
   const fingerprint = sha256(files.map((f) => `${spec.classes[f.label].name}\t${f.file}\t${f.hash}`).join('\n'));
   const key = sha256(JSON.stringify({ v: CACHE_VERSION, fingerprint, preprocess, guard: spec.leakageGuard, strict: spec.strict }));
   const cacheBase = options.cacheDir ? path.join(options.cacheDir, `data-${key.slice(0, 24)}`) : undefined;
-  if (cacheBase && fs.existsSync(`${cacheBase}.json`) && fs.existsSync(`${cacheBase}.f32`)) {
-    const meta = JSON.parse(fs.readFileSync(`${cacheBase}.json`, 'utf8')) as CacheMeta;
-    const raw = fs.readFileSync(`${cacheBase}.f32`);
-    const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-    const set: ImageSet = { images, labels: Int32Array.from(meta.labels), count: meta.labels.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids: meta.ids };
-    return { set, groups: Int32Array.from(meta.groups), fingerprint, report: meta.report, cached: true };
+  let cacheRebuilt: string | undefined;
+  // The index (.json) is written after the tensors: without it the entry was never completed.
+  if (cacheBase && fs.existsSync(`${cacheBase}.json`)) {
+    try {
+      const meta = readJsonFile<CacheMeta>(`${cacheBase}.json`);
+      if (meta.version !== CACHE_VERSION || !meta.images) throw new DamagedFileError(`${cacheBase}.json`, 'no seal of its tensors');
+      const raw = readSealed(`${cacheBase}.f32`, meta.images);
+      const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+      const set: ImageSet = { images, labels: Int32Array.from(meta.labels), count: meta.labels.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids: meta.ids };
+      if (images.length !== set.count * spec.imageSize * spec.imageSize * spec.channels) throw new DamagedFileError(`${cacheBase}.f32`, `${images.length} values for ${set.count} images`);
+      return { set, groups: Int32Array.from(meta.groups), fingerprint, report: meta.report, cached: true };
+    } catch (err) {
+      if (!isDamagedFileError(err)) throw err;
+      cacheRebuilt = `${err.message}; the preprocessed dataset is rebuilt from the image files`;
+      fs.rmSync(`${cacheBase}.json`, { force: true });
+      fs.rmSync(`${cacheBase}.f32`, { force: true });
+    }
   }
 
   const failures: (SkippedFile & { index: number })[] = [];
@@ -174,13 +191,11 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
   const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: [...skipped].sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids, labels), leakageGuard: spec.leakageGuard };
   const set: ImageSet = { images, labels, count: kept.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids };
   if (cacheBase) {
-    fs.mkdirSync(path.dirname(cacheBase), { recursive: true });
-    fs.writeFileSync(`${cacheBase}.f32.tmp`, Buffer.from(images.buffer, images.byteOffset, images.byteLength));
-    fs.renameSync(`${cacheBase}.f32.tmp`, `${cacheBase}.f32`);
-    const meta: CacheMeta = { version: CACHE_VERSION, labels: [...labels], ids, groups: [...groups], report };
-    fs.writeFileSync(`${cacheBase}.json`, JSON.stringify(meta));
+    const seal = writeSealed(`${cacheBase}.f32`, new Uint8Array(images.buffer, images.byteOffset, images.byteLength));
+    const meta: CacheMeta = { version: CACHE_VERSION, images: seal, labels: [...labels], ids, groups: [...groups], report };
+    writeJsonAtomic(`${cacheBase}.json`, meta);
   }
-  return { set, groups, fingerprint, report, cached: false };
+  return { set, groups, fingerprint, report, cached: false, ...(cacheRebuilt ? { cacheRebuilt } : {}) };
 }
 
 function summariseGroups(groups: Int32Array, ids: string[], labels: ArrayLike<number>): DataReport['groups'] {

@@ -6,3 +6,4 @@ export * from './groups.js';
 export * from './split.js';
 export * from './dataset.js';
 export * from './grid.js';
+export * from './durable.js';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { packageVersion, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { packageVersion, readJsonFile, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { Compiler, optimizerHooks } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
@@ -134,9 +134,8 @@ export async function saveCheckpoint(dir: string, gan: GanPair, state: object): 
     // The iteration count and Adam's accumulators are copies; the rest are the live moments.
     ownedByOptimizerState(weights).forEach((t) => t.dispose());
   }
-  fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
   // state.json is written last: a checkpoint without it is incomplete and ignored.
-  fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
+  writeJsonAtomic(path.join(dir, 'state.json'), state);
 }
 
 export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withOptimisers = true): Promise<S> {
@@ -155,7 +154,7 @@ export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withO
       tf.dispose(saved.map((s) => s.tensor));
     }
   }
-  return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as S;
+  return readJsonFile<S>(path.join(dir, 'state.json'));
 }
 
 interface TrainState {

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { packageVersion, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { packageVersion, readJsonFile, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 import { Compiler, optimizerHooks, type CompiledStep } from '@synthmix/compile';
@@ -218,8 +218,8 @@ async function saveCheckpoint(dir: string, model: Model, state: object): Promise
   const opt = await optimizerState(model.optimizer);
   await saveTensors(path.join(dir, 'adam'), opt);
   ownedByOptimizerState(opt).forEach((t) => t.dispose());
-  fs.writeFileSync(path.join(dir, 'state.json.tmp'), JSON.stringify(state));
-  fs.renameSync(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
+  // state.json is written last: a checkpoint without it is incomplete and ignored.
+  writeJsonAtomic(path.join(dir, 'state.json'), state);
 }
 
 function restore(tf: TF, target: Map<string, ReturnType<TF['variable']>>, file: string): void {
@@ -234,7 +234,7 @@ async function loadCheckpoint<S>(tf: TF, dir: string, model: Model): Promise<S> 
   const opt = loadTensors(tf, path.join(dir, 'adam'));
   await restoreOptimizerState(model.optimizer, opt);
   tf.dispose(opt.map((o) => o.tensor));
-  return JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as S;
+  return readJsonFile<S>(path.join(dir, 'state.json'));
 }
 
 

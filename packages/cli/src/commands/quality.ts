@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  cacheLayout, classQuality, frechetInFeatures, generatorKey, loadBackend, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
+  cacheLayout, classQuality, frechetInFeatures, generatorKey, isDamagedFileError, loadBackend, readCellResult, readGeneratorPool, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
   type ClassQuality, type ImageSet,
 } from '@synthmix/core';
-import { indicesByClass, subset } from '@synthmix/data';
+import { indicesByClass, subset, verifyFolder } from '@synthmix/data';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
 
@@ -62,10 +62,14 @@ export const quality: Command = {
     const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, project.config.plugins);
     const key = generatorKey(plan, generator, sweep.data.fingerprint, (sweep.realPool.ids ?? []).map(String), seed);
     const poolFile = cacheLayout(project.cacheDir).pool(key, plan.syntheticPerClass);
-    if (fs.existsSync(poolFile) && fs.existsSync(`${poolFile}.json`)) {
-      const meta = JSON.parse(fs.readFileSync(`${poolFile}.json`, 'utf8'));
-      const raw = fs.readFileSync(poolFile);
-      const pool: ImageSet = { ...meta, images: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), labels: Int32Array.from(meta.labels) };
+    let pool: ImageSet | undefined;
+    try {
+      pool = readGeneratorPool(plan, generator, sweep, seed, project.cacheDir);
+    } catch (err) {
+      if (!isDamagedFileError(err)) throw err;
+      throw new UserError(`${err.message}: the sweep's synthetic pool is damaged; run the sweep again to rebuild it`);
+    }
+    if (pool) {
       const by = indicesByClass(pool);
       for (const name of classNames) sources.push({ label: `${generator.name} (this sweep, seed ${seed})`, className: name, images: subset(pool, by[classNames.indexOf(name)]) });
     }
@@ -85,6 +89,16 @@ export const quality: Command = {
     const baseline = plan.cells.find((c) => c.seed === seed && c.ratio === 0);
     const classifier = await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, project.config.plugins);
     const modelDir = baseline && sweepLayout(dir).cellModel(baseline.id);
+    // A model whose files no longer match the seals its cell recorded is not reloaded.
+    const baselineResult = baseline && fs.existsSync(sweepLayout(dir).cellResult(baseline.id)) ? readCellResult(sweepLayout(dir).cellResult(baseline.id)) : undefined;
+    if (modelDir && baselineResult?.modelSeals) {
+      try {
+        verifyFolder(modelDir, baselineResult.modelSeals);
+      } catch (err) {
+        if (!isDamagedFileError(err)) throw err;
+        throw new UserError(`cannot reload the 100:0 classifier: ${err.message}; run the sweep with --fresh to train it again`);
+      }
+    }
     const model = modelDir && fs.existsSync(modelDir) && classifier.load ? await classifier.load(modelDir, classNames.length, backend.tf).catch((err: Error) => {
       throw new UserError(`cannot reload the 100:0 classifier from ${modelDir}: ${err.message}`);
     }) : undefined;
