@@ -1,5 +1,5 @@
 /** The synthmix command line: dispatch, help, exit codes. Commands live in ./commands. */
-import { formatDiagnostic, ManifestError, UserError } from '@synthmix/core';
+import { describeNoSpace, formatDiagnostic, isNoSpaceError, ManifestError, UserError } from '@synthmix/core';
 import { DatasetError } from '@synthmix/data';
 import { EXIT, helpText, parseCommand, UsageError, type Command, type IO } from './command.js';
 import { dataInspect } from './commands/data.js';
@@ -88,6 +88,11 @@ export async function main(argv: string[], io: IO = defaultIO()): Promise<number
     if (err instanceof ManifestError) {
       io.stderr.write(`${err.diagnostics.map(formatDiagnostic).join('\n')}\n`);
       return EXIT.usage;
+    }
+    if (isNoSpaceError(err)) {
+      // A full disk is the machine's state, not a bug: one line, which folder, no trace.
+      io.stderr.write(`synthmix ${cmd.name}: ${describeNoSpace(err)}\n${debug ? `${(err as Error).stack}\n` : ''}`);
+      return EXIT.failed;
     }
     if (err instanceof UserError || err instanceof DatasetError) {
       io.stderr.write(`synthmix ${cmd.name}: ${err.message}\n${debug ? `${err.stack}\n` : ''}`);

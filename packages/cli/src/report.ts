@@ -5,6 +5,7 @@
  * rendered to PNG with sharp.
  */
 import fs from 'node:fs';
+import { writeFileAtomic } from '@synthmix/data';
 import path from 'node:path';
 import sharp from 'sharp';
 import { isLossMetric, loadPlugin, readSeedQuality, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
@@ -241,7 +242,7 @@ function readEvents(outputDir: string): LoggedEvent[] {
 }
 
 async function svgToFiles(svg: string, base: string): Promise<string> {
-  fs.writeFileSync(`${base}.svg`, svg);
+  writeFileAtomic(`${base}.svg`, svg);
   await sharp(Buffer.from(svg), { density: 144 }).png().toFile(`${base}.png`);
   return `${base}.png`;
 }
@@ -311,7 +312,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     confusion: confusionSvg(firstSeed.map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
   };
   for (const [name, svg] of Object.entries(svgs)) {
-    fs.writeFileSync(path.join(dir, `${name}.svg`), svg);
+    writeFileAtomic(path.join(dir, `${name}.svg`), svg);
     await sharp(Buffer.from(svg), { density: 144 }).png().toFile(path.join(dir, `${name}.png`));
   }
   // Generator losses per seed (the metrics the plugin declares as losses), and the last sample
@@ -399,9 +400,9 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const epochQualityTable = epochQuality.length ? ['| seed | generator epoch | patch distance to real (× floor), per class |', '|---:|---:|---|', ...epochQuality].join('\n') : '';
   const epochMd = epochFigure ? `\n## Generator epochs\n\nThe same cells with the generator as it was after ${plan.generator.checkpoints!.join(', ')}${finalEpoch ? ` and ${finalEpoch}` : ''} epochs (one training run, its snapshots).\n\n![generator epochs](generator-epochs.png)\n\n${epochQualityTable}\n` : '';
   const md = `# ${plan.name}\n\n${banner}${plan.description}\n\n${whatRan}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${[qualityTable, ...qualityNotes].join('\n\n')}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
-  fs.writeFileSync(path.join(dir, 'results.md'), md);
-  fs.writeFileSync(path.join(dir, 'results.csv'), csv(rows));
-  fs.writeFileSync(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
+  writeFileAtomic(path.join(dir, 'results.md'), md);
+  writeFileAtomic(path.join(dir, 'results.csv'), csv(rows));
+  writeFileAtomic(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}<p>${esc(plan.description)}</p><p>${esc(whatRan)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
 ${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
@@ -410,7 +411,7 @@ ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
 </body></html>\n`;
   const htmlFile = layout.reportHtml;
-  fs.writeFileSync(htmlFile, html);
+  writeFileAtomic(htmlFile, html);
   return htmlFile;
 }
 
@@ -467,9 +468,9 @@ export async function writeComparison(dir: string, title: string, sweeps: SweepF
   }));
   const qualityTable = ['| sweep | seed | class | patch distance to real (× floor; ⚠ above ' + SWD_RATIO_WARNING + ') | SSIM to nearest real | diversity synthetic / real | Fréchet distance (real-only classifier) |', '|---|---:|---|---:|---:|---:|---:|', ...quality].join('\n');
   const md = `# ${title}\n\n${sweeps.map((sw) => `- **${sw.label}**: ${sw.plan.generator.plugin} → ${sw.outputDir}`).join('\n')}\n\n${side}\n\n![accuracy](compare-accuracy.png)\n\n![AUC](compare-auc.png)\n\n## Synthetic images\n\n${qualityTable}\n`;
-  fs.writeFileSync(path.join(dir, 'comparison.md'), md);
+  writeFileAtomic(path.join(dir, 'comparison.md'), md);
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body><h1>${esc(title)}</h1>${htmlTable(side)}${figures.accuracy}${figures.auc}${figures.f1}<h2>Synthetic images</h2>${htmlTable(qualityTable)}</body></html>\n`;
   const file = path.join(dir, 'comparison.html');
-  fs.writeFileSync(file, html);
+  writeFileAtomic(file, html);
   return file;
 }

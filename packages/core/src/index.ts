@@ -13,5 +13,6 @@ export type * from './tracker.js';
 export * from './executors/index.js';
 export { cellJobId, classQuality, readGeneratorPool, frechetInFeatures, generatorJobId, loadSweepData, measuredOnFewerThanCalibrated, planJobs, qualityVerdict, readSeedQuality, SWD_RATIO_WARNING, SWD_SAMPLE, readJobDescription, readPlan, runJob, JobInterrupted, SweepFolderNotVisibleError, type JobDescription, type QualityVerdict, type SeedQuality } from './jobs.js';
 export * from './execution.js';
-export { createRng, deriveSeed, DamagedFileError, isDamagedFileError, isNoSpaceError, normalArray, readJsonFile, shuffled, writeJsonAtomic } from '@synthmix/data';
+export * from './lock.js';
+export { appendLine, createRng, DamagedFileError, deriveSeed, describeNoSpace, isDamagedFileError, isNoSpaceError, normalArray, readJsonFile, readJsonLines, shuffled, writeFileAtomic, writeJsonAtomic } from '@synthmix/data';
 export * from './plugin-kit.js';

@@ -9,6 +9,7 @@ import { decodeImage, hammingDistance } from './decode.js';
 import { phantomDataset } from './phantom.js';
 import { splitTest } from './split.js';
 import { groupMembers } from './groups.js';
+import { damageFile, DAMAGES } from './damage.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-data-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -95,6 +96,22 @@ describe('folder datasets with real-world oddities', () => {
     const other = await loadDataset(spec(root, { imageSize: 8 }), { cacheDir });
     expect(other.cached).toBe(false);
     expect(other.fingerprint).toBe(cold.fingerprint);
+  });
+
+  it.each(DAMAGES)('rebuilds a cached copy that was damaged (%s), saying which file, never loading it', async (how) => {
+    const cacheDir = path.join(tmp, `cache-${how}`);
+    const cold = await loadDataset(spec(root), { cacheDir });
+    const tensors = fs.readdirSync(cacheDir).find((f) => f.endsWith('.f32'))!;
+    damageFile(path.join(cacheDir, tensors), how);
+    const again = await loadDataset(spec(root), { cacheDir });
+    expect(again.cached).toBe(false);
+    expect(again.cacheRebuilt).toMatch(new RegExp(`damaged file .*${tensors}: .*; the preprocessed dataset is rebuilt from the image files`));
+    expect(again.set.images).toEqual(cold.set.images);
+    // The rebuilt copy is whole again.
+    expect((await loadDataset(spec(root), { cacheDir })).cached).toBe(true);
+    // A torn index counts as damage too.
+    damageFile(path.join(cacheDir, tensors.replace(/\.f32$/, '.json')), 'truncate');
+    expect((await loadDataset(spec(root), { cacheDir })).cacheRebuilt).toMatch(/not valid JSON/);
   });
 
   it('makes grey and RGBA images three channels, or one when asked', async () => {

@@ -7,3 +7,4 @@ export * from './split.js';
 export * from './dataset.js';
 export * from './grid.js';
 export * from './durable.js';
+export * from './damage.js';

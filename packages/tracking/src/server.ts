@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { writeJsonAtomic } from '@synthmix/core';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -114,7 +115,7 @@ export async function startMlflowServer(options: StartOptions): Promise<StartedS
   const info: ServerInfo = { url, pid: child.pid!, port, storeDir: options.storeDir, startedAt: new Date().toISOString() };
   if (options.detached) {
     child.unref();
-    fs.writeFileSync(path.join(options.storeDir, 'server.json'), JSON.stringify(info, null, 2));
+    writeJsonAtomic(path.join(options.storeDir, 'server.json'), info, 2);
   }
   return {
     ...info,

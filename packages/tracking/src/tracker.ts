@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sweepLayout, type CellResult, type RefusedRecord, type ResolvedPlan, type SweepEvent, type SweepTracker } from '@synthmix/core';
+import { appendLine, isDamagedFileError, readJsonFile, readJsonLines, sweepLayout, writeJsonAtomic, type CellResult, type RefusedRecord, type ResolvedPlan, type SweepEvent, type SweepTracker } from '@synthmix/core';
 import { MlflowClient, MlflowHttpError, MlflowUnreachableError, sanitizeKey, type Metric, type Param, type RunInfo, type RunStatus, type Tag } from './client.js';
 
 export const SYNTHMIX_VERSION = '0.1.0';
@@ -95,12 +95,20 @@ export class MlflowTracker implements SweepTracker {
   /** Refused calls of this session. */
   readonly refused: RefusedCall[] = [];
   private repaired = false;
+  private spoolBroken = false;
 
   constructor(private readonly options: TrackerOptions) {
     this.paths = spoolPaths(options.outputDir);
     fs.mkdirSync(this.paths.dir, { recursive: true });
     this.serverKey = `${options.client?.baseUrl ?? 'spool-only'} ${options.experimentName}`;
-    const saved = fs.existsSync(this.paths.state) ? (JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as Partial<SpoolStateFile>) : undefined;
+    let saved: Partial<SpoolStateFile> | undefined;
+    try {
+      saved = fs.existsSync(this.paths.state) ? readJsonFile<Partial<SpoolStateFile>>(this.paths.state) : undefined;
+    } catch (err) {
+      // A damaged state only costs a replay: runs are found again by their run key.
+      if (!isDamagedFileError(err)) throw err;
+      options.onNotice?.(`${err.message}; replaying the whole spool (runs are found again by their key)`);
+    }
     // A state file of an older synthmix kept run ids without their server: start afresh; runs
     // already on the server are found again by their run key.
     this.stateFile = saved?.version === 2 && saved.servers ? (saved as SpoolStateFile) : { version: 2, servers: {} };
@@ -117,7 +125,8 @@ export class MlflowTracker implements SweepTracker {
   }
 
   private readSpool(): SpoolOp[] {
-    return fs.existsSync(this.paths.ops) ? fs.readFileSync(this.paths.ops, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolOp) : [];
+    // A last line torn by a crash or a full disk is dropped: its event is replayed from the run itself.
+    return readJsonLines<SpoolOp>(this.paths.ops);
   }
 
   /**
@@ -157,7 +166,13 @@ export class MlflowTracker implements SweepTracker {
     if (op.op === 'end-run') this.open.delete(op.key);
     const full = { ...op, seq: this.nextSeq++ } as SpoolOp;
     // NaN (an undefined metric) must survive the trip through JSON.
-    fs.appendFileSync(this.paths.ops, `${JSON.stringify(full, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))}\n`);
+    try {
+      appendLine(this.paths.ops, JSON.stringify(full, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)));
+    } catch (err) {
+      // A full disk must not stop training: the call still goes to the server from memory.
+      if (!this.spoolBroken) this.options.onNotice?.(`cannot write the MLflow spool ${this.paths.ops} (${(err as Error).message}); calls from here on are sent but not spooled`);
+      this.spoolBroken = true;
+    }
     this.queue.push(full);
     this.kick();
   }
@@ -172,8 +187,13 @@ export class MlflowTracker implements SweepTracker {
 
   private saveState(): void {
     this.stateFile.servers[this.serverKey] = this.state;
-    fs.writeFileSync(`${this.paths.state}.tmp`, JSON.stringify(this.stateFile, null, 1));
-    fs.renameSync(`${this.paths.state}.tmp`, this.paths.state);
+    try {
+      writeJsonAtomic(this.paths.state, this.stateFile, 1);
+    } catch (err) {
+      // Without the state a later session replays more, and replays are idempotent: nothing is lost.
+      if (!this.spoolBroken) this.options.onNotice?.(`cannot write ${this.paths.state}: ${(err as Error).message}`);
+      this.spoolBroken = true;
+    }
   }
 
   private async work(): Promise<void> {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { duplicateGroupsPng, imageGridPng, loadDataset, subset } from '@synthmix/data';
+import { duplicateGroupsPng, imageGridPng, loadDataset, subset, writeFileAtomic } from '@synthmix/data';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
 
@@ -34,17 +34,17 @@ export const dataInspect: Command = {
     for (const [c, name] of folders.entries()) {
       const idx = Array.from(d.set.labels).flatMap((l, i) => (l === c ? [i] : [])).slice(0, 32);
       grids[name] = path.join(out, `samples-${name}.png`);
-      fs.writeFileSync(grids[name], await imageGridPng(subset(d.set, idx), idx.length, 8));
+      writeFileAtomic(grids[name], await imageGridPng(subset(d.set, idx), idx.length, 8));
     }
     // A few near-duplicate groups side by side, so the threshold can be judged by eye.
     const groups = d.report.groups.largest;
     const duplicates = await duplicateGroupsPng(d.set, groups);
     if (duplicates) {
       grids.duplicates = path.join(out, 'duplicate-groups.png');
-      fs.writeFileSync(grids.duplicates, duplicates);
+      writeFileAtomic(grids.duplicates, duplicates);
     }
     const report = { ...d.report, grids };
-    fs.writeFileSync(path.join(out, 'data-report.json'), JSON.stringify(report, null, 2));
+    writeFileAtomic(path.join(out, 'data-report.json'), JSON.stringify(report, null, 2));
     if (options.json) {
       io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return EXIT.ok;

@@ -4,7 +4,7 @@ import {
   cacheLayout, classQuality, frechetInFeatures, generatorKey, isDamagedFileError, loadBackend, readCellResult, readGeneratorPool, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
   type ClassQuality, type ImageSet,
 } from '@synthmix/core';
-import { indicesByClass, subset, verifyFolder } from '@synthmix/data';
+import { indicesByClass, subset, verifyFolder, writeFileAtomic } from '@synthmix/data';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
 
@@ -20,8 +20,8 @@ function readRaw(file: string, className: string, classNames: string[]): ImageSe
 }
 
 function writeRaw(file: string, set: ImageSet): void {
-  fs.writeFileSync(file, Buffer.from(set.images.buffer, set.images.byteOffset, set.images.byteLength));
-  fs.writeFileSync(`${file}.json`, JSON.stringify({ count: set.count, height: set.height, width: set.width, channels: set.channels }));
+  writeFileAtomic(file, Buffer.from(set.images.buffer, set.images.byteOffset, set.images.byteLength));
+  writeFileAtomic(`${file}.json`, JSON.stringify({ count: set.count, height: set.height, width: set.width, channels: set.channels }));
 }
 
 export const quality: Command = {

@@ -89,6 +89,7 @@ export const run: Command = {
     'ray-address': { type: 'string', valueName: 'url', description: 'Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)' },
     compile: { type: 'string', valueName: 'mode', description: 'Training steps as TensorFlow graphs: auto, on or off (overrides the manifest)' },
     xla: { type: 'boolean', description: 'XLA auto-clustering inside compiled steps (opt-in)' },
+    wait: { type: 'boolean', description: 'If another run holds the output folder, wait for it instead of refusing' },
   },
   details: [
     'Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error,',
@@ -175,6 +176,8 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
       pluginAliases: project.config.plugins,
       workerCommand: workerCommand(),
       workerEnv: io.env,
+      waitForLock: options.wait === true,
+      onLockNotice: (message) => io.stderr.write(`${message}\n`),
       onEvent: (e) => {
         hub.emit(e);
         write(e);

@@ -4,7 +4,7 @@ import { ensureEmbeddedServer, MlflowClient, MlflowTracker, optionsFromEnv, spoo
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
 import { refusedSummary, trackingUri } from '../tracking.js';
-import { sweepLayout, type ResolvedPlan } from '@synthmix/core';
+import { acquireLock, describeHolder, sweepLayout, type ResolvedPlan } from '@synthmix/core';
 
 export const sync: Command = {
   name: 'sync',
@@ -21,14 +21,20 @@ export const sync: Command = {
     const plan = fs.existsSync(planFile) ? (JSON.parse(fs.readFileSync(planFile, 'utf8')) as ResolvedPlan) : undefined;
     const uri = trackingUri(plan, project, io.env, options['tracking-uri'] as string | undefined) ?? (await ensureEmbeddedServer(project.root, project.mlflowDir)).url;
     const experimentName = io.env.MLFLOW_EXPERIMENT_NAME ?? plan?.tracking.experiment ?? path.basename(dir);
-    const tracker = new MlflowTracker({ client: new MlflowClient({ ...optionsFromEnv(io.env, uri)!, maxRetries: 2 }), outputDir: dir, experimentName, onNotice: (n) => io.stderr.write(`${n}\n`) });
-    const before = tracker.pending;
-    const left = await tracker.flush(120_000);
-    io.stdout.write(`replayed ${before - left} of ${before} spooled call(s) to ${uri}${left ? `; ${left} left (server unreachable?)` : ''}\n`);
-    if (tracker.refused.length) {
-      io.stderr.write(`${refusedSummary(tracker.refused, dir)}\n`);
-      return EXIT.tracking;
+    // A run still going in this folder owns its spool; replaying beside it would race it.
+    const lock = await acquireLock(sweepLayout(dir).lock, { what: `the output folder ${dir}`, onStale: (h) => io.stderr.write(`took over the output folder ${dir} from ${describeHolder(h)}, which is no longer running\n`) });
+    try {
+      const tracker = new MlflowTracker({ client: new MlflowClient({ ...optionsFromEnv(io.env, uri)!, maxRetries: 2 }), outputDir: dir, experimentName, onNotice: (n) => io.stderr.write(`${n}\n`) });
+      const before = tracker.pending;
+      const left = await tracker.flush(120_000);
+      io.stdout.write(`replayed ${before - left} of ${before} spooled call(s) to ${uri}${left ? `; ${left} left (server unreachable?)` : ''}\n`);
+      if (tracker.refused.length) {
+        io.stderr.write(`${refusedSummary(tracker.refused, dir)}\n`);
+        return EXIT.tracking;
+      }
+      return left ? EXIT.failed : EXIT.ok;
+    } finally {
+      lock.release();
     }
-    return left ? EXIT.failed : EXIT.ok;
   },
 };

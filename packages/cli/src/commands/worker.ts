@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { appendLine, writeJsonAtomic } from '@synthmix/data';
 import os from 'node:os';
 import { JobInterrupted, readJobDescription, runJob, sweepLayout, SweepFolderNotVisibleError, type SweepEvent, type SweepEventInput } from '@synthmix/core';
 import { EXIT, UsageError, type Command } from '../command.js';
@@ -38,12 +39,16 @@ export const worker: Command = {
     const stop = () => controller.abort();
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
-    const writeOutcome = (outcome: unknown) => {
-      fs.writeFileSync(`${outcomeFile}.tmp`, JSON.stringify(outcome));
-      fs.renameSync(`${outcomeFile}.tmp`, outcomeFile);
+    // Written atomically; when even that fails (a full disk), the sweep reads the reason from this worker's log.
+    const writeOutcome = (outcome: { status: string; error?: string }) => {
+      try {
+        writeJsonAtomic(outcomeFile, outcome);
+      } catch (err) {
+        io.stderr.write(`synthmix worker: cannot write the outcome of job ${job.id} (${outcome.error ?? outcome.status}): ${(err as Error).message}\n`);
+      }
     };
     // Appended synchronously, line by line, so the sweep's process never reads half an event.
-    const emit = (e: SweepEventInput) => fs.appendFileSync(eventsFile, `${JSON.stringify({ ...e, time: Date.now() } as SweepEvent, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+    const emit = (e: SweepEventInput) => appendLine(eventsFile, JSON.stringify({ ...e, time: Date.now() } as SweepEvent, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
     io.stderr.write(`synthmix worker: job ${job.id}, attempt ${attempt}, on ${os.hostname()} (pid ${process.pid})\n`);
     try {
       await runJob(job, { emit, signal: controller.signal });

@@ -102,7 +102,16 @@ export function followJsonLines(file: string, onValue: (value: unknown) => void,
       offset = size;
       const lines = (rest + buffer.toString('utf8')).split('\n');
       rest = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) onValue(JSON.parse(line));
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch {
+          continue; // a line torn when its writer died (appendLine closes it off): not an event
+        }
+        onValue(value);
+      }
     } finally {
       fs.closeSync(fd);
     }
