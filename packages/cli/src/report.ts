@@ -243,7 +243,7 @@ function readEvents(outputDir: string): LoggedEvent[] {
 
 async function svgToFiles(svg: string, base: string): Promise<string> {
   writeFileAtomic(`${base}.svg`, svg);
-  await sharp(Buffer.from(svg), { density: 144 }).png().toFile(`${base}.png`);
+  writeFileAtomic(`${base}.png`, await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer());
   return `${base}.png`;
 }
 
@@ -313,7 +313,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   };
   for (const [name, svg] of Object.entries(svgs)) {
     writeFileAtomic(path.join(dir, `${name}.svg`), svg);
-    await sharp(Buffer.from(svg), { density: 144 }).png().toFile(path.join(dir, `${name}.png`));
+    writeFileAtomic(path.join(dir, `${name}.png`), await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer());
   }
   // Generator losses per seed (the metrics the plugin declares as losses), and the last sample
   // grid of each class beside real samples.

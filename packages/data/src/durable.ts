@@ -33,7 +33,8 @@ export function isDamagedFileError(err: unknown): err is DamagedFileError {
 const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
 
 export function isNoSpaceError(err: unknown): boolean {
-  return NO_SPACE_CODES.has((err as { code?: string } | undefined)?.code ?? '');
+  // Some writers (libvips through sharp) say it only in words.
+  return NO_SPACE_CODES.has((err as { code?: string } | undefined)?.code ?? '') || (err instanceof Error && isNoSpaceMessage(err.message));
 }
 
 export function sealOf(bytes: Uint8Array): FileSeal {
@@ -161,7 +162,7 @@ export function verifyFolder(dir: string, seals: Record<string, FileSeal>): void
 /** One line for a write that found no room: which file, and what to do. */
 export function describeNoSpace(err: unknown): string {
   const e = err as { code?: string; path?: string; message?: string };
-  const where = e.path ?? /\(writing (.*)\)$/.exec(e.message ?? '')?.[1];
+  const where = e.path ?? /\(writing ([^)]*)\)/.exec(e.message ?? '')?.[1] ?? /^(\/[^:\n]+):/.exec(e.message ?? '')?.[1];
   const what = e.code === 'EROFS' ? 'read-only filesystem' : e.code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device';
   return `${what}${where ? ` writing ${where}` : ''} (${path.dirname(where ?? '.') === '.' ? 'the output or cache folder' : path.dirname(where!)}): free space there and run the same command again; finished work is kept`;
 }
