@@ -1,12 +1,14 @@
 /**
  * Faults a user meets, made for real with the built CLI: a full disk (a small tmpfs, as root), two
- * runs started at once on one output folder.
+ * runs started at once on one output folder, a flaky network in front of a real MLflow server.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MlflowClient, startMlflowServer, type StartedServer } from '@synthmix/tracking';
+import { startFlakyProxy, type FlakyProxy } from './flaky-proxy.js';
 import { runProcess } from './processes.js';
 import { writeTinySweep } from './tiny-sweep.js';
 
@@ -75,5 +77,63 @@ describe('two runs on one output folder', () => {
     expect(waited.stderr).toMatch(/waiting for the output folder .*runs\/twice: pid \d+/);
     expect(waited.stdout.match(/: done earlier acc=/g)).toHaveLength(3); // the three cells, read back, none trained again
     expect(fs.existsSync(lock)).toBe(false);
+  });
+});
+
+describe('a flaky MLflow server (a quarter of requests fail transiently)', () => {
+  let server: StartedServer;
+  let proxy: FlakyProxy;
+  beforeAll(async () => {
+    server = await startMlflowServer({ projectRoot: root, storeDir: path.join(tmp, 'mlflow-flaky') });
+    proxy = await startFlakyProxy(server.url, { failRate: 0.25, seed: 7 });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  it('logs every run, param, metric step and artifact exactly once, and exits 0', async () => {
+    const manifest = writeTinySweep({ name: 'flaky', dir: tmp, experiment: 'flaky' });
+    const r = await runProcess('node', [bin, 'run', manifest, '--no-ui'], { cwd: tmp, env: { ...env(), MLFLOW_TRACKING_URI: proxy.url }, timeout: 400_000 });
+    expect(proxy.faults['503'] + proxy.faults.reset + proxy.faults['reply-lost']).toBeGreaterThan(10);
+    expect(Object.values(proxy.faults).every((n) => n >= 2)).toBe(true);
+    expect(r.stderr).not.toMatch(/did not reach|refused/);
+    expect(r.status).toBe(0);
+
+    // Checked on the server itself, not through the proxy.
+    const client = new MlflowClient({ trackingUri: server.url });
+    const experiment = (await client.getExperimentByName('flaky'))!;
+    const all = await client.searchRuns([experiment.experiment_id], '', 1000, 'ALL');
+    const active = all.filter((x) => x.info.lifecycle_stage !== 'deleted');
+    expect(active.map((x) => x.info.run_name).sort()).toEqual(['flaky', 'generator-seed1', 'real0-synth80-seed1', 'real40-synth40-seed1', 'real80-synth0-seed1']);
+    expect(active.every((x) => x.info.status === 'FINISHED')).toBe(true);
+    // No run was made twice, even deleted.
+    expect(all).toHaveLength(5);
+
+    // Every metric point the sweep spooled is on the server once; every param; every artifact.
+    const spool = fs.readFileSync(path.join(tmp, 'runs', 'flaky', 'mlflow', 'spool.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { op: string; key: string; name?: string; metrics?: { key: string; step: number; timestamp: number; value: number | string }[]; params?: Record<string, string>; file?: string; dir?: string });
+    const keyOf = new Map(spool.filter((o) => o.op === 'start-run').map((o) => [o.key, o.name!]));
+    const byName = new Map(active.map((x) => [x.info.run_name!, x]));
+    const expected = new Map<string, string[]>();
+    for (const o of spool.filter((x) => x.op === 'log')) {
+      for (const m of o.metrics ?? []) {
+        const id = `${keyOf.get(o.key)}\t${m.key}`;
+        expected.set(id, [...(expected.get(id) ?? []), `${m.step}@${m.timestamp}=${Number(m.value)}`]);
+      }
+    }
+    for (const [id, points] of expected) {
+      const [name, key] = id.split('\t');
+      const history = await client.getMetricHistory(byName.get(name)!.info.run_id, key);
+      expect(history.map((m) => `${m.step}@${m.timestamp}=${Number(m.value)}`).sort(), id).toEqual([...points].sort());
+    }
+    for (const o of spool.filter((x) => x.op === 'start-run')) {
+      const params = Object.fromEntries((byName.get(o.name!)!.data.params ?? []).map((p) => [p.key, p.value]));
+      for (const [k, v] of Object.entries(o.params ?? {})) expect(params[k], `${o.name} ${k}`).toBe(v);
+    }
+    for (const o of spool.filter((x) => x.op === 'artifact' && fs.existsSync(x.file!) && fs.statSync(x.file!).isFile())) {
+      const run = byName.get(keyOf.get(o.key)!)!;
+      const listed = await client.listArtifacts(run.info, o.dir ?? '');
+      expect(listed.filter((f) => f.path === path.posix.join(o.dir ?? '', path.basename(o.file!))), `${keyOf.get(o.key)} ${o.file}`).toHaveLength(1);
+    }
   });
 });

@@ -48,9 +48,19 @@ export async function setupTracking(plan: ResolvedPlan, project: Project, io: IO
       return { tracker: new MlflowTracker({ outputDir: plan.outputDir, experimentName }), notes };
     }
   }
-  const client = new MlflowClient({ ...optionsFromEnv(io.env, uri)!, maxRetries: 2 });
+  const client = new MlflowClient(cliClientOptions(io.env, uri));
   const tracker = new MlflowTracker({ client, outputDir: plan.outputDir, experimentName, onNotice });
   return { tracker, url: uri, notes };
+}
+
+/**
+ * The client every command uses: the Python client's variables when set, else retries tuned for a
+ * sweep that must not stall on a flaky network — 5 retries per call, 0.25 s doubling, up to 0.25 s
+ * jitter (≈ 8 s before a call counts as failed; the tracker then keeps retrying it from the spool).
+ */
+export function cliClientOptions(env: NodeJS.ProcessEnv, uri: string) {
+  const fromEnv = optionsFromEnv(env, uri)!;
+  return { ...fromEnv, maxRetries: fromEnv.maxRetries ?? 5, backoffFactor: fromEnv.backoffFactor ?? 0.25, backoffJitter: fromEnv.backoffJitter ?? 0.25 };
 }
 
 /** What MLflow refused, where, and how to replay it: printed at the end of a run or a sync. */

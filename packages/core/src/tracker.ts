@@ -22,7 +22,7 @@ export interface SweepTracker {
   /** Attaches a file to a run after the sweep (the report to the sweep, plots to cells). */
   logArtifactAfter(scope: Scope, file: string, folder?: string): void;
   /** Waits until everything is recorded or `timeoutMs` passes; returns how many records are left. */
-  flush(timeoutMs?: number): Promise<number>;
+  flush(stallMs?: number, maxMs?: number): Promise<number>;
   /** Records refused for good in this session. */
   readonly refused: readonly RefusedRecord[];
 }

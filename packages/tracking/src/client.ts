@@ -232,8 +232,10 @@ export class MlflowClient {
         if (err instanceof MlflowHttpError && !RETRYABLE.has(err.status)) throw err;
         if (attempt >= this.maxRetries) throw err instanceof MlflowHttpError ? err : new MlflowUnreachableError(this.baseUrl, err);
         await this.sleep(this.delay(attempt, null));
-        const found = await this.searchRuns([args.experimentId], `tags.\`synthmix.request_id\` = '${requestId}'`).catch(() => undefined);
-        if (found?.[0]) return found[0].info;
+        // Created before the reply was lost? A failed look-up is not a "no": it throws, and the
+        // caller retries the whole create later rather than risk a second run.
+        const found = await this.searchRuns([args.experimentId], `tags.\`synthmix.request_id\` = '${requestId}'`);
+        if (found[0]) return found[0].info;
       }
     }
   }
@@ -246,11 +248,11 @@ export class MlflowClient {
     return (await this.request<{ run: Run }>('GET', '/api/2.0/mlflow/runs/get', undefined, { query: { run_id: runId } })).run;
   }
 
-  async searchRuns(experimentIds: string[], filter: string, maxResults = 1000): Promise<Run[]> {
+  async searchRuns(experimentIds: string[], filter: string, maxResults = 1000, view: 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL' = 'ACTIVE_ONLY'): Promise<Run[]> {
     const runs: Run[] = [];
     let pageToken: string | undefined;
     do {
-      const r = await this.request<{ runs?: Run[]; next_page_token?: string }>('POST', '/api/2.0/mlflow/runs/search', { experiment_ids: experimentIds, filter, max_results: Math.min(maxResults, 1000), page_token: pageToken, run_view_type: 'ACTIVE_ONLY' });
+      const r = await this.request<{ runs?: Run[]; next_page_token?: string }>('POST', '/api/2.0/mlflow/runs/search', { experiment_ids: experimentIds, filter, max_results: Math.min(maxResults, 1000), page_token: pageToken, run_view_type: view });
       runs.push(...(r.runs ?? []));
       pageToken = r.next_page_token;
     } while (pageToken && runs.length < maxResults);

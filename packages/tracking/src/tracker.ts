@@ -263,24 +263,27 @@ export class MlflowTracker implements SweepTracker {
         const experimentId = await this.experiment();
         // Attach to the run of an earlier attempt instead of creating a duplicate.
         const found = this.state.runs[op.key] ? [await client.getRun(this.state.runs[op.key].run_id)] : await client.searchRuns([experimentId], `tags.\`synthmix.run_key\` = '${op.key}'`);
-        let info: RunInfo | undefined = found[0]?.info;
-        if (info && op.fresh && op.key.includes(':cell:')) {
+        // A run this very op made already (its reply was lost, or a later call of the op failed) is
+        // attached to, never replaced: replaying an op must not delete what it created.
+        const ours = found.find((r) => r.data.tags?.some((t) => t.key === 'synthmix.spool_seq' && t.value === String(op.seq)));
+        let info: RunInfo | undefined = (ours ?? found[0])?.info;
+        if (!ours && info && op.fresh && op.key.includes(':cell:')) {
           // The cell runs again (a retry, --fresh): its earlier run, finished or not, is replaced.
           await client.deleteRun(info.run_id);
           info = undefined;
           this.state.complete = this.state.complete.filter((k) => k !== op.key);
         }
-        if (info?.status === 'FINISHED' && op.key !== this.sweepKeyOf(op.key)) {
+        if (!ours && info?.status === 'FINISHED' && op.key !== this.sweepKeyOf(op.key)) {
           this.state.runs[op.key] = info;
           this.state.complete.push(op.key);
           return;
         }
-        if (info && op.key.includes(':cell:')) {
+        if (!ours && info && op.key.includes(':cell:')) {
           // An interrupted cell restarts from scratch, so its half-logged run goes too.
           await client.deleteRun(info.run_id);
           info = undefined;
         }
-        const tags = { ...op.tags, 'synthmix.run_key': op.key, ...(op.parent ? { 'mlflow.parentRunId': this.state.runs[op.parent]?.run_id ?? '' } : {}) };
+        const tags = { ...op.tags, 'synthmix.run_key': op.key, 'synthmix.spool_seq': String(op.seq), ...(op.parent ? { 'mlflow.parentRunId': this.state.runs[op.parent]?.run_id ?? '' } : {}) };
         if (!info) info = await client.createRun({ experimentId, runName: op.name, tags });
         else if (info.status !== 'RUNNING') await client.updateRun(info.run_id, 'RUNNING');
         this.state.runs[op.key] = info;
@@ -463,14 +466,23 @@ export class MlflowTracker implements SweepTracker {
   }
 
   /**
-   * Waits until every call is applied, or until `timeoutMs` passes with the server down; what is
-   * left stays in the spool for `synthmix sync`. Returns the number of calls left.
+   * Waits until every call is applied: as long as calls keep being applied (a slow or flaky
+   * server), up to `maxMs`, but no longer than `stallMs` without progress (a server that is down).
+   * What is left stays in the spool for `synthmix sync`. Returns the number of calls left.
    */
-  async flush(timeoutMs = 60_000): Promise<number> {
+  async flush(stallMs = 30_000, maxMs = 10 * 60_000): Promise<number> {
     if (!this.options.client) return this.queue.length;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + maxMs;
+    let left = this.queue.length;
+    let progressAt = Date.now();
     this.kick();
-    while (this.queue.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (this.queue.length && Date.now() < deadline && Date.now() - progressAt < stallMs) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (this.queue.length < left) {
+        left = this.queue.length;
+        progressAt = Date.now();
+      }
+    }
     if (this.queue.length) this.closing = true;
     await this.working;
     return this.queue.length;

@@ -205,13 +205,13 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
     io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n${task ? `Metrics: ${describeTask(task)}.\n` : ''}\nReport: ${reportPath}\n`);
   }
   if (tracking.tracker) {
-    const left = await tracking.tracker.flush(30_000);
-    if (left) io.stderr.write(`${left} MLflow call(s) are spooled in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
+    const left = await tracking.tracker.flush();
+    // Calls that never reached the server end the run with exit 3, as refused ones do: the sweep
+    // is done, its record in MLflow is not.
+    if (left) io.stderr.write(`${left} MLflow call(s) did not reach ${tracking.url ?? 'the server'}; they are kept in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
     else if (tracking.url && !options.json && !interactive) io.stderr.write(`MLflow: ${tracking.url}\n`);
-    if (tracking.tracker.refused.length) {
-      io.stderr.write(`${refusedSummary(tracking.tracker.refused, plan.outputDir)}\n`);
-      return { summary, reportPath, refused: tracking.tracker.refused.length };
-    }
+    if (tracking.tracker.refused.length) io.stderr.write(`${refusedSummary(tracking.tracker.refused, plan.outputDir)}\n`);
+    if (left || tracking.tracker.refused.length) return { summary, reportPath, refused: tracking.tracker.refused.length + left };
   }
   return { summary, reportPath, refused: 0 };
 }

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureEmbeddedServer, MlflowClient, MlflowTracker, optionsFromEnv, spoolPaths } from '@synthmix/tracking';
+import { ensureEmbeddedServer, MlflowClient, MlflowTracker, spoolPaths } from '@synthmix/tracking';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
-import { refusedSummary, trackingUri } from '../tracking.js';
+import { cliClientOptions, refusedSummary, trackingUri } from '../tracking.js';
 import { acquireLock, describeHolder, sweepLayout, type ResolvedPlan } from '@synthmix/core';
 
 export const sync: Command = {
@@ -24,7 +24,7 @@ export const sync: Command = {
     // A run still going in this folder owns its spool; replaying beside it would race it.
     const lock = await acquireLock(sweepLayout(dir).lock, { what: `the output folder ${dir}`, onStale: (h) => io.stderr.write(`took over the output folder ${dir} from ${describeHolder(h)}, which is no longer running\n`) });
     try {
-      const tracker = new MlflowTracker({ client: new MlflowClient({ ...optionsFromEnv(io.env, uri)!, maxRetries: 2 }), outputDir: dir, experimentName, onNotice: (n) => io.stderr.write(`${n}\n`) });
+      const tracker = new MlflowTracker({ client: new MlflowClient(cliClientOptions(io.env, uri)), outputDir: dir, experimentName, onNotice: (n) => io.stderr.write(`${n}\n`) });
       const before = tracker.pending;
       const left = await tracker.flush(120_000);
       io.stdout.write(`replayed ${before - left} of ${before} spooled call(s) to ${uri}${left ? `; ${left} left (server unreachable?)` : ''}\n`);
