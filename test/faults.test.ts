@@ -137,3 +137,47 @@ describe('a flaky MLflow server (a quarter of requests fail transiently)', () =>
     }
   });
 });
+
+describe('hostile class names', () => {
+  it('validate refuses a class name that is a path, saying where and what is allowed (exit 2)', async () => {
+    const file = path.join(tmp, 'hostile.yaml');
+    fs.writeFileSync(file, fs.readFileSync(writeTinySweep({ name: 'hostile', dir: tmp }), 'utf8').replace('classes: { tumor: tumor, healthy: healthy }', 'classes: { "../../../../../../../../../tmp/x": tumor, b: "../../etc" }'));
+    const r = await synthmix('validate', file);
+    expect(r.status).toBe(2);
+    expect(ourLines(r.stderr)).toEqual([
+      expect.stringMatching(/hostile\.yaml:\d+:\d+: dataset\.classes\.\.\.\/.*\/tmp\/x: name "\.\.\/.*\/tmp\/x" is not allowed: expected letters, digits, spaces and _ \. \+ - \(up to 64 characters, starting with a letter or digit\)/),
+      expect.stringMatching(/hostile\.yaml:\d+:\d+: dataset\.classes\.b: expected a sub-folder inside the dataset folder \(no absolute path, no \.\. segment\), found "\.\.\/\.\.\/etc"/),
+    ]);
+  });
+
+  it('past the schema (a plugin, an old manifest), nothing is written outside the output folder and the cache', async () => {
+    // A deep sandbox, so that a name that climbs would land inside it, where the walk below sees it.
+    const sandbox = path.join(tmp, 'sandbox', 'a', 'b', 'c', 'd', 'e', 'f');
+    fs.mkdirSync(sandbox, { recursive: true });
+    const manifest = writeTinySweep({ name: 'names', dir: sandbox });
+    const { loadBackend, loadManifest, loadPlugin, runSweep } = await import('@synthmix/core');
+    const { writeReport } = await import('@synthmix/cli');
+    const { MlflowTracker } = await import('@synthmix/tracking');
+    const loaded = await loadManifest(manifest, { projectRoot: sandbox, overrides: [`output=${path.join(sandbox, 'out')}`], pluginSchema: async (ref, kind, dir) => (await loadPlugin(ref, kind, dir)).optionsSchema });
+    const hostile = ['../../../../escape-a', '..'];
+    const plan = { ...loaded, dataset: { ...loaded.dataset, classes: loaded.dataset.classes.map((c, i) => ({ ...c, name: hostile[i] })) } };
+    const tracker = new MlflowTracker({ outputDir: plan.outputDir, experimentName: 'names' });
+    const summary = await runSweep(plan, { cacheDir: path.join(sandbox, 'cache'), backend: await loadBackend('tensorflow'), bootstrapResamples: 20, onEvent: (e) => tracker.handle(e) });
+    expect(summary.failed).toEqual([]);
+    expect(summary.status).toBe('finished');
+    await writeReport(plan.outputDir, plan, summary.results);
+    const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const written = walk(path.join(tmp, 'sandbox'));
+    expect(written.length).toBeGreaterThan(30);
+    const outside = written.filter((f) => !f.startsWith(`${path.join(sandbox, 'out')}${path.sep}`) && !f.startsWith(`${path.join(sandbox, 'cache')}${path.sep}`) && f !== manifest);
+    expect(outside).toEqual([]);
+    // The report shows both classes' synthetic samples, under their safe names.
+    expect(fs.readdirSync(path.join(plan.outputDir, 'report')).filter((f) => f.startsWith('samples-synthetic-')).sort()).toEqual([
+      expect.stringMatching(/^samples-synthetic-_\.\.-[0-9a-f]{8}-seed1\.png$/),
+      expect.stringMatching(/^samples-synthetic-_\.\._\.\._\.\._\.\._escape-a-[0-9a-f]{8}-seed1\.png$/),
+    ]);
+    // Every artifact folder the tracker would send stays inside the run's artifacts.
+    const spool = fs.readFileSync(path.join(plan.outputDir, 'mlflow', 'spool.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { op: string; dir?: string });
+    for (const o of spool.filter((x) => x.op === 'artifact')) expect(o.dir!.split('/').every((p) => p !== '..' && p !== '.'), o.dir).toBe(true);
+  });
+});

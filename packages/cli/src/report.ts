@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { writeFileAtomic } from '@synthmix/data';
 import path from 'node:path';
 import sharp from 'sharp';
-import { isLossMetric, loadPlugin, readSeedQuality, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
+import { isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
 import { argmaxRows, delongTest, describeTask, holmAdjust, mcnemarTest, parsePredictionsCsv, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -330,11 +330,11 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const samplePairs: { className: string; seed: number; synthetic: string; real?: string }[] = [];
   for (const seed of plan.seeds) {
     for (const c of plan.dataset.classes) {
-      const folder = (logs?.sampleGrids ?? 'samples/{class}').replace('{class}', c.name);
+      const folder = (logs?.sampleGrids ?? 'samples/{class}').replace('{class}', safeFileName(c.name));
       const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === seed && e.folder === folder).map((e) => e.path!);
       const last = grids[grids.length - 1];
       if (!last || !fs.existsSync(last)) continue;
-      const copy = path.join(dir, `samples-synthetic-${c.name}-seed${seed}.png`);
+      const copy = layout.syntheticSamples(c.name, seed);
       fs.copyFileSync(last, copy);
       const real = layout.realSamples(c.name);
       samplePairs.push({ className: c.name, seed, synthetic: copy, real: fs.existsSync(real) ? real : undefined });

@@ -122,7 +122,7 @@ export interface PluginLogs {
    * Default: every metric whose name ends in `loss`.
    */
   losses?: string[];
-  /** Artifact folders holding sample grids, one per class: `samples/{class}` (the default). */
+  /** Artifact folders holding sample grids, one per class: `samples/{class}` (the default), `{class}` being `safeFileName(className)`. */
   sampleGrids?: string;
 }
 

@@ -46,6 +46,8 @@ export function sweepLayout(dir: string) {
     reportDir,
     reportHtml: path.join(reportDir, 'report.html'),
     generatorLossPlot: (seed: number) => path.join(reportDir, `gan-losses-seed${seed}.png`),
+    /** The last synthetic sample grid of a class and seed, copied beside the report. */
+    syntheticSamples: (className: string, seed: number) => path.join(reportDir, `samples-synthetic-${safeFileName(className)}-seed${seed}.png`),
   };
 }
 

@@ -247,7 +247,19 @@ function describeErrors(errors: ErrorObject[]): { path: string[]; key?: string; 
       case 'uniqueItems': item = { path: p, message: `items ${params.j} and ${params.i} are the same; each must appear once` }; break;
       case 'minProperties': item = { path: p, message: `expected at least ${params.limit} entries, found ${Object.keys(e.data as object).length}` }; break;
       case 'minLength': item = { path: p, message: 'must not be empty' }; break;
-      case 'pattern': item = { path: p, message: `expected text matching ${params.pattern}, found ${describeValue(e.data)}` }; break;
+      case 'pattern': {
+        // A property name's pattern is reported by its propertyNames error below.
+        if ((e as { propertyName?: string }).propertyName !== undefined) continue;
+        const described = (e.parentSchema as { description?: string })?.description;
+        item = { path: p, message: described ? `expected ${described}, found ${describeValue(e.data)}` : `expected text matching ${params.pattern}, found ${describeValue(e.data)}` };
+        break;
+      }
+      case 'propertyNames': {
+        const name = String(params.propertyName);
+        const rule = ((e.parentSchema as { propertyNames?: { description?: string } })?.propertyNames?.description) ?? 'a safe name';
+        item = { path: p, key: name, message: `name ${JSON.stringify(name)} is not allowed: expected ${rule}` };
+        break;
+      }
       case 'oneOf': item = { path: p, message: `expected ${describeOneOf(e.parentSchema)}, found ${describeValue(e.data)}` }; break;
       default: item = { path: p, message: `${e.message ?? 'is invalid'}` };
     }

@@ -13,9 +13,17 @@ interface SavedTensor { name: string; shape: number[]; offset: number; length: n
 /** `<file>.json`: the tensors' layout and the seal of `<file>.bin`, checked on every load. */
 interface SavedTensorsIndex { tensors: SavedTensor[]; bin: FileSeal }
 
-/** A name made safe for a file or folder (class names come from user data). */
+/**
+ * The one way a user-given name (a class, a cell) becomes part of a file, folder or MLflow artifact
+ * path: letters, digits, `.`, `_` and `-` are kept, anything else becomes `_`, a leading dot is
+ * escaped (so `.` and `..` never name a folder), and a name that had to change gets a short hash
+ * of the original so two names never share a file. The manifest schema allows only names that
+ * pass unchanged; this is the guard for everything else (plugins, data, old manifests).
+ */
 export function safeFileName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]/g, '_');
+  const kept = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_.').slice(0, 80);
+  if (kept === name && name !== '') return name;
+  return `${kept}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
 /** The folder of one class's model inside a generator's work folder. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { packageVersion, readJsonFile, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { packageVersion, readJsonFile, safeFileName, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
 import { Compiler, optimizerHooks } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
@@ -256,7 +256,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           fs.mkdirSync(path.dirname(grid), { recursive: true });
           fs.writeFileSync(grid, await imageGridPng({ images: (await samples.data()) as Float32Array, height: real.height, width: real.width, channels: real.channels }, o.samplesPerGrid, 8));
           samples.dispose();
-          ctx.artifact(grid, `${label}: samples from fixed latents at epoch ${epoch}`, `samples/${className}`);
+          ctx.artifact(grid, `${label}: samples from fixed latents at epoch ${epoch}`, `samples/${safeFileName(className)}`);
           await saveCheckpoint(ckpt, gan, state);
         }
       }

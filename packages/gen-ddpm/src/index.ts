@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
-import { packageVersion, readJsonFile, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
+import { packageVersion, readJsonFile, safeFileName, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 import { Compiler, optimizerHooks, type CompiledStep } from '@synthmix/compile';
@@ -295,7 +295,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           const file = path.join(dir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`);
           fs.mkdirSync(path.dirname(file), { recursive: true });
           fs.writeFileSync(file, grid);
-          ctx.artifact(file, `${label}: DDIM samples from fixed noise at epoch ${epoch}`, `samples/${className}`);
+          ctx.artifact(file, `${label}: DDIM samples from fixed noise at epoch ${epoch}`, `samples/${safeFileName(className)}`);
           await saveCheckpoint(ckpt, model, state);
         }
       }

@@ -336,6 +336,8 @@ export class MlflowClient {
   async logArtifact(run: RunInfo, localFile: string, artifactDir = ''): Promise<string> {
     const name = path.basename(localFile);
     const rel = [artifactDir, name].filter(Boolean).join('/');
+    // An artifact path names a place inside the run's artifacts: never above it.
+    if (rel.split('/').some((p) => p === '..' || p === '.') || rel.startsWith('/')) throw new MlflowValidationError(`artifact path "${rel}" must stay inside the run's artifacts (no "." or ".." segments)`);
     const endpoint = `/api/2.0/mlflow-artifacts/artifacts/${this.artifactBase(run)}/${rel.split('/').map(encodeURIComponent).join('/')}`;
     await this.request('PUT', endpoint, undefined, { raw: fs.readFileSync(localFile) });
     return rel;
