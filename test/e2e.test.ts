@@ -115,7 +115,7 @@ describe.skipIf(spawnSync('tmux', ['-V']).status !== 0)('stopping from the keybo
 });
 
 describe('a plugin outside the monorepo', () => {
-  it('runs in a sweep by path', () => {
+  it('runs in a sweep by path', async () => {
     const manifest = writeManifest('external', '../../test/fixtures/external-classifier/index.mjs'.replace('../../test', path.join(root, 'test')), '{ epochs: 20 }');
     const r = await runProcess('node', [bin, 'run', manifest, '--no-ui'], { cwd: tmp, env: env(), timeout: 300_000 });
     expect(r.stderr).not.toContain('failed:');
@@ -128,7 +128,7 @@ describe('a plugin outside the monorepo', () => {
 });
 
 describe('a GAN-epoch ablation', () => {
-  it('runs the synthetic cells again from the generator\'s snapshots and plots accuracy against epochs', () => {
+  it('runs the synthetic cells again from the generator\'s snapshots and plots accuracy against epochs', async () => {
     const manifest = writeManifest('epochs', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
     const r = await runProcess('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.checkpoints=[1]'], { cwd: tmp, env: env(), timeout: 300_000 });
     expect(r.stderr).not.toContain('failed:');
@@ -152,7 +152,7 @@ describe('a GAN-epoch ablation', () => {
 });
 
 describe('the diffusion generator', () => {
-  it('runs in a sweep through the same contract', () => {
+  it('runs in a sweep through the same contract', async () => {
     const manifest = writeManifest('ddpm', 'cnn-tumor', '{ epochs: 2, filters: [8, 16], denseUnits: 16 }');
     const r = await runProcess('node', [bin, 'run', manifest, '--no-ui', '--no-tracking', '--set', 'generator.plugin=ddpm', '--set', 'generator.options={epochs: 2, widths: [4, 8, 8], timeDim: 8, timesteps: 50, samplingSteps: 5, checkpointEvery: 1}'], { cwd: tmp, env: env(), timeout: 300_000 });
     expect(r.stderr).not.toContain('failed:');

@@ -73,10 +73,11 @@ Options:
   --ray-address <url>   Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)
   --compile <mode>      Training steps as TensorFlow graphs: auto, on or off (overrides the manifest)
   --xla                 XLA auto-clustering inside compiled steps (opt-in)
+  --wait                If another run holds the output folder, wait for it instead of refusing
   -h, --help            Show this help
 
 Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error,
-3 finished but MLflow refused calls (kept in the spool for synthmix sync), 130 interrupted.
+3 finished but MLflow refused or did not receive calls (kept for synthmix sync), 130 interrupted.
 Jobs (a generator per seed, a classifier per cell) run in this process by default; --executor local
 runs them in worker processes, --executor ray as Ray jobs on a cluster (its folders must be shared).
 `);

@@ -129,6 +129,36 @@ describe('a damaged cache entry is refused by name and rebuilt, never used', () 
     expect(metricsOf(summary.results)).toEqual(clean);
   });
 
+  it('a damaged checkpoint of an interrupted training: the entry is dropped and trained from the start', async () => {
+    const cache = path.join(root, 'cache-checkpoint');
+    const p = await plan('checkpoint');
+    // Stopped during training: the entry keeps its checkpoint and has no complete.json.
+    const stop = new AbortController();
+    const stopped = await runSweep(p, { cacheDir: cache, backend, bootstrapResamples: 20, signal: stop.signal, onEvent: (e) => e.type === 'generator:progress' && stop.abort() });
+    expect(stopped.status).toBe('interrupted');
+    const generators = path.join(cache, 'generators');
+    const dir = path.join(generators, fs.readdirSync(generators).find((f) => !f.endsWith('.lock'))!);
+    expect(fs.existsSync(path.join(dir, 'complete.json'))).toBe(false);
+    damageFile(path.join(dir, 'epoch.json'), 'truncate');
+    const { summary, warnings, events } = await run(p, cache);
+    expect(warnings).toContainEqual(expect.stringMatching(/^damaged cache entry: damaged file .*epoch\.json: not valid JSON.*; the generator of seed 1 is trained again$/));
+    // Trained from epoch 1, not from the torn checkpoint.
+    expect(events.filter((e) => e.type === 'generator:progress').map((e) => (e as { progress: { step: number } }).progress.step)).toEqual([1, 2]);
+    expect(summary.status).toBe('finished');
+    expect(metricsOf(summary.results)).toEqual(clean);
+  });
+
+  it('two sweeps sharing the cache train a generator entry once: the second waits, then reuses it', async () => {
+    const cache = path.join(root, 'cache-shared');
+    const [a, b] = await Promise.all([run(await plan('shared-a'), cache), run(await plan('shared-b'), cache)]);
+    expect(calls.train).toBe(1);
+    expect([a, b].map((x) => x.summary.status)).toEqual(['finished', 'finished']);
+    const starts = [a, b].map((x) => (x.events.find((e) => e.type === 'generator:start') as { cached: boolean }).cached).sort();
+    expect(starts).toEqual([false, true]);
+    expect([...a.warnings, ...b.warnings]).toContainEqual(expect.stringMatching(/^waiting for the generator cache entry [0-9a-f]+: pid \d+ on .* is training it$/));
+    expect(metricsOf(a.summary.results)).toEqual(metricsOf(b.summary.results));
+  });
+
   it('saved tensors (checkpoints, weights, snapshots) do not load when damaged', async () => {
     const file = path.join(root, 'tensors', 'weights');
     const tensor = backend.tf.tensor([1, 2, 3, 4]);

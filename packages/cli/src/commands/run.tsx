@@ -93,7 +93,7 @@ export const run: Command = {
   },
   details: [
     'Exit codes: 0 finished, 1 a cell or the sweep failed, 2 usage or manifest error,',
-    '3 finished but MLflow refused calls (kept in the spool for synthmix sync), 130 interrupted.',
+    '3 finished but MLflow refused or did not receive calls (kept for synthmix sync), 130 interrupted.',
     'Jobs (a generator per seed, a classifier per cell) run in this process by default; --executor local',
     'runs them in worker processes, --executor ray as Ray jobs on a cluster (its folders must be shared).',
   ],
@@ -208,10 +208,11 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
     const left = await tracking.tracker.flush();
     // Calls that never reached the server end the run with exit 3, as refused ones do: the sweep
     // is done, its record in MLflow is not.
-    if (left) io.stderr.write(`${left} MLflow call(s) did not reach ${tracking.url ?? 'the server'}; they are kept in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
+    if (left && tracking.url) io.stderr.write(`${left} MLflow call(s) did not reach ${tracking.url ?? 'the server'}; they are kept in ${plan.outputDir}/mlflow; replay them with: synthmix sync ${plan.outputDir}\n`);
     else if (tracking.url && !options.json && !interactive) io.stderr.write(`MLflow: ${tracking.url}\n`);
     if (tracking.tracker.refused.length) io.stderr.write(`${refusedSummary(tracking.tracker.refused, plan.outputDir)}\n`);
-    if (left || tracking.tracker.refused.length) return { summary, reportPath, refused: tracking.tracker.refused.length + left };
+    // Without a server (MLflow not installed) the spool is the record, as the run said at its start.
+    if ((left && tracking.url) || tracking.tracker.refused.length) return { summary, reportPath, refused: tracking.tracker.refused.length + left };
   }
   return { summary, reportPath, refused: 0 };
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ClassifierPlugin, GeneratorPlugin, ImageSet } from '../contract.js';
-import { createRng } from '@synthmix/data';
+import { createRng, readJsonFile, writeJsonAtomic } from '@synthmix/data';
 
 export const calls = { train: 0, generate: 0, fit: 0 };
 
@@ -29,12 +29,13 @@ export function meanGenerator(): GeneratorPlugin<{ noise: number; epochs: number
     optionsSchema: { type: 'object', additionalProperties: false, properties: { noise: { type: 'number', default: 0.1 }, epochs: { type: 'integer', minimum: 1, default: 2 }, failAtEpoch: { type: 'integer' } } },
     async train(real, options, ctx) {
       calls.train++;
-      const progressFile = path.join(ctx.workDir, 'epoch.txt');
-      let start = fs.existsSync(progressFile) ? Number(fs.readFileSync(progressFile, 'utf8')) : 0;
+      // Its checkpoint, read as the real plugins read theirs: a torn one is a DamagedFileError.
+      const progressFile = path.join(ctx.workDir, 'epoch.json');
+      let start = fs.existsSync(progressFile) ? readJsonFile<{ epoch: number }>(progressFile).epoch : 0;
       for (let epoch = start + 1; epoch <= options.epochs; epoch++) {
         if (options.failAtEpoch === epoch) throw new Error(`planned failure at epoch ${epoch}`);
         await ctx.progress({ step: epoch, total: options.epochs, unit: 'epoch', metrics: { loss: 1 / epoch } });
-        fs.writeFileSync(progressFile, String(epoch));
+        writeJsonAtomic(progressFile, { epoch });
         start = epoch;
       }
       fs.writeFileSync(path.join(ctx.workDir, 'means.json'), JSON.stringify(classMeans(real).map((m) => Array.from(m))));
