@@ -3,7 +3,6 @@
  * again against another gets its whole history on the second, exactly once; `--fresh` replaces
  * cell runs instead of being refused; `sync` replays everything to a server that has nothing.
  */
-import { spawnSync } from 'node:child_process';
 import { runProcess } from './processes.js';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendLine, describeNoSpace, duplicateGroupsPng, imageGridPng, indicesByClass, isDamagedFileError, isNoSpaceError, isNoSpaceMessage, readJsonFile, subset, writeFileAtomic } from '@synthmix/data';
-import { acquireLock, describeHolder, type Lock } from './lock.js';
+import { acquireLock, describeHolder } from './lock.js';
 import { loadBackend, probeMachine, type LoadedBackend } from './backend.js';
 import type { CellResult, SweepEvent, SweepEventInput } from './events.js';
 import type { ResolvedPlan } from './manifest.js';
