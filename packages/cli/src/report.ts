@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import { writeFileAtomic } from '@synthmix/data';
 import path from 'node:path';
 import sharp from 'sharp';
-import { isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
-import { argmaxRows, delongTest, describeTask, holmAdjust, mcnemarTest, parsePredictionsCsv, rocCurve } from '@synthmix/metrics';
+import { answerSweep, isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
+import { delongTest, describeTask, holmAdjust, mcnemarTest, readComparablePredictions, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
 
@@ -23,30 +23,7 @@ export const PAPER = {
   ] as { ratio: number; accuracy: number; f1?: number; auc?: number; recall?: number; precision?: number }[],
 };
 
-interface Predictions {
-  /** 1 for the positive class (one-vs-rest with more classes), else 0. */
-  labels: number[];
-  /** Probability of the positive class. */
-  scores: number[];
-  /** Class index per row, and the predicted (argmax) class. */
-  classLabels: number[];
-  predicted: number[];
-}
-
-/** A cell's predictions.csv, read by the one reader of that format (@synthmix/metrics). */
-function readPredictions(file: string, positive: string): Predictions | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  const parsed = parsePredictionsCsv(fs.readFileSync(file, 'utf8'), file);
-  if (parsed.kind !== 'multi') return undefined;
-  const k = parsed.classes.length;
-  const p = parsed.classes.indexOf(positive);
-  return {
-    labels: parsed.labels.map((l) => (l === p ? 1 : 0)),
-    scores: parsed.labels.map((_, i) => parsed.probabilities[i * k + p]),
-    classLabels: parsed.labels,
-    predicted: Array.from(argmaxRows(parsed.probabilities, k)),
-  };
-}
+const readPredictions = readComparablePredictions;
 
 export interface Significance {
   ratio: number;
@@ -91,6 +68,26 @@ export function significance(plan: ResolvedPlan, results: CellResult[]): Signifi
     rows.forEach((r, i) => out.push({ ...r, delongHolm: dh[i], mcnemarHolm: mh[i] }));
   }
   return out;
+}
+
+/**
+ * The answer at the top of the report: a sentence per training-set size, then the grid behind
+ * it (mean paired difference, one-sided lower bound, non-inferiority, Holm-adjusted "better").
+ */
+function answerSection(plan: ResolvedPlan, results: CellResult[]): { md: string; html: string } {
+  const warnedSeeds = plan.seeds.filter((s) => (readSeedQuality(plan.outputDir, s)?.verdict?.far.length ?? 0) > 0);
+  const answer = answerSweep(plan, results, { warnedSeeds });
+  if (!answer.sizes.some((s) => s.points.length)) return { md: '', html: '' };
+  const what = answer.metric === 'auc' ? 'ΔAUC' : 'Δaccuracy';
+  const table = [
+    `| images per class | share | seeds | mean ${what} | one-sided 95 % lower bound | non-inferior (≥ −${answer.margin}) | better than none (Holm p) |`,
+    '|---|---|---|---|---|---|---|',
+    ...answer.sizes.flatMap((s) => s.points.map((p) => `| ${s.perClass} | ${p.label} | ${p.seeds} | ${p.meanDifference >= 0 ? '+' : ''}${p.meanDifference.toFixed(4)} | ${p.lower >= 0 ? '+' : ''}${p.lower.toFixed(4)} | ${p.nonInferior ? 'yes' : 'no'} | ${p.better ? 'yes' : 'no'} (${p.pBetterHolm < 0.001 ? '< 0.001' : p.pBetterHolm.toFixed(3)}) |`)),
+  ].join('\n');
+  const method = `Test: ${answer.test}.${answer.metricNote ? ` ${answer.metricNote}.` : ''}`;
+  const md = `## The answer\n\n${answer.sizes.map((s) => `**${s.sentence}**`).join('\n\n')}\n\n${table}\n\n${method}\n\n`;
+  const html = `<h2>The answer</h2>${answer.sizes.map((s) => `<p style="border-left:4px solid #1f77b4;padding-left:8px;font-weight:bold">${esc(s.sentence)}</p>`).join('')}${htmlTable(table)}<p>${esc(method)}</p>`;
+  return { md, html };
 }
 
 // --- SVG ---------------------------------------------------------------------------------------
@@ -399,12 +396,13 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   })) : [];
   const epochQualityTable = epochQuality.length ? ['| seed | generator epoch | patch distance to real (× floor), per class |', '|---:|---:|---|', ...epochQuality].join('\n') : '';
   const epochMd = epochFigure ? `\n## Generator epochs\n\nThe same cells with the generator as it was after ${plan.generator.checkpoints!.join(', ')}${finalEpoch ? ` and ${finalEpoch}` : ''} epochs (one training run, its snapshots).\n\n![generator epochs](generator-epochs.png)\n\n${epochQualityTable}\n` : '';
-  const md = `# ${plan.name}\n\n${banner}${plan.description}\n\n${whatRan}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${[qualityTable, ...qualityNotes].join('\n\n')}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
+  const answer = answerSection(plan, results);
+  const md = `# ${plan.name}\n\n${banner}${answer.md}${plan.description}\n\n${whatRan}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${[qualityTable, ...qualityNotes].join('\n\n')}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   writeFileAtomic(path.join(dir, 'results.md'), md);
   writeFileAtomic(path.join(dir, 'results.csv'), csv(rows));
   writeFileAtomic(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
-<h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}<p>${esc(plan.description)}</p><p>${esc(whatRan)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
+<h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}${answer.html}<p>${esc(plan.description)}</p><p>${esc(whatRan)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
 ${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
 <h2>Synthetic images</h2>${qualityTable ? `${htmlTable(qualityTable)}${qualityNotes.map((n) => `<p>${esc(n)}</p>`).join('')}` : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}${epochFigure ? `<h2>Generator epochs</h2>${fs.readFileSync(epochFigure.replace(/\.png$/, '.svg'), 'utf8')}${epochQualityTable ? htmlTable(epochQualityTable) : ''}` : ''}${gradcams.length ? `<h2>Where the classifiers look (Grad-CAM)</h2><p>The same real ${esc(positive)} test images; left of each pair the image, right the heatmap of the last convolution.</p>${gradcams.map((g) => `<p><b>${ratioLabel(g.ratio)}</b><br><img src="data:image/png;base64,${fs.readFileSync(g.file).toString('base64')}"></p>`).join('')}` : ''}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}

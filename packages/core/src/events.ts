@@ -2,6 +2,7 @@
  * The typed events a sweep emits. Data flows one way: the runner emits, and the CLI, the
  * tracker and the report consume; core itself never prints.
  */
+import type { SweepAnswer } from './answer.js';
 import type { Progress } from './contract.js';
 import type { TaskKind } from '@synthmix/metrics';
 import type { BackendDecision } from './backend.js';
@@ -65,7 +66,7 @@ export type SweepEvent =
   | { type: 'metric'; time: number; scope: Scope; name: string; value: number; step: number }
   | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string; /** Where it goes among the run's artifacts. */ folder?: string }
   | { type: 'warning'; time: number; scope: Scope; message: string }
-  | { type: 'sweep:done'; time: number; status: 'finished' | 'failed' | 'interrupted'; results: CellResult[]; outputDir: string; error?: string };
+  | { type: 'sweep:done'; time: number; status: 'finished' | 'failed' | 'interrupted'; results: CellResult[]; outputDir: string; error?: string; /** The sweep's answer in words (answer.ts), when any cell has a baseline to compare with. */ answer?: SweepAnswer };
 
 export type SweepEventType = SweepEvent['type'];
 export type EventOf<T extends SweepEventType> = Extract<SweepEvent, { type: T }>;

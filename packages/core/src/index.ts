@@ -14,5 +14,7 @@ export * from './executors/index.js';
 export { cellJobId, classQuality, readGeneratorPool, frechetInFeatures, generatorJobId, loadSweepData, measuredOnFewerThanCalibrated, planJobs, qualityVerdict, readSeedQuality, SWD_RATIO_WARNING, SWD_SAMPLE, readJobDescription, readPlan, runJob, JobInterrupted, SweepFolderNotVisibleError, type JobDescription, type QualityVerdict, type SeedQuality } from './jobs.js';
 export * from './execution.js';
 export * from './lock.js';
+export * from './design.js';
+export * from './answer.js';
 export { appendLine, createRng, DamagedFileError, deriveSeed, describeNoSpace, isDamagedFileError, isNoSpaceError, normalArray, readJsonFile, readJsonLines, shuffled, writeFileAtomic, writeJsonAtomic } from '@synthmix/data';
 export * from './plugin-kit.js';

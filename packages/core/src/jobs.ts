@@ -23,6 +23,7 @@ import type { CellPlan, ResolvedPlan } from './manifest.js';
 import { loadPlugin, type AnyClassifier, type AnyGenerator } from './plugins.js';
 import { UserError } from './errors.js';
 import { acquireLock, describeHolder } from './lock.js';
+import { extremeCells, isBaselineCell } from './design.js';
 
 /** What a worker is asked to do. Plain JSON: it travels as a file to other processes and nodes. */
 export interface JobDescription {
@@ -416,8 +417,7 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     const predictionsFile = layout.predictions(cell.id);
     writeFileAtomic(predictionsFile, formatPredictionsCsv({ ids: Array.from({ length: testSet.count }, (_, i) => String(testSet.ids?.[i] ?? i)), classes: testSet.classNames, labels: testSet.labels, probabilities }));
     // Where the 100:0 and the most synthetic classifier look, on the same real test images.
-    const ratios = plan.cells.filter((c) => c.seed === plan.seeds[0]).map((c) => c.ratio);
-    if (model.explain && cell.seed === plan.seeds[0] && (cell.ratio === Math.min(...ratios) || cell.ratio === Math.max(...ratios))) {
+    if (model.explain && extremeCells(plan.cells, plan.seeds[0]).some((c) => c.id === cell.id)) {
       const positive = plan.dataset.positiveClass;
       const picked = Array.from(testSet.labels).flatMap((l, i) => (l === positive ? [i] : [])).slice(0, GRADCAM_IMAGES);
       const shown = subset(testSet, picked);
@@ -428,7 +428,7 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     }
     // The 100:0 classifier never saw synthetic data: its features judge the generator. Kept in
     // the cell's result, so the sweep's quality file gets it back on resume too.
-    const frechet = cell.ratio === 0 && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit) : undefined;
+    const frechet = isBaselineCell(cell) && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit) : undefined;
     const modelDir = model.save ? await model.save(layout.cellModel(cell.id)) : undefined;
     // The saved model's files are sealed in the result, so a later reload can tell a damaged one.
     const result: CellResult = { cell, task, metrics: metrics as CellMetrics, confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(modelDir ? { modelSeals: sealFolder(modelDir) } : {}), ...(frechet ? { frechetRealClassifier: frechet } : {}) };

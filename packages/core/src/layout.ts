@@ -29,6 +29,8 @@ export function sweepLayout(dir: string) {
     /** Grad-CAM heatmaps of the fixed real test images (100:0 and the most synthetic cell). */
     cellGradCam: (id: string) => path.join(cellsDir, id, 'gradcam.png'),
     results: path.join(dir, 'results.csv'),
+    /** The sweep's answer (answer.ts), as the report and the tracker state it. */
+    answer: path.join(dir, 'answer.json'),
     /** Synthetic-image quality per seed (SSIM, diversity, Fréchet distance). */
     quality: (seed: number, epoch?: number) => path.join(dir, `quality-seed${seed}${epoch === undefined ? '' : `-epoch${epoch}`}.json`),
     realSamples: (className: string) => path.join(dir, `samples-real-${safeFileName(className)}.png`),

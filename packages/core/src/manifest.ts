@@ -2,6 +2,7 @@
  * Manifest loading: parse (YAML with positions) → validate at one boundary → normalise into a
  * fully resolved {@link ResolvedPlan} that the rest of synthmix uses.
  */
+import type { AnalysisSettings } from './answer.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +26,7 @@ export interface Manifest {
   backend?: BackendRequest;
   compile?: CompileSettings['mode'];
   xla?: boolean;
+  analysis?: { metric?: AnalysisSettings['metric']; margin?: number };
   dataset: {
     source: 'folder' | 'phantom';
     path?: string;
@@ -122,6 +124,8 @@ export interface ResolvedPlan {
   classifier: { plugin: string; options: Record<string, unknown> };
   ratios: number[];
   trainingSetSize: number;
+  /** How the answer is stated (answer.ts). */
+  analysis: AnalysisSettings;
   syntheticPerClass: number;
   tracking: { enabled: boolean; experiment: string; uri?: string };
   outputDir: string;
@@ -530,6 +534,8 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
     ratios,
     trainingSetSize: m.trainingSetSize,
     syntheticPerClass: m.syntheticPerClass ?? Math.max(1, ...cells.map((c) => c.syntheticPerClass)),
+    // No schema default, so an existing manifest keeps its hash (and its MLflow parent run).
+    analysis: { metric: m.analysis?.metric ?? 'auc', margin: m.analysis?.margin ?? 0.01 },
     tracking: { enabled: m.tracking.enabled, experiment: m.tracking.experiment ?? m.name, uri: m.tracking.uri ?? options.config?.trackingUri },
     outputDir: path.resolve(projectRoot, outputBase),
     execution: mergeExecution(m.execution, options.config?.execution),

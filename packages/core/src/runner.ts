@@ -16,6 +16,7 @@ import { UserError } from './errors.js';
 import { createExecutor, ExecutorUnavailableError, type Executor, type JobOutcome } from './executors/index.js';
 import { JobInterrupted, loadSweepData, planJobs, readSeedQuality, runJob, writeJsonAtomically, type JobDescription } from './jobs.js';
 import { sweepLayout } from './layout.js';
+import { answerSweep, type SweepAnswer } from './answer.js';
 
 export { generatorKey, sampleCell, yieldToEventLoop, type ClassQuality } from './jobs.js';
 
@@ -53,6 +54,8 @@ export interface SweepSummary {
   outputDir: string;
   /** Why the sweep as a whole failed (e.g. the cluster went away), when it did. */
   error?: string;
+  /** The answer in words, per training-set size (answer.ts). */
+  answer?: SweepAnswer;
 }
 
 /** A cell's result.json; JSON stores an undefined metric (NaN) as null, so it is turned back. */
@@ -190,19 +193,21 @@ async function runLocked(plan: ResolvedPlan, options: RunOptions): Promise<Sweep
     });
     mergeFrechet(plan, results);
     writeResultsCsv(files.results, plan, results);
+    const answer = sweepAnswer(plan, results);
+    if (answer) writeJsonAtomically(files.answer, answer);
     if (logBroken && !outcome.error) throw logBroken;
     if (outcome.interrupted || signal.aborted) {
-      emit({ type: 'sweep:done', status: 'interrupted', results, outputDir: plan.outputDir });
+      emit({ type: 'sweep:done', status: 'interrupted', results, outputDir: plan.outputDir, ...(answer ? { answer } : {}) });
       return { status: 'interrupted', results, failed, outputDir: plan.outputDir };
     }
     if (outcome.error) {
-      emit({ type: 'sweep:done', status: 'failed', results, outputDir: plan.outputDir, error: outcome.error });
+      emit({ type: 'sweep:done', status: 'failed', results, outputDir: plan.outputDir, error: outcome.error, ...(answer ? { answer } : {}) });
       return { status: 'failed', results, failed, outputDir: plan.outputDir, error: outcome.error };
     }
     const status = failed.length ? 'failed' : 'finished';
     const error = failed.length ? `${failed.length} cell(s) failed` : undefined;
-    emit({ type: 'sweep:done', status, results, outputDir: plan.outputDir, error });
-    return { status, results, failed, outputDir: plan.outputDir, error };
+    emit({ type: 'sweep:done', status, results, outputDir: plan.outputDir, error, ...(answer ? { answer } : {}) });
+    return { status, results, failed, outputDir: plan.outputDir, error, ...(answer ? { answer } : {}) };
   } catch (err) {
     try {
       writeResultsCsv(files.results, plan, results);
@@ -362,6 +367,13 @@ function mergeFrechet(plan: ResolvedPlan, results: CellResult[]): void {
     for (const [name, value] of Object.entries(r.frechetRealClassifier)) q.perClass[name] = { ...q.perClass[name], frechetRealClassifier: value };
     writeJsonAtomically(sweepLayout(plan.outputDir).quality(r.cell.seed), q);
   }
+}
+
+/** The answer of the cells there are, with the seeds whose generator was warned; none without a comparison. */
+function sweepAnswer(plan: ResolvedPlan, results: CellResult[]): SweepAnswer | undefined {
+  const warnedSeeds = plan.seeds.filter((s) => (readSeedQuality(plan.outputDir, s)?.verdict?.far.length ?? 0) > 0);
+  const answer = answerSweep(plan, results, { warnedSeeds });
+  return answer.sizes.some((s) => s.points.length) ? answer : undefined;
 }
 
 const CSV_METRICS = ['accuracy', 'precision', 'recall', 'specificity', 'f1', 'auc', 'balancedAccuracy', 'mcc'];

@@ -4,3 +4,4 @@ export * from './stats.js';
 export * from './quality.js';
 export * from './task.js';
 export * from './predictions.js';
+export * from './noninferiority.js';

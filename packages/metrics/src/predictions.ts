@@ -4,7 +4,9 @@
  * class name, one probability column per class. The sweep writes it; the report and
  * `synthmix metrics` read it through here.
  */
+import fs from 'node:fs';
 import { MetricInputError } from './binary.js';
+import { argmaxRows } from './multiclass.js';
 
 export interface Predictions {
   ids: string[];
@@ -105,4 +107,30 @@ export function parsePredictionsCsv(text: string, file: string): ParsedPredictio
     return k;
   });
   return { kind: 'multi', ids: rows.map((r, i) => (idCol >= 0 ? r[idCol] : String(i))), classes, labels, probabilities: rows.flatMap((r) => classCols.map(([, i]) => Number(r[i]))) };
+}
+
+/** A cell's predictions as the comparisons between cells need them (the report, the answer). */
+export interface ComparablePredictions {
+  /** 1 for the positive class (one-vs-rest with more classes), else 0. */
+  labels: number[];
+  /** Probability of the positive class. */
+  scores: number[];
+  /** Class index per row, and the predicted (argmax) class. */
+  classLabels: number[];
+  predicted: number[];
+}
+
+/** Reads a cell's predictions.csv against the class `positive`; undefined when the file is missing. */
+export function readComparablePredictions(file: string, positive: string): ComparablePredictions | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const parsed = parsePredictionsCsv(fs.readFileSync(file, 'utf8'), file);
+  if (parsed.kind !== 'multi') return undefined;
+  const k = parsed.classes.length;
+  const p = parsed.classes.indexOf(positive);
+  return {
+    labels: parsed.labels.map((l) => (l === p ? 1 : 0)),
+    scores: parsed.labels.map((_, i) => parsed.probabilities[i * k + p]),
+    classLabels: parsed.labels,
+    predicted: Array.from(argmaxRows(parsed.probabilities, k)),
+  };
 }

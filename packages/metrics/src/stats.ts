@@ -98,7 +98,7 @@ function covariance(a: number[], b: number[]): number {
 }
 
 /** DeLong's test for two correlated AUCs (two models scored on the same test cases). */
-export function delongTest(labels: ArrayLike<number>, scoresA: ArrayLike<number>, scoresB: ArrayLike<number>): { aucA: number; aucB: number; difference: number; z: number; pValue: number } {
+export function delongTest(labels: ArrayLike<number>, scoresA: ArrayLike<number>, scoresB: ArrayLike<number>): { aucA: number; aucB: number; difference: number; z: number; pValue: number; standardError: number } {
   checkBinaryInput(labels, scoresA);
   checkBinaryInput(labels, scoresB);
   const idxPos: number[] = [];
@@ -112,9 +112,9 @@ export function delongTest(labels: ArrayLike<number>, scoresA: ArrayLike<number>
   const variance = (covariance(a.v10, a.v10) + covariance(b.v10, b.v10) - 2 * covariance(a.v10, b.v10)) / m
     + (covariance(a.v01, a.v01) + covariance(b.v01, b.v01) - 2 * covariance(a.v01, b.v01)) / n;
   const difference = a.auc - b.auc;
-  if (variance <= 0) return { aucA: a.auc, aucB: b.auc, difference, z: difference === 0 ? 0 : Infinity, pValue: difference === 0 ? 1 : 0 };
+  if (variance <= 0) return { aucA: a.auc, aucB: b.auc, difference, z: difference === 0 ? 0 : Infinity, pValue: difference === 0 ? 1 : 0, standardError: 0 };
   const z = difference / Math.sqrt(variance);
-  return { aucA: a.auc, aucB: b.auc, difference, z, pValue: 2 * (1 - normalCdf(Math.abs(z))) };
+  return { aucA: a.auc, aucB: b.auc, difference, z, pValue: 2 * (1 - normalCdf(Math.abs(z))), standardError: Math.sqrt(variance) };
 }
 
 /** McNemar's test (with continuity correction) for two classifiers' accuracy on the same cases. */

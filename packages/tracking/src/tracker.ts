@@ -457,7 +457,10 @@ export class MlflowTracker implements SweepTracker {
     const status: RunStatus = event.status === 'finished' ? 'FINISHED' : event.status === 'interrupted' ? 'KILLED' : 'FAILED';
     // A cell or generator cut short by the interruption or failure ends with the sweep.
     for (const key of [...this.open]) if (key !== this.sweepKey) this.enqueue({ op: 'end-run', key, status: status === 'FINISHED' ? 'FAILED' : status });
-    this.enqueue({ op: 'end-run', key: this.sweepKey, status, tags: event.error ? { 'synthmix.error': event.error } : undefined });
+    // The answer in words, where a person browsing MLflow looks first.
+    const answer = event.answer ? { 'synthmix.answer': event.answer.sizes.map((s) => s.sentence).join('\n').slice(0, 7900), ...Object.fromEntries(event.answer.sizes.filter((s) => s.upTo).map((s) => [`synthmix.answer.per_class_${s.perClass}.largest_noninferior`, String(s.upTo!.x)])) } : {};
+    const tags = { ...answer, ...(event.error ? { 'synthmix.error': event.error } : {}) };
+    this.enqueue({ op: 'end-run', key: this.sweepKey, status, tags: Object.keys(tags).length ? tags : undefined });
   }
 
   /** Adds an artifact to a run after the sweep (the report to the parent, plots to cells). */

@@ -202,7 +202,8 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
     await ink.waitUntilExit();
   } else if (!options.json) {
     const task = summary.results[0]?.task;
-    io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n${task ? `Metrics: ${describeTask(task)}.\n` : ''}\nReport: ${reportPath}\n`);
+    const answer = summary.answer ? `\nAnswer:\n${summary.answer.sizes.map((s) => `  ${s.sentence}`).join('\n')}\n` : '';
+    io.stdout.write(`\n${formatTable(resultsTable(summary.results)).join('\n')}\n${task ? `Metrics: ${describeTask(task)}.\n` : ''}${answer}\nReport: ${reportPath}\n`);
   }
   if (tracking.tracker) {
     const left = await tracking.tracker.flush();

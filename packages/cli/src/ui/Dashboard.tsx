@@ -118,6 +118,9 @@ export function Summary({ view, results, reportPath }: { view: SweepView; result
       {lines.map((l, i) => (
         <Text key={i} bold={i === 0}>{l}</Text>
       ))}
+      {view.answer?.map((sentence, i) => (
+        <Text key={`answer-${i}`} color="cyan">{i === 0 ? 'Answer: ' : '        '}{sentence}</Text>
+      ))}
       <Text dimColor>Output: {view.outputDir}</Text>
       {reportPath && <Text dimColor>Report: {reportPath}</Text>}
       {view.trackingUrl && <Text dimColor>MLflow: {view.trackingUrl}</Text>}

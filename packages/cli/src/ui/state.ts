@@ -29,6 +29,8 @@ export interface GeneratorView {
 
 export interface SweepView {
   name: string;
+  /** The sweep's answer in words, one sentence per training-set size, once it is done. */
+  answer?: string[];
   backend: string;
   device: string;
   startedAt: number;
@@ -122,6 +124,7 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
     case 'sweep:done':
       v.status = e.status;
       v.error = e.error;
+      v.answer = e.answer?.sizes.map((s) => s.sentence);
       v.outputDir = e.outputDir;
       break;
     default:
