@@ -193,7 +193,7 @@ describe('synthmix run without a terminal', () => {
     const md = fs.readFileSync(path.join(tmp, 'runs', 'plain', 'report', 'results.md'), 'utf8');
     expect(md).toContain('Metrics: binary, positive class "tumor".');
     // What ran comes from the plan (a --set override is not in the manifest's description).
-    expect(md).toMatch(/^What ran: generator `[^`]*mean-generator\.ts` \(noise 0\.1, epochs 2\); classifier `[^`]*nearest-mean\.ts`; 16 × 16 × 3 images, 20 per training set\.$/m);
+    expect(md).toMatch(/^What ran: generator `[^`]*mean-generator\.ts` \(noise 0\.1, epochs 2\); classifier `[^`]*nearest-mean\.ts`; 16 × 16 × 3 images, 20 images per training set; one generator per seed, trained on the whole real pool\.$/m);
     expect(md).not.toContain('Against the paper');
   });
 

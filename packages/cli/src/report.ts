@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { writeFileAtomic } from '@synthmix/data';
 import path from 'node:path';
 import sharp from 'sharp';
-import { answerSweep, isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
+import { answerSweep, generatorVerdicts, isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
 import { delongTest, describeTask, holmAdjust, mcnemarTest, readComparablePredictions, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -70,12 +70,21 @@ export function significance(plan: ResolvedPlan, results: CellResult[]): Signifi
   return out;
 }
 
+/** The design as the report's "What ran" line says it. */
+function designInWords(plan: ResolvedPlan): string {
+  const d = plan.design;
+  const sizes = d?.sizes ?? [plan.trainingSetSize];
+  const generators = d?.generatorData === 'size' ? 'a generator per seed and size, trained on that size\'s real training images only' : 'one generator per seed, trained on the whole real pool';
+  if (d?.mode === 'augment') return `augment mode: ${sizes.join(', ')} real images per cell (training and validation), synthetic images added to the training split only (${d.multiples.join(', ')} per real one), so early stopping selects on real images; ${generators}`;
+  return `${sizes.join(', ')} images per training set; ${generators}`;
+}
+
 /**
  * The answer at the top of the report: a sentence per training-set size, then the grid behind
  * it (mean paired difference, one-sided lower bound, non-inferiority, Holm-adjusted "better").
  */
 function answerSection(plan: ResolvedPlan, results: CellResult[]): { md: string; html: string } {
-  const warnedSeeds = plan.seeds.filter((s) => (readSeedQuality(plan.outputDir, s)?.verdict?.far.length ?? 0) > 0);
+  const warnedSeeds = [...new Set(generatorVerdicts(plan).filter((v) => v.far.length).map((v) => v.seed))];
   const answer = answerSweep(plan, results, { warnedSeeds });
   if (!answer.sizes.some((s) => s.points.length)) return { md: '', html: '' };
   const what = answer.metric === 'auc' ? 'ΔAUC' : 'Δaccuracy';
@@ -348,13 +357,14 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const pValue = (p: number) => (Number.isNaN(p) ? '—' : `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`);
   const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${pValue(s.delongHolm)} | ${pValue(s.mcnemarHolm)} |`)].join('\n');
   // Each seed's generator quality, read once: its table rows, the small-sample note, the far warning.
-  const qualities = plan.seeds.flatMap((seed) => {
-    const q = readSeedQuality(outputDir, seed);
-    return q ? [{ seed, q }] : [];
+  // With a generator per size, one per seed and size (the seed column names both: `1 (200)`).
+  const qualities = generatorVerdicts(plan).flatMap(({ seed, trainingSetSize }) => {
+    const q = readSeedQuality(outputDir, seed, undefined, trainingSetSize);
+    return q ? [{ seed: trainingSetSize ? `${seed} (${trainingSetSize})` : String(seed), q }] : [];
   });
   const qualityRows = qualities.flatMap(({ seed, q }) => Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.slicedWassersteinRatio == null || Number.isNaN(v.slicedWassersteinRatio) ? '—' : `${v.slicedWassersteinRatio.toFixed(2)}${v.slicedWassersteinRatio > SWD_RATIO_WARNING ? ' ⚠' : ''}`} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`));
   const qualityTable = qualityRows.length
-    ? ['| seed | class | SSIM to nearest real (mean / max) | diversity synthetic / real | patch distance to real (× the real-to-real floor) | Fréchet distance, real-only classifier features |', '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n')
+    ? [`| seed${plan.design?.generatorData === 'size' ? ' (training-set size)' : ''} | class | SSIM to nearest real (mean / max) | diversity synthetic / real | patch distance to real (× the real-to-real floor) | Fréchet distance, real-only classifier features |`, '|---:|---|---:|---:|---:|---:|', ...qualityRows].join('\n')
     : '';
   // A patch distance measured on fewer images than the threshold's calibration is said under the table.
   const qualityNotes = qualities.flatMap(({ seed, q }) => (q.verdict?.note ? [`Seed ${seed}: ${q.verdict.note}.`] : []));
@@ -366,7 +376,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const paper = isPaperSetting(plan);
   // What actually ran, from the plan: a run with --set overrides keeps its manifest's description.
   const optionsText = (options: Record<string, unknown> | undefined) => (options && Object.keys(options).length ? ` (${Object.entries(options).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')})` : '');
-  const whatRan = `What ran: generator \`${plan.generator.plugin}\`${optionsText(plan.generator.options)}; classifier \`${plan.classifier.plugin}\`${optionsText(plan.classifier.options)}; ${plan.dataset.imageSize} × ${plan.dataset.imageSize} × ${plan.dataset.channels} images, ${plan.trainingSetSize} per training set.`;
+  const whatRan = `What ran: generator \`${plan.generator.plugin}\`${optionsText(plan.generator.options)}; classifier \`${plan.classifier.plugin}\`${optionsText(plan.classifier.options)}; ${plan.dataset.imageSize} × ${plan.dataset.imageSize} × ${plan.dataset.channels} images, ${designInWords(plan)}.`;
   const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
   // Grad-CAM of the least and the most synthetic cell of the first seed, when the classifier explains itself.
   const gradcams = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {

@@ -54,7 +54,7 @@ describe('the answer in words, on fixtures with a known answer', () => {
     const oneSeed = results.filter((r) => r.cell.seed === 1 && [0, 0.5].includes(r.cell.ratio));
     const [size] = answerSweep({ ...plan, seeds: [1] }, oneSeed, { warnedSeeds: [1] }).sizes;
     expect(size.upTo).toBeUndefined();
-    expect(size.sentence).toMatch(/^With 40 images per class, no synthetic share is shown to cost at most 0\.01 AUC: already 50 % may cost more \(lower bound −0\.\d{3}\); no share has a better mean AUC than none \(the closest: 50 %, −0\.\d{3}\)\. Weak answer: one seed, so how much training randomness moves the result is not measured; the generator's images were warned as far from real for seed 1\.$/);
+    expect(size.sentence).toMatch(/^With 40 images per class, no synthetic share is shown to cost at most 0\.01 AUC: already 50 % may cost more \(lower bound −0\.\d{3}\); none has a better mean AUC than no synthetic images \(the closest: 50 %, −0\.\d{3}\)\. Weak answer: one seed, so how much training randomness moves the result is not measured; the generator's images were warned as far from real for seed 1\.$/);
   });
 
   it('answers each training-set size against its own baseline', () => {

@@ -6,7 +6,7 @@
  * noninferiority.ts; the design (groups, baselines, labels) in design.ts.
  */
 import { holmBetter, nonInferiority, pairedAccuracyDifference, pairedAucDifference, readComparablePredictions, type ComparablePredictions, type NonInferiority, type PairedDifference } from '@synthmix/metrics';
-import { baselineOf, cellSizePerClass, designLabel, designX, isBaselineCell, shareInWords } from './design.js';
+import { baselineOf, designLabel, designX, isBaselineCell, modeOf, sizePerClass, xInWords, type DesignMode } from './design.js';
 import type { CellResult } from './events.js';
 import type { ResolvedPlan } from './manifest.js';
 
@@ -27,6 +27,8 @@ export interface AnswerPoint extends NonInferiority {
 }
 
 export interface SizeAnswer {
+  mode: DesignMode;
+  /** Images per class (replace) or real images per class (augment). */
   perClass: number;
   points: AnswerPoint[];
   /** The largest share such that it and every smaller one are non-inferior. */
@@ -70,10 +72,12 @@ export function answerSweep(plan: Pick<ResolvedPlan, 'dataset' | 'seeds'> & { an
   };
   const cells = results.filter((r) => r.cell.generatorEpoch === undefined);
   const byId = new Map(cells.map((r) => [r.cell.id, r]));
-  const sizes = [...new Set(cells.map((r) => cellSizePerClass(r.cell)))].sort((a, b) => a - b);
+  const sizes = [...new Set(cells.map((r) => sizePerClass(r.cell)))].sort((a, b) => a - b);
   const out: SizeAnswer[] = [];
   for (const perClass of sizes) {
-    const own = cells.filter((r) => cellSizePerClass(r.cell) === perClass);
+    const own = cells.filter((r) => sizePerClass(r.cell) === perClass);
+    const mode = own.length ? modeOf(own[0].cell) : 'replace';
+    const words = (x: number) => xInWords(x, mode);
     const xs = [...new Set(own.filter((r) => !isBaselineCell(r.cell)).map((r) => designX(r.cell)))].sort((a, b) => a - b);
     const points: Omit<AnswerPoint, 'pBetterHolm' | 'better'>[] = [];
     for (const x of xs) {
@@ -91,7 +95,7 @@ export function answerSweep(plan: Pick<ResolvedPlan, 'dataset' | 'seeds'> & { an
           // One class only in the test set: no paired test is defined.
         }
       }
-      if (differences.length) points.push({ x, label: designLabel(x), ...nonInferiority(differences, settings.margin) });
+      if (differences.length) points.push({ x, label: designLabel(x, mode), ...nonInferiority(differences, settings.margin) });
     }
     const holm = holmBetter(points as NonInferiority[]);
     const full: AnswerPoint[] = points.map((p, i) => ({ ...p, pBetterHolm: holm[i], better: holm[i] < 0.05 && p.meanDifference > 0 }));
@@ -109,19 +113,22 @@ export function answerSweep(plan: Pick<ResolvedPlan, 'dataset' | 'seeds'> & { an
     const what = METRIC_WORDS[metric];
     const margin = settings.margin;
     let sentence: string;
-    if (!full.length) sentence = `With ${perClass} images per class there is no synthetic share with a baseline to compare.`;
+    const size = mode === 'augment' ? `With ${perClass} real images per class` : `With ${perClass} images per class`;
+    const grid = mode === 'augment' ? 'amount of added synthetic images' : 'synthetic share';
+    if (!full.length) sentence = `${size} there is no ${grid} with a baseline to compare.`;
     else {
       const bound = `costs at most ${margin} ${what} (one-sided 95 %, ${seedsSeen} seed${seedsSeen === 1 ? '' : 's'})`;
+      const doing = (x: number) => (mode === 'augment' ? `adding up to ${words(x)}` : `replacing up to ${words(x)} of the real images by synthetic ones`);
       const first = upTo
-        ? `With ${perClass} images per class, replacing up to ${shareInWords(upTo.x)} of the real images by synthetic ones ${bound}`
-        : `With ${perClass} images per class, no synthetic share is shown to cost at most ${margin} ${what}: already ${shareInWords(full[0].x)} may cost more (lower bound ${signed(full[0].lower, digits)})`;
+        ? `${size}, ${doing(upTo.x)} ${bound}`
+        : `${size}, no ${grid} is shown to cost at most ${margin} ${what}: already ${words(full[0].x)} may cost more (lower bound ${signed(full[0].lower, digits)})`;
       const p = (v: number) => (v < 0.001 ? '< 0.001' : v.toFixed(3));
       const second = !best ? ''
-        : best.meanDifference <= 0 ? `; no share has a better mean ${what} than none (the closest: ${shareInWords(best.x)}, ${signed(best.meanDifference, digits)})`
-        : `; ${shareInWords(best.x)} has the best mean (${signed(best.meanDifference, digits)}) ${best.better ? 'and is' : 'but is not'} significantly better than none (Holm-adjusted one-sided p ${best.pBetterHolm < 0.001 ? '' : '= '}${p(best.pBetterHolm)})`;
+        : best.meanDifference <= 0 ? `; none has a better mean ${what} than no synthetic images (the closest: ${words(best.x)}, ${signed(best.meanDifference, digits)})`
+        : `; ${words(best.x)} has the best mean (${signed(best.meanDifference, digits)}) ${best.better ? 'and is' : 'but is not'} significantly better than none (Holm-adjusted one-sided p ${best.pBetterHolm < 0.001 ? '' : '= '}${p(best.pBetterHolm)})`;
       sentence = `${first}${second}.${weak.length ? ` Weak answer: ${weak.join('; ')}.` : ''}`;
     }
-    out.push({ perClass, points: full, ...(upTo ? { upTo } : {}), ...(best ? { best } : {}), weak, sentence });
+    out.push({ mode, perClass, points: full, ...(upTo ? { upTo } : {}), ...(best ? { best } : {}), weak, sentence });
   }
   return {
     metric,

@@ -9,7 +9,8 @@ import type { BackendDecision } from './backend.js';
 import type { CellPlan, ResolvedPlan } from './manifest.js';
 
 /** Where a metric, artifact or warning belongs: the sweep, one generator run, or one cell. */
-export type Scope = { kind: 'sweep' } | { kind: 'generator'; seed: number } | { kind: 'cell'; cellId: string };
+/** `generator`: the job id of a size's own generator (`generator-seed1-real200`); absent for the seed's one. */
+export type Scope = { kind: 'sweep' } | { kind: 'generator'; seed: number; generator?: string } | { kind: 'cell'; cellId: string };
 
 /**
  * Final test metrics of a cell: binary tasks against the plan's positive class; tasks with more
@@ -52,17 +53,17 @@ export interface CellResult {
 export type SweepEvent =
   | { type: 'sweep:start'; time: number; plan: ResolvedPlan; backend: BackendDecision & { backendName: string; tensorflowVersion?: string }; resumed: string[] }
   | { type: 'data:loaded'; time: number; fingerprint: string; counts: Record<string, number>; skipped: number; groups: number; testPerClass: number; reportFile: string; cached: boolean }
-  | { type: 'generator:start'; time: number; seed: number; plugin: string; cached: boolean; stateKey: string }
-  | { type: 'generator:progress'; time: number; seed: number; progress: Progress }
-  | { type: 'generator:done'; time: number; seed: number; cached: boolean; stateKey: string; poolPerClass: number; durationMs: number }
+  | { type: 'generator:start'; time: number; seed: number; generator?: string; realPerClass?: number; plugin: string; cached: boolean; stateKey: string }
+  | { type: 'generator:progress'; time: number; seed: number; generator?: string; progress: Progress }
+  | { type: 'generator:done'; time: number; seed: number; generator?: string; cached: boolean; stateKey: string; poolPerClass: number; durationMs: number }
   | { type: 'cell:start'; time: number; cell: CellPlan; index: number; total: number }
   | { type: 'cell:progress'; time: number; cellId: string; progress: Progress }
   | { type: 'cell:done'; time: number; result: CellResult; cached: boolean }
   | { type: 'cell:failed'; time: number; cellId: string; error: string }
-  | { type: 'quality:warning'; time: number; seed: number; classes: string[]; message: string }
+  | { type: 'quality:warning'; time: number; seed: number; generator?: string; classes: string[]; message: string }
   | { type: 'executor:ready'; time: number; executor: string; description: string }
   | { type: 'job:retry'; time: number; jobId: string; attempt: number; error: string }
-  | { type: 'generator:failed'; time: number; seed: number; error: string }
+  | { type: 'generator:failed'; time: number; seed: number; generator?: string; error: string }
   | { type: 'metric'; time: number; scope: Scope; name: string; value: number; step: number }
   | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string; /** Where it goes among the run's artifacts. */ folder?: string }
   | { type: 'warning'; time: number; scope: Scope; message: string }

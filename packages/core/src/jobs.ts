@@ -23,7 +23,7 @@ import type { CellPlan, ResolvedPlan } from './manifest.js';
 import { loadPlugin, type AnyClassifier, type AnyGenerator } from './plugins.js';
 import { UserError } from './errors.js';
 import { acquireLock, describeHolder } from './lock.js';
-import { extremeCells, isBaselineCell } from './design.js';
+import { extremeCells, generatorOf, isBaselineCell, sizePerClass, type GeneratorPlan } from './design.js';
 
 /** What a worker is asked to do. Plain JSON: it travels as a file to other processes and nodes. */
 export interface JobDescription {
@@ -49,6 +49,7 @@ export interface JobDescription {
   bootstrapResamples: number;
 }
 
+/** The job id of a seed's generator on the whole real pool (a size's own adds `-real<size>`: design.ts). */
 export const generatorJobId = (seed: number) => `generator-seed${seed}`;
 export const cellJobId = (cellId: string) => `cell-${cellId}`;
 
@@ -63,15 +64,26 @@ export function planJobs(plan: ResolvedPlan, pendingCellIds: Iterable<string>, c
   const jobs: JobDescription[] = [];
   for (const seed of plan.seeds) {
     const cells = plan.cells.filter((c) => c.seed === seed && pending.has(c.id));
-    const needsGenerator = cells.some((c) => c.syntheticPerClass > 0);
+    const needed = new Set(cells.filter((c) => c.syntheticPerClass > 0).map(generatorOf));
     const base = { version: 1 as const, seed, outputDir: plan.outputDir, ...common };
-    if (needsGenerator) jobs.push({ ...base, id: generatorJobId(seed), kind: 'generator', dependsOn: [] });
+    for (const g of generatorsOfPlan(plan).filter((x) => x.seed === seed && needed.has(x.id))) jobs.push({ ...base, id: g.id, kind: 'generator', dependsOn: [] });
     for (const cell of cells) {
-      const generator = needsGenerator ? [generatorJobId(seed)] : [];
+      const generator = needed.has(generatorOf(cell)) ? [generatorOf(cell)] : [];
       jobs.push({ ...base, id: cellJobId(cell.id), kind: 'cell', cellId: cell.id, dependsOn: cell.syntheticPerClass > 0 ? generator : [], after: cell.syntheticPerClass > 0 ? [] : generator });
     }
   }
   return jobs;
+}
+
+/** The generators of a plan; a plan.json of an older synthmix has one per seed on the whole pool. */
+export function generatorsOfPlan(plan: Pick<ResolvedPlan, 'seeds' | 'syntheticPerClass'> & { generators?: GeneratorPlan[] }): GeneratorPlan[] {
+  return plan.generators ?? plan.seeds.map((seed) => ({ id: generatorJobId(seed), seed, poolPerClass: plan.syntheticPerClass }));
+}
+
+function generatorPlan(plan: ResolvedPlan, id: string): GeneratorPlan {
+  const g = generatorsOfPlan(plan).find((x) => x.id === id);
+  if (!g) throw new Error(`the plan has no generator ${id}`);
+  return g;
 }
 
 /** The user stopped the sweep while this job ran. */
@@ -190,28 +202,35 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
   const sweep = await loadSweepData(plan, job.cacheDir);
   const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, job.pluginAliases);
   if (job.kind === 'generator') {
-    const pool = await trainOrLoadGenerator(plan, generator, sweep, job.seed, job.cacheDir, hooks.emit, makeContext, hooks.signal);
-    const perClass = syntheticQuality(pool, sweep.realPool, job.seed, hooks.emit);
+    const g = generatorPlan(plan, job.id);
+    const scope = generatorScope(g);
+    // Measured against the real images the generator learned from.
+    const learnedFrom = generatorRealSet(sweep, g, plan);
+    const size = g.realPerClass === undefined ? undefined : sizeOfGenerator(plan, g);
+    const pool = await trainOrLoadGenerator(plan, generator, sweep, g, job.cacheDir, hooks.emit, makeContext, hooks.signal);
+    const perClass = syntheticQuality(pool, learnedFrom, job.seed, hooks.emit, scope);
     const verdict = qualityVerdict(perClass);
-    writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed), { seed: job.seed, perClass, verdict } satisfies SeedQuality);
+    writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, undefined, size), { seed: job.seed, ...(size ? { trainingSetSize: size } : {}), perClass, verdict } satisfies SeedQuality);
+    const where = size ? ` (generator of the ${size}-image sets)` : '';
     if (verdict.far.length) {
-      hooks.emit({ type: 'quality:warning', seed: job.seed, classes: verdict.far, message: verdict.message! });
-      hooks.emit({ type: 'warning', scope: { kind: 'generator', seed: job.seed }, message: verdict.message! });
+      hooks.emit({ type: 'quality:warning', seed: job.seed, ...(scope.generator ? { generator: scope.generator } : {}), classes: verdict.far, message: `${verdict.message!}${where}` });
+      hooks.emit({ type: 'warning', scope, message: `${verdict.message!}${where}` });
     }
-    if (verdict.note) hooks.emit({ type: 'warning', scope: { kind: 'generator', seed: job.seed }, message: verdict.note });
+    if (verdict.note) hooks.emit({ type: 'warning', scope, message: `${verdict.note}${where}` });
     // The snapshots of a GAN-epoch ablation are measured the same way (no warning: they are meant to be early).
     for (const epoch of plan.generator.checkpoints ?? []) {
-      const snapshot = readPool(plan, generator, sweep, job.seed, job.cacheDir, epoch);
+      const snapshot = readPool(plan, generator, sweep, g, job.cacheDir, epoch);
       const byClass = indicesByClass(snapshot);
-      const realBy = indicesByClass(sweep.realPool);
-      const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(subset(snapshot, byClass[c]), subset(sweep.realPool, realBy[c]), job.seed, name)]));
-      writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, epoch), { seed: job.seed, epoch, perClass: q, verdict: qualityVerdict(q) } satisfies SeedQuality);
+      const realBy = indicesByClass(learnedFrom);
+      const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(subset(snapshot, byClass[c]), subset(learnedFrom, realBy[c]), job.seed, name)]));
+      writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, epoch, size), { seed: job.seed, epoch, ...(size ? { trainingSetSize: size } : {}), perClass: q, verdict: qualityVerdict(q) } satisfies SeedQuality);
     }
     return undefined;
   }
   const cell = plan.cells.find((c) => c.id === job.cellId);
   if (!cell) throw new Error(`job ${job.id}: the plan has no cell ${job.cellId}`);
-  const synthetic = cell.syntheticPerClass > 0 ? readPool(plan, generator, sweep, job.seed, job.cacheDir, cell.generatorEpoch) : job.after?.length ? tryReadPool(plan, generator, sweep, job.seed, job.cacheDir) : undefined;
+  const g = generatorPlan(plan, generatorOf(cell));
+  const synthetic = cell.syntheticPerClass > 0 ? readPool(plan, generator, sweep, g, job.cacheDir, cell.generatorEpoch) : job.after?.length ? tryReadPool(plan, generator, sweep, g, job.cacheDir) : undefined;
   const classifier = await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, job.pluginAliases);
   return runCell(plan, cell, classifier, sweep, synthetic, makeContext, hooks.emit, job.bootstrapResamples);
 }
@@ -232,10 +251,47 @@ export function generatorKey(plan: ResolvedPlan, generator: AnyGenerator, finger
   }).slice(0, 32);
 }
 
-function poolFiles(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, epoch?: number) {
-  const key = generatorKey(plan, generator, sweep.data.fingerprint, (sweep.realPool.ids ?? []).map(String), seed);
-  const file = cacheLayout(cacheDir).pool(key, plan.syntheticPerClass, epoch);
+function poolFiles(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, g: GeneratorPlan, cacheDir: string, epoch?: number) {
+  // What it learned from is part of its key: a size's generator is another entry than the pool's.
+  const key = generatorKey(plan, generator, sweep.data.fingerprint, (generatorRealSet(sweep, g, plan).ids ?? []).map(String), g.seed);
+  const file = cacheLayout(cacheDir).pool(key, g.poolPerClass, epoch);
   return { key, file, meta: `${file}.json` };
+}
+
+/** Scope of a generator's events: its seed, and its id when a size has its own. */
+function generatorScope(g: GeneratorPlan): { kind: 'generator'; seed: number; generator?: string } {
+  return { kind: 'generator', seed: g.seed, ...(g.realPerClass === undefined ? {} : { generator: g.id }) };
+}
+
+/** The training-set size whose cells a size's generator serves. */
+function sizeOfGenerator(plan: ResolvedPlan, g: GeneratorPlan): number | undefined {
+  return plan.cells.find((c) => generatorOf(c) === g.id)?.trainingSetSize;
+}
+
+/**
+ * Each class's real pool in one fixed order per seed. A size's real images are a prefix of it, so
+ * the smaller sets are inside the larger ones and curves differ by the images added, not a new
+ * draw; the first `valPerClass` of a size's images are its validation set.
+ */
+export function nestedRealSubset(realPool: ImageSet, seed: number, perClass: number, valPerClass = 0): { train: number[]; val: number[] } {
+  const random = createRng(deriveSeed(seed, 'nested-real'));
+  const train: number[] = [];
+  const val: number[] = [];
+  indicesByClass(realPool).forEach((indices, c) => {
+    if (indices.length < perClass) throw new DatasetError(`class "${realPool.classNames[c]}" has ${indices.length} real images outside the test set; a ${perClass}-per-class set needs ${perClass}`);
+    const mine = shuffled(indices, random).slice(0, perClass);
+    val.push(...mine.slice(0, valPerClass));
+    train.push(...mine.slice(valPerClass));
+  });
+  return { train, val };
+}
+
+/** The real images a generator learns from: the whole pool, or its size's training images. */
+export function generatorRealSet(sweep: Pick<SweepData, 'realPool'>, g: GeneratorPlan, plan: Pick<ResolvedPlan, 'cells'>): ImageSet {
+  if (g.realPerClass === undefined) return sweep.realPool;
+  const cell = plan.cells.find((c) => generatorOf(c) === g.id);
+  const perClass = cell ? sizePerClass(cell) : g.realPerClass;
+  return subset(sweep.realPool, nestedRealSubset(sweep.realPool, g.seed, perClass, perClass - g.realPerClass).train);
 }
 
 /** A pool's index (`pool-N.f32.json`): everything but the pixels, and the seal of the pixels. */
@@ -245,16 +301,21 @@ type PoolIndex = Omit<GeneratedSet, 'images' | 'labels'> & { labels: number[]; i
  * The synthetic pool a generator job left in the cache, checked against its seal: a damaged pool
  * throws a DamagedFileError naming the file, so no cell is ever trained on it.
  */
-function readPool(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, epoch?: number): GeneratedSet {
-  const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir, epoch);
+function readPool(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, g: GeneratorPlan, cacheDir: string, epoch?: number): GeneratedSet {
+  const { file, meta } = poolFiles(plan, generator, sweep, g, cacheDir, epoch);
   // The index is written after the pixels: without it the pool was never completed.
-  if (!fs.existsSync(meta)) throw new Error(`the synthetic pool of seed ${seed}${epoch === undefined ? '' : ` (generator after epoch ${epoch})`} is missing from the cache (${file}); its generator job did not finish`);
+  if (!fs.existsSync(meta)) throw new Error(`the synthetic pool of ${g.id}${epoch === undefined ? '' : ` (generator after epoch ${epoch})`} is missing from the cache (${file}); its generator job did not finish`);
   const info = readJsonFile<PoolIndex>(meta);
   if (!info.images?.sha256) throw new DamagedFileError(meta, 'no seal of the pool (written by an older synthmix)');
   const raw = readSealed(file, info.images);
   const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
   if (images.length !== info.count * info.height * info.width * info.channels || info.labels.length !== info.count) throw new DamagedFileError(meta, `${info.count} images of ${info.height}×${info.width}×${info.channels} do not fit ${images.length} values and ${info.labels.length} labels`);
   return { ...info, images, labels: Int32Array.from(info.labels) };
+}
+
+/** Where the pool of a sweep's generator lives in the cache. */
+export function generatorPoolFile(...args: Parameters<typeof readPool>): string {
+  return poolFiles(...args).file;
 }
 
 /** The pool of a sweep's generator (seed, snapshot epoch) if the cache has it; a damaged one throws, naming the file. */
@@ -297,13 +358,16 @@ function damageOfEntry(workDir: string, complete: string): string | undefined {
   }
 }
 
-async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, seed: number, cacheDir: string, emit: (e: SweepEventInput) => void, makeContext: MakeContext, signal: AbortSignal): Promise<GeneratedSet> {
-  const { realPool } = sweep;
-  const { key } = poolFiles(plan, generator, sweep, seed, cacheDir);
+async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, g: GeneratorPlan, cacheDir: string, emit: (e: SweepEventInput) => void, makeContext: MakeContext, signal: AbortSignal): Promise<GeneratedSet> {
+  // The real images it may learn from: the whole pool, or only its size's training images.
+  const realPool = generatorRealSet(sweep, g, plan);
+  const seed = g.seed;
+  const { key } = poolFiles(plan, generator, sweep, g, cacheDir);
   const cache = cacheLayout(cacheDir);
   const workDir = cache.generatorDir(key);
   const complete = cache.generatorComplete(key);
-  const scope = { kind: 'generator' as const, seed };
+  const scope = generatorScope(g);
+  const sized = scope.generator ? { generator: scope.generator } : {};
   // Two sweeps sharing the cache must not train the same entry at once: the second waits, then uses it.
   const lock = await acquireLock(cache.generatorLock(key), {
     wait: true,
@@ -323,10 +387,10 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
     }
     // A folder without complete.json holds an interrupted training's checkpoints, which resume.
     const cached = fs.existsSync(complete);
-    emit({ type: 'generator:start', seed, plugin: generator.name, cached, stateKey: key });
+    emit({ type: 'generator:start', seed, ...sized, ...(g.realPerClass === undefined ? {} : { realPerClass: realPool.count / realPool.classNames.length }), plugin: generator.name, cached, stateKey: key });
     fs.mkdirSync(workDir, { recursive: true });
-    const ctx: PluginContext = { ...makeContext(scope, seed, workDir, (progress) => emit({ type: 'generator:progress', seed, progress })), ...(plan.generator.checkpoints ? { snapshotEpochs: plan.generator.checkpoints } : {}) };
-    const count = plan.syntheticPerClass;
+    const ctx: PluginContext = { ...makeContext(scope, seed, workDir, (progress) => emit({ type: 'generator:progress', seed, ...sized, progress })), ...(plan.generator.checkpoints ? { snapshotEpochs: plan.generator.checkpoints } : {}) };
+    const count = g.poolPerClass;
     // A damaged file met while training resumes or sampling reads the state drops the entry once.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -338,11 +402,11 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
         // The trained state's pool, then one per snapshot of a GAN-epoch ablation.
         let pool: GeneratedSet | undefined;
         for (const epoch of [undefined, ...(plan.generator.checkpoints ?? [])]) {
-          const { file, meta } = poolFiles(plan, generator, sweep, seed, cacheDir, epoch);
+          const { file, meta } = poolFiles(plan, generator, sweep, g, cacheDir, epoch);
           let made: GeneratedSet | undefined;
           if (fs.existsSync(meta)) {
             try {
-              made = readPool(plan, generator, sweep, seed, cacheDir, epoch);
+              made = readPool(plan, generator, sweep, g, cacheDir, epoch);
             } catch (err) {
               if (!isDamagedFileError(err)) throw err;
               emit({ type: 'warning', scope, message: `damaged cache entry: ${err.message}; the synthetic pool is sampled again` });
@@ -357,7 +421,7 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
           }
           pool ??= made;
         }
-        emit({ type: 'generator:done', seed, cached, stateKey: key, poolPerClass: count, durationMs: Date.now() - started });
+        emit({ type: 'generator:done', seed, ...sized, cached, stateKey: key, poolPerClass: count, durationMs: Date.now() - started });
         return pool!;
       } catch (err) {
         if (!isDamagedFileError(err) || attempt > 1) throw err;
@@ -370,9 +434,40 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
   }
 }
 
-/** Class-balanced training and validation sets for one cell, deterministic from its seed and ratio. */
+/**
+ * Class-balanced training and validation sets for one cell, deterministic from its seed and its
+ * place in the design. Augment: the size's nested real images (validation first), the synthetic
+ * images (a fixed prefix of the pool's order, so 1× is inside 2×) added to the training split only.
+ * Replace with a size's own generator: real images from the size's nested set, mixed and split as
+ * in the single-size design, which draws from the whole pool (unchanged, so its results are too).
+ */
 export function sampleCell(cell: CellPlan, realPool: ImageSet, synthetic: ImageSet | undefined): { train: ImageSet; val: ImageSet } {
-  const random = createRng(deriveSeed(cell.seed, 'cell', cell.ratio));
+  if (cell.mode === 'augment') return sampleAugmentCell(cell, realPool, synthetic);
+  if (cell.generator) {
+    const size = nestedRealSubset(realPool, cell.seed, sizePerClass(cell));
+    return sampleReplaceCell(cell, subset(realPool, size.train), synthetic, createRng(deriveSeed(cell.seed, 'cell', cell.ratio, cell.trainingSetSize ?? 0)), true);
+  }
+  return sampleReplaceCell(cell, realPool, synthetic, createRng(deriveSeed(cell.seed, 'cell', cell.ratio)), false);
+}
+
+function sampleAugmentCell(cell: CellPlan, realPool: ImageSet, synthetic: ImageSet | undefined): { train: ImageSet; val: ImageSet } {
+  const { train: realTrain, val } = nestedRealSubset(realPool, cell.seed, cell.realPerClass, cell.valPerClass);
+  const parts = [subset(realPool, realTrain)];
+  if (cell.syntheticPerClass > 0) {
+    if (!synthetic) throw new Error(`cell ${cell.id} needs ${cell.syntheticPerClass} synthetic images per class and got none`);
+    const order = createRng(deriveSeed(cell.seed, 'synthetic-order', cell.trainingSetSize ?? 0));
+    const picked = indicesByClass(synthetic).flatMap((indices, c) => {
+      if (indices.length < cell.syntheticPerClass) throw new Error(`class "${synthetic.classNames[c]}" has ${indices.length} synthetic images; cell ${cell.id} needs ${cell.syntheticPerClass}`);
+      return shuffled(indices, order).slice(0, cell.syntheticPerClass);
+    });
+    parts.push(subset(synthetic, picked));
+  }
+  const all = parts.reduce((a, b) => concat(a, b));
+  const random = createRng(deriveSeed(cell.seed, 'cell-order', cell.trainingSetSize ?? 0, cell.syntheticPerReal ?? 0));
+  return { train: subset(all, shuffled(Array.from({ length: all.count }, (_, i) => i), random)), val: subset(realPool, val) };
+}
+
+function sampleReplaceCell(cell: CellPlan, realPool: ImageSet, synthetic: ImageSet | undefined, random: () => number, nested: boolean): { train: ImageSet; val: ImageSet } {
   const realByClass = indicesByClass(realPool);
   const synthByClass = synthetic ? indicesByClass(synthetic) : [];
   const trainParts: ImageSet[] = [];
@@ -380,7 +475,8 @@ export function sampleCell(cell: CellPlan, realPool: ImageSet, synthetic: ImageS
   realPool.classNames.forEach((name, c) => {
     if (realByClass[c].length < cell.realPerClass) throw new Error(`class "${name}" has ${realByClass[c].length} real training images; cell ${cell.id} needs ${cell.realPerClass}`);
     if (cell.syntheticPerClass > 0 && (!synthetic || synthByClass[c].length < cell.syntheticPerClass)) throw new Error(`class "${name}" has ${synthByClass[c]?.length ?? 0} synthetic images; cell ${cell.id} needs ${cell.syntheticPerClass}`);
-    const real = subset(realPool, shuffled(realByClass[c], random).slice(0, cell.realPerClass));
+    // Nested: the size's real images in their fixed order, so 90:10 keeps a prefix of 100:0's.
+    const real = subset(realPool, (nested ? realByClass[c] : shuffled(realByClass[c], random)).slice(0, cell.realPerClass));
     const synth = cell.syntheticPerClass > 0 ? subset(synthetic!, shuffled(synthByClass[c], random).slice(0, cell.syntheticPerClass)) : undefined;
     const mixed = synth ? concat(real, synth) : real;
     const order = shuffled(Array.from({ length: mixed.count }, (_, i) => i), random);
@@ -502,13 +598,15 @@ export interface QualityVerdict {
 export interface SeedQuality {
   seed: number;
   epoch?: number;
+  /** The training-set size whose own generator this measures (absent: the seed's generator on the whole pool). */
+  trainingSetSize?: number;
   perClass: Record<string, ClassQuality>;
   verdict?: QualityVerdict;
 }
 
 /** The quality file of `seed` (and snapshot `epoch`) in a sweep folder; undefined when it was not measured. */
-export function readSeedQuality(outputDir: string, seed: number, epoch?: number): SeedQuality | undefined {
-  const file = sweepLayout(outputDir).quality(seed, epoch);
+export function readSeedQuality(outputDir: string, seed: number, epoch?: number, trainingSetSize?: number): SeedQuality | undefined {
+  const file = sweepLayout(outputDir).quality(seed, epoch, trainingSetSize);
   return fs.existsSync(file) ? readJsonFile<SeedQuality>(file) : undefined;
 }
 
@@ -563,14 +661,14 @@ export function classQuality(synthetic: ImageSet, real: ImageSet, seed: number, 
 }
 
 /** The quality measures per class, synthetic against real, as metric events of the generator. */
-function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void): Record<string, ClassQuality> {
+function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope): Record<string, ClassQuality> {
   const synthBy = indicesByClass(synthetic);
   const realBy = indicesByClass(realPool);
   const out: Record<string, ClassQuality> = {};
   synthetic.classNames.forEach((name, c) => {
     const q = classQuality(subset(synthetic, synthBy[c]), subset(realPool, realBy[c]), seed, name);
     out[name] = q;
-    for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope: { kind: 'generator', seed }, name: `quality_${name}_${k}`, value: v, step: 0 });
+    for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope, name: `quality_${name}_${k}`, value: v, step: 0 });
   });
   return out;
 }

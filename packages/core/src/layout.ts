@@ -32,7 +32,7 @@ export function sweepLayout(dir: string) {
     /** The sweep's answer (answer.ts), as the report and the tracker state it. */
     answer: path.join(dir, 'answer.json'),
     /** Synthetic-image quality per seed (SSIM, diversity, Fréchet distance). */
-    quality: (seed: number, epoch?: number) => path.join(dir, `quality-seed${seed}${epoch === undefined ? '' : `-epoch${epoch}`}.json`),
+    quality: (seed: number, epoch?: number, trainingSetSize?: number) => path.join(dir, `quality-seed${seed}${trainingSetSize === undefined ? '' : `-real${trainingSetSize}`}${epoch === undefined ? '' : `-epoch${epoch}`}.json`),
     realSamples: (className: string) => path.join(dir, `samples-real-${safeFileName(className)}.png`),
     events: path.join(dir, 'events.jsonl'),
     /** Held by the one process that runs (or syncs) this sweep: who, where, since when. */

@@ -3,6 +3,7 @@
  * fully resolved {@link ResolvedPlan} that the rest of synthmix uses.
  */
 import type { AnalysisSettings } from './answer.js';
+import { defaultGeneratorData, planDesign, type Design, type DesignMode, type GeneratorData, type GeneratorPlan } from './design.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,7 +45,10 @@ export interface Manifest {
   generator: { plugin: string; options: Record<string, unknown>; checkpoints?: number[] };
   classifier: { plugin: string; options: Record<string, unknown> };
   ratios: number[] | { from: number; to: number; step: number };
-  trainingSetSize: number;
+  mode?: DesignMode;
+  trainingSetSize: number | number[];
+  syntheticPerReal?: number[] | { from: number; to: number; step: number };
+  generatorData?: GeneratorData;
   syntheticPerClass?: number;
   tracking: { enabled: boolean; experiment?: string; uri?: string };
   output?: string;
@@ -95,6 +99,14 @@ export interface CellPlan {
   valPerClass: number;
   /** The generator epoch whose snapshot made the synthetic images (absent: the trained generator). */
   generatorEpoch?: number;
+  /** The size factor: images per cell (replace) or real images per cell (augment), all classes. */
+  trainingSetSize?: number;
+  /** `augment`: real images kept, synthetic added to the training split (absent: replace). */
+  mode?: DesignMode;
+  /** Augment: synthetic training images per real training image. */
+  syntheticPerReal?: number;
+  /** The generator job whose images the cell uses, when a size has its own (absent: `generator-seed<s>`). */
+  generator?: string;
 }
 
 /** The dataset section with classes in label order, the positive class as an index, the path absolute. */
@@ -123,7 +135,12 @@ export interface ResolvedPlan {
   generator: { plugin: string; options: Record<string, unknown>; checkpoints?: number[] };
   classifier: { plugin: string; options: Record<string, unknown> };
   ratios: number[];
+  /** The largest training-set size (the only one, unless the manifest gives a list). */
   trainingSetSize: number;
+  /** The design's factors (design.ts): mode, sizes, ratios or multiples, generator data. */
+  design: Design;
+  /** The generators the cells need, one per seed or one per seed and size. */
+  generators: GeneratorPlan[];
   /** How the answer is stated (answer.ts). */
   analysis: AnalysisSettings;
   syntheticPerClass: number;
@@ -136,8 +153,10 @@ export interface ResolvedPlan {
  * How a plan's cells come about, for people: `11 ratios × 3 seeds`, plus the generator-epoch
  * ablation's cells when there are any (`+ 60 from generator epochs 60, 150`).
  */
-export function cellsInWords(plan: Pick<ResolvedPlan, 'ratios' | 'seeds' | 'cells' | 'generator'>): string {
-  const base = `${plan.ratios.length} ratios × ${plan.seeds.length} seeds`;
+export function cellsInWords(plan: Pick<ResolvedPlan, 'ratios' | 'seeds' | 'cells' | 'generator'> & { design?: Design }): string {
+  const d = plan.design;
+  const sizes = d && d.sizes.length > 1 ? `${d.sizes.length} sizes × ` : '';
+  const base = d?.mode === 'augment' ? `${sizes}${d.multiples.length} multiples × ${plan.seeds.length} seeds` : `${sizes}${plan.ratios.length} ratios × ${plan.seeds.length} seeds`;
   const fromSnapshots = plan.cells.filter((c) => c.generatorEpoch !== undefined).length;
   return fromSnapshots ? `${base} + ${fromSnapshots} from generator epochs ${plan.generator.checkpoints!.join(', ')}` : base;
 }
@@ -366,7 +385,8 @@ export async function resolveManifestText(text: string, file: string, options: L
     throw new ManifestError(shown, [{ where: `${shown}:${pos.line}:${pos.col}`, path: '', message: `YAML aliases expand too much (${(err as Error).message.split('\n')[0].replace(/\.$/, '')}); write the values out` }]);
   }
   const locate = locator(shown, doc, lines, overrides);
-  const diagnostics = ratioChecks(data as Partial<Manifest>, locate);
+  // Which design keys were written, before the schema fills in defaults (ratios has one).
+  const diagnostics = [...ratioChecks(data as Partial<Manifest>, locate), ...designChecks(data as Partial<Manifest>, locate)];
   // A ratio outside [0, 1] is said once, precisely; the schema's oneOf would only say "found a list".
   diagnostics.push(...checker.check(manifestSchema, data, locate).filter((d) => !(diagnostics.length && d.path.startsWith('ratios'))));
   const shapeOk = diagnostics.length === 0;
@@ -390,6 +410,19 @@ export async function resolveManifestText(text: string, file: string, options: L
   if (shapeOk) diagnostics.push(...semanticChecks(manifest, locate, manifestDir, options.config), ...outputChecks(manifest, locate, options));
   if (diagnostics.length) throw new ManifestError(shown, sortByPosition(diagnostics));
   return normalise(manifest, text, path.resolve(file), options);
+}
+
+/** The keys of one design only: ratios for replace, syntheticPerReal (required) for augment. */
+function designChecks(m: Partial<Manifest>, locate: (p: string[], key?: string) => string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const at = (p: string[], message: string) => out.push({ where: locate(p), path: p.join('.'), message });
+  if (m.mode === 'augment') {
+    if (m.ratios !== undefined) at(['ratios'], 'ratios are the synthetic fractions of mode replace; in mode augment give syntheticPerReal (synthetic images added per real one)');
+    if (m.syntheticPerReal === undefined) at(['mode'], 'mode augment needs syntheticPerReal: synthetic images added per real training image, e.g. [0, 0.5, 1, 2, 4]');
+  } else if (m.syntheticPerReal !== undefined) {
+    at(['syntheticPerReal'], `syntheticPerReal is for mode augment (synthetic images added to the real ones); ${m.mode === undefined ? 'mode is replace by default' : 'mode is replace'}, where ratios say what share of the real images is replaced`);
+  }
+  return out;
 }
 
 /** Every synthetic fraction must lie in [0, 1]: say which value is not. */
@@ -428,6 +461,11 @@ function sortByPosition(diagnostics: Diagnostic[]): Diagnostic[] {
 }
 
 function expandRatios(r: Manifest['ratios']): number[] {
+  return expandGrid(r);
+}
+
+/** A list as given, or {from, to, step} without floating-point drift. */
+function expandGrid(r: number[] | { from: number; to: number; step: number }): number[] {
   if (Array.isArray(r)) return r;
   const n = Math.round((r.to - r.from) / r.step);
   // Rounding to 1e-9 keeps 0.1 * 3 from becoming 0.30000000000000004 in run names and keys.
@@ -465,7 +503,19 @@ function semanticChecks(m: Manifest, locate: (p: string[], key?: string) => stri
     const hint = didYouMean(m.dataset.positiveClass, classNames);
     at(['dataset', 'positiveClass'], `expected one of ${classNames.join(', ')}, found "${m.dataset.positiveClass}"${hint ? `; did you mean "${hint}"?` : ''}`);
   }
-  if (m.trainingSetSize % k !== 0) at(['trainingSetSize'], `must divide evenly into ${k} classes for a class-balanced set, found ${m.trainingSetSize}`);
+  const sizes = Array.isArray(m.trainingSetSize) ? m.trainingSetSize : [m.trainingSetSize];
+  sizes.forEach((size, i) => {
+    if (size % k !== 0) at(Array.isArray(m.trainingSetSize) ? ['trainingSetSize', String(i)] : ['trainingSetSize'], `must divide evenly into ${k} classes for a class-balanced set, found ${size}`);
+  });
+  // The largest size a class can fill: its images less the test set. Phantom counts are known
+  // here; a folder's usable images (decodable, after the leakage guard's groups) are only known
+  // once it is loaded, and the run refuses then, with the same exit code.
+  const tightest = m.dataset.source === 'phantom' ? { name: classNames[0], left: m.dataset.phantomPerClass - m.dataset.testPerClass } : undefined;
+  sizes.forEach((size, i) => {
+    // Replace cells use up to the whole size in real images (100:0); augment cells all of it.
+    if (tightest && size / k > tightest.left) at(Array.isArray(m.trainingSetSize) ? ['trainingSetSize', String(i)] : ['trainingSetSize'], `${size} images need ${size / k} real images per class, but each class has ${Math.max(0, tightest.left)} outside the test set (${m.dataset.testPerClass} per class); the largest size is ${Math.max(0, tightest.left) * k}`);
+  });
+  if (m.syntheticPerReal && !Array.isArray(m.syntheticPerReal) && m.syntheticPerReal.from > m.syntheticPerReal.to) at(['syntheticPerReal', 'from'], `from (${m.syntheticPerReal.from}) is larger than to (${m.syntheticPerReal.to})`);
   if (!Array.isArray(m.ratios) && m.ratios.from > m.ratios.to) at(['ratios', 'from'], `from (${m.ratios.from}) is larger than to (${m.ratios.to})`);
   if (m.dataset.source === 'phantom' && m.dataset.phantomPerClass <= m.dataset.testPerClass) {
     at(['dataset', 'phantomPerClass'], `must exceed testPerClass (${m.dataset.testPerClass}) so real training images remain, found ${m.dataset.phantomPerClass}`);
@@ -489,24 +539,21 @@ export function mergeExecution(manifest: ExecutionSettings | undefined, config: 
 
 function normalise(m: Manifest, text: string, file: string, options: LoadOptions): ResolvedPlan {
   const classes = Object.entries(m.dataset.classes).map(([name, folder]) => ({ name, folder }));
-  const ratios = expandRatios(m.ratios);
-  const perClass = m.trainingSetSize / classes.length;
-  const valPerClass = Math.round(perClass * m.dataset.validationFraction);
-  const cells: CellPlan[] = [];
-  for (const seed of m.seeds) {
-    for (const ratio of ratios) {
-      const syntheticPerClass = Math.round(perClass * ratio);
-      const realPerClass = perClass - syntheticPerClass;
-      const id = `real${realPerClass * classes.length}-synth${syntheticPerClass * classes.length}-seed${seed}`;
-      cells.push({ id, ratio, seed, realPerClass, syntheticPerClass, trainPerClass: perClass - valPerClass, valPerClass });
-    }
-    // GAN-epoch ablation: every ratio with synthetic images again, from each snapshot.
-    for (const epoch of [...(m.generator.checkpoints ?? [])].sort((a, b) => a - b)) {
-      for (const cell of cells.filter((c) => c.seed === seed && c.syntheticPerClass > 0 && c.generatorEpoch === undefined)) {
-        cells.push({ ...cell, id: `${cell.id}-gen${epoch}`, generatorEpoch: epoch });
-      }
-    }
-  }
+  const mode = m.mode ?? 'replace';
+  const ratios = mode === 'replace' ? expandRatios(m.ratios) : [];
+  const sizes = [...new Set(Array.isArray(m.trainingSetSize) ? m.trainingSetSize : [m.trainingSetSize])].sort((a, b) => a - b);
+  const design: Design = {
+    mode,
+    sizes,
+    ratios,
+    multiples: m.syntheticPerReal ? expandGrid(m.syntheticPerReal) : [],
+    seeds: m.seeds,
+    checkpoints: [...(m.generator.checkpoints ?? [])].sort((a, b) => a - b),
+    classes: classes.length,
+    validationFraction: m.dataset.validationFraction,
+    generatorData: m.generatorData ?? defaultGeneratorData(mode, sizes),
+  };
+  const { cells, generators } = planDesign(design, m.syntheticPerClass);
   const projectRoot = options.projectRoot ?? options.config?.root ?? process.cwd();
   const outputBase = m.output ?? path.join(options.config?.outputDir ?? 'runs', m.name);
   const resolved = {
@@ -532,7 +579,9 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
     generator: { plugin: m.generator.plugin, options: m.generator.options ?? {}, ...(m.generator.checkpoints ? { checkpoints: [...m.generator.checkpoints].sort((a, b) => a - b) } : {}) },
     classifier: { plugin: m.classifier.plugin, options: m.classifier.options ?? {} },
     ratios,
-    trainingSetSize: m.trainingSetSize,
+    trainingSetSize: sizes[sizes.length - 1],
+    design,
+    generators,
     syntheticPerClass: m.syntheticPerClass ?? Math.max(1, ...cells.map((c) => c.syntheticPerClass)),
     // No schema default, so an existing manifest keeps its hash (and its MLflow parent run).
     analysis: { metric: m.analysis?.metric ?? 'auc', margin: m.analysis?.margin ?? 0.01 },

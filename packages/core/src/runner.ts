@@ -14,9 +14,10 @@ import type { ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
 import { UserError } from './errors.js';
 import { createExecutor, ExecutorUnavailableError, type Executor, type JobOutcome } from './executors/index.js';
-import { JobInterrupted, loadSweepData, planJobs, readSeedQuality, runJob, writeJsonAtomically, type JobDescription } from './jobs.js';
+import { generatorJobId, JobInterrupted, loadSweepData, planJobs, readSeedQuality, runJob, writeJsonAtomically, type JobDescription } from './jobs.js';
 import { sweepLayout } from './layout.js';
 import { answerSweep, type SweepAnswer } from './answer.js';
+import { modeOf } from './design.js';
 
 export { generatorKey, sampleCell, yieldToEventLoop, type ClassQuality } from './jobs.js';
 
@@ -316,7 +317,7 @@ async function schedule(plan: ResolvedPlan, jobs: JobDescription[], executor: Ex
         hooks.onCellFailed(job.cellId!, outcome.error);
         hooks.emit({ type: 'cell:failed', cellId: job.cellId!, error: outcome.error });
       } else {
-        hooks.emit({ type: 'generator:failed', seed: job.seed, error: outcome.error });
+        hooks.emit({ type: 'generator:failed', seed: job.seed, ...(job.id === generatorJobId(job.seed) ? {} : { generator: job.id }), error: outcome.error });
       }
       return;
     }
@@ -362,16 +363,24 @@ async function schedule(plan: ResolvedPlan, jobs: JobDescription[], executor: Ex
 function mergeFrechet(plan: ResolvedPlan, results: CellResult[]): void {
   for (const r of results) {
     if (!r.frechetRealClassifier) continue;
-    const q = readSeedQuality(plan.outputDir, r.cell.seed);
+    // A size's own generator has a quality file of its own.
+    const size = r.cell.generator ? r.cell.trainingSetSize : undefined;
+    const q = readSeedQuality(plan.outputDir, r.cell.seed, undefined, size);
     if (!q) continue;
     for (const [name, value] of Object.entries(r.frechetRealClassifier)) q.perClass[name] = { ...q.perClass[name], frechetRealClassifier: value };
-    writeJsonAtomically(sweepLayout(plan.outputDir).quality(r.cell.seed), q);
+    writeJsonAtomically(sweepLayout(plan.outputDir).quality(r.cell.seed, undefined, size), q);
   }
+}
+
+/** The quality verdicts of a plan's generators: one per seed, or one per seed and size. */
+export function generatorVerdicts(plan: ResolvedPlan): { seed: number; trainingSetSize?: number; far: string[] }[] {
+  const sizes = plan.design?.generatorData === 'size' ? plan.design.sizes : [undefined];
+  return plan.seeds.flatMap((seed) => sizes.map((size) => ({ seed, ...(size ? { trainingSetSize: size } : {}), far: readSeedQuality(plan.outputDir, seed, undefined, size)?.verdict?.far ?? [] })));
 }
 
 /** The answer of the cells there are, with the seeds whose generator was warned; none without a comparison. */
 function sweepAnswer(plan: ResolvedPlan, results: CellResult[]): SweepAnswer | undefined {
-  const warnedSeeds = plan.seeds.filter((s) => (readSeedQuality(plan.outputDir, s)?.verdict?.far.length ?? 0) > 0);
+  const warnedSeeds = [...new Set(generatorVerdicts(plan).filter((v) => v.far.length).map((v) => v.seed))];
   const answer = answerSweep(plan, results, { warnedSeeds });
   return answer.sizes.some((s) => s.points.length) ? answer : undefined;
 }
@@ -384,11 +393,13 @@ function averaging(plan: ResolvedPlan): string {
 
 function writeResultsCsv(file: string, plan: ResolvedPlan, results: CellResult[]): void {
   // `averaging` says what the metrics are: `positive=<class>` (binary) or `macro` (more classes).
-  const header = ['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'generator_epoch', 'averaging', ...CSV_METRICS.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`])];
+  // The columns of the first design stay first; mode, size and multiple come after them.
+  const header = ['cell', 'ratio', 'seed', 'real_per_class', 'synthetic_per_class', 'generator_epoch', 'averaging', ...CSV_METRICS.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`]), 'mode', 'training_set_size', 'synthetic_per_real'];
   const order = new Map(plan.cells.map((c, i) => [c.id, i]));
   const rows = [...results].sort((a, b) => (order.get(a.cell.id) ?? 0) - (order.get(b.cell.id) ?? 0)).map((r) => [
     r.cell.id, r.cell.ratio, r.cell.seed, r.cell.realPerClass, r.cell.syntheticPerClass, r.cell.generatorEpoch ?? '', averaging(plan),
     ...CSV_METRICS.flatMap((m) => [r.metrics[m], r.metrics[`${m}_ci_low`], r.metrics[`${m}_ci_high`]].map((v) => (v === undefined || Number.isNaN(v) ? '' : Number(v).toFixed(6)))),
+    modeOf(r.cell), r.cell.trainingSetSize ?? (r.cell.realPerClass + r.cell.syntheticPerClass) * plan.dataset.classes.length, r.cell.syntheticPerReal ?? '',
   ].join(','));
   writeFileAtomic(file, `${header.join(',')}\n${rows.map((r) => `${r}\n`).join('')}`);
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { appendLine, isDamagedFileError, readJsonFile, readJsonLines, sweepLayout, writeJsonAtomic, type CellResult, type RefusedRecord, type ResolvedPlan, type SweepEvent, type SweepTracker } from '@synthmix/core';
+import { appendLine, designX, isDamagedFileError, modeOf, sizePerClass, readJsonFile, readJsonLines, sweepLayout, writeJsonAtomic, type CellResult, type RefusedRecord, type ResolvedPlan, type SweepEvent, type SweepTracker } from '@synthmix/core';
 import { MlflowClient, MlflowHttpError, MlflowUnreachableError, sanitizeKey, type Metric, type Param, type RunInfo, type RunStatus, type Tag } from './client.js';
 
 export const SYNTHMIX_VERSION = '0.1.0';
@@ -319,9 +319,10 @@ export class MlflowTracker implements SweepTracker {
   // --- events → spooled calls -------------------------------------------------------------
 
   private cellKey = (id: string) => `${this.sweepKey}:cell:${id}`;
-  private generatorKey = (seed: number) => `${this.sweepKey}:generator:${seed}`;
+  /** A seed's generator, or a size's own (`generator-seed1-real200`), which has a run of its own. */
+  private generatorKey = (seed: number, id?: string) => (id ? `${this.sweepKey}:generator:${id}` : `${this.sweepKey}:generator:${seed}`);
   private scopeKey(scope: Extract<SweepEvent, { type: 'metric' }>['scope']): string {
-    return scope.kind === 'sweep' ? this.sweepKey : scope.kind === 'generator' ? this.generatorKey(scope.seed) : this.cellKey(scope.cellId);
+    return scope.kind === 'sweep' ? this.sweepKey : scope.kind === 'generator' ? this.generatorKey(scope.seed, scope.generator) : this.cellKey(scope.cellId);
   }
 
   handle(event: SweepEvent): void {
@@ -336,20 +337,20 @@ export class MlflowTracker implements SweepTracker {
         this.enqueue({ op: 'artifact', key: this.sweepKey, file: event.reportFile, dir: '' });
         return;
       case 'generator:start':
-        this.enqueue({ op: 'start-run', key: this.generatorKey(event.seed), name: `generator-seed${event.seed}`, parent: this.sweepKey, tags: { 'synthmix.plugin': event.plugin, 'synthmix.state_key': event.stateKey, 'synthmix.cached': String(event.cached), 'mlflow.note.content': `Generator ${event.plugin}, seed ${event.seed}${event.cached ? ' (state reused from the cache)' : ''}` }, params: { ...this.generatorParams, seed: String(event.seed) } });
+        this.enqueue({ op: 'start-run', key: this.generatorKey(event.seed, event.generator), name: event.generator ?? `generator-seed${event.seed}`, parent: this.sweepKey, tags: { 'synthmix.plugin': event.plugin, 'synthmix.state_key': event.stateKey, 'synthmix.cached': String(event.cached), 'mlflow.note.content': `Generator ${event.plugin}, seed ${event.seed}${event.cached ? ' (state reused from the cache)' : ''}` }, params: { ...this.generatorParams, seed: String(event.seed), ...(event.realPerClass === undefined ? {} : { real_per_class: String(event.realPerClass) }) } });
         return;
       case 'generator:done':
-        this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed), status: 'FINISHED' });
+        this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed, event.generator), status: 'FINISHED' });
         return;
       case 'quality:warning': {
         // A tag on the generator's run and on the sweep's, so nobody reads the curve unwarned.
         const tags = [{ key: 'synthmix.quality_warning', value: event.message }];
-        this.enqueue({ op: 'log', key: this.generatorKey(event.seed), metrics: [], params: [], tags });
+        this.enqueue({ op: 'log', key: this.generatorKey(event.seed, event.generator), metrics: [], params: [], tags });
         this.enqueue({ op: 'log', key: this.sweepKey, metrics: [], params: [], tags });
         return;
       }
       case 'generator:failed':
-        this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed), status: 'FAILED', tags: { 'synthmix.error': event.error, 'mlflow.note.content': `Failed: ${event.error}` } });
+        this.enqueue({ op: 'end-run', key: this.generatorKey(event.seed, event.generator), status: 'FAILED', tags: { 'synthmix.error': event.error, 'mlflow.note.content': `Failed: ${event.error}` } });
         return;
       case 'metric':
         this.enqueue({ op: 'log', key: this.scopeKey(event.scope), metrics: [{ key: sanitizeKey(event.name), value: event.value, timestamp: event.time, step: event.step }], params: [], tags: [] });
@@ -430,28 +431,41 @@ export class MlflowTracker implements SweepTracker {
     const plan = this.plan;
     this.enqueue({
       op: 'start-run', key: this.cellKey(cell.id), name: cell.id, parent: this.sweepKey, fresh,
-      tags: { 'mlflow.note.content': `${Math.round((1 - cell.ratio) * 100)}:${Math.round(cell.ratio * 100)} real:synthetic, seed ${cell.seed}: ${cell.realPerClass} real + ${cell.syntheticPerClass} synthetic images per class, ${cell.trainPerClass}/${cell.valPerClass} train/validation per class.`, 'synthmix.classifier': plan?.classifier.plugin ?? '' },
-      params: { ratio: String(cell.ratio), seed: String(cell.seed), ...(cell.generatorEpoch === undefined ? {} : { generator_epoch: String(cell.generatorEpoch) }), real_per_class: String(cell.realPerClass), synthetic_per_class: String(cell.syntheticPerClass), train_per_class: String(cell.trainPerClass), val_per_class: String(cell.valPerClass), ...flatten(plan?.classifier.options ?? {}, 'classifier.options') },
+      tags: { 'mlflow.note.content': cell.mode === 'augment' ? `${cell.syntheticPerReal} synthetic per real image added, seed ${cell.seed}: ${cell.realPerClass} real images per class (${cell.valPerClass} of them for validation) + ${cell.syntheticPerClass} synthetic per class in training.` : `${Math.round((1 - cell.ratio) * 100)}:${Math.round(cell.ratio * 100)} real:synthetic, seed ${cell.seed}: ${cell.realPerClass} real + ${cell.syntheticPerClass} synthetic images per class, ${cell.trainPerClass}/${cell.valPerClass} train/validation per class.`, 'synthmix.classifier': plan?.classifier.plugin ?? '' },
+      params: { ratio: String(cell.ratio), seed: String(cell.seed), ...(cell.mode ? { mode: cell.mode } : {}), ...(cell.trainingSetSize === undefined || !(cell.mode || cell.generator) ? {} : { training_set_size: String(cell.trainingSetSize) }), ...(cell.syntheticPerReal === undefined ? {} : { synthetic_per_real: String(cell.syntheticPerReal) }), ...(cell.generatorEpoch === undefined ? {} : { generator_epoch: String(cell.generatorEpoch) }), real_per_class: String(cell.realPerClass), synthetic_per_class: String(cell.syntheticPerClass), train_per_class: String(cell.trainPerClass), val_per_class: String(cell.valPerClass), ...flatten(plan?.classifier.options ?? {}, 'classifier.options') },
       dataset: this.datasetInput('training'),
     });
   }
 
   private endSweep(event: Extract<SweepEvent, { type: 'sweep:done' }>): void {
-    const byRatio = new Map<number, CellResult[]>();
-    for (const r of event.results.filter((x) => x.cell.generatorEpoch === undefined)) byRatio.set(r.cell.ratio, [...(byRatio.get(r.cell.ratio) ?? []), r]);
+    // One curve per training-set size (one size: the keys of the single-size design).
+    const byPoint = new Map<string, { perClass: number; x: number; mode: string; results: CellResult[] }>();
+    for (const r of event.results.filter((x) => x.cell.generatorEpoch === undefined)) {
+      const key = `${sizePerClass(r.cell)}|${designX(r.cell)}`;
+      const point = byPoint.get(key) ?? { perClass: sizePerClass(r.cell), x: designX(r.cell), mode: modeOf(r.cell), results: [] };
+      point.results.push(r);
+      byPoint.set(key, point);
+    }
+    const manySizes = new Set([...byPoint.values()].map((p) => p.perClass)).size > 1;
     const metrics: Metric[] = [];
-    let best: { ratio: number; accuracy: number } | undefined;
-    for (const [ratio, results] of [...byRatio].sort((a, b) => a[0] - b[0])) {
+    const best = new Map<number, { x: number; accuracy: number }>();
+    for (const { perClass, x, results } of [...byPoint.values()].sort((a, b) => a.perClass - b.perClass || a.x - b.x)) {
+      const suffix = manySizes ? `_per_class_${perClass}` : '';
       for (const name of ['accuracy', 'f1', 'auc', 'recall', 'precision']) {
         const values = results.map((r) => r.metrics[name]).filter((v) => Number.isFinite(v));
         if (!values.length) continue;
         const mean = values.reduce((a, b) => a + b, 0) / values.length;
-        // step = synthetic percentage, so MLflow's chart of a metric is the sweep's curve.
-        metrics.push({ key: `sweep_${name}_mean`, value: mean, timestamp: event.time, step: Math.round(ratio * 100) });
-        if (name === 'accuracy' && (!best || mean > best.accuracy)) best = { ratio, accuracy: mean };
+        // step = synthetic percentage (replace) or synthetic per real × 100 (augment), so MLflow's chart of a metric is the sweep's curve.
+        metrics.push({ key: `sweep_${name}_mean${suffix}`, value: mean, timestamp: event.time, step: Math.round(x * 100) });
+        const b = best.get(perClass);
+        if (name === 'accuracy' && (!b || mean > b.accuracy)) best.set(perClass, { x, accuracy: mean });
       }
     }
-    if (best) metrics.push({ key: 'best_ratio', value: best.ratio, timestamp: event.time, step: 0 }, { key: 'best_accuracy_mean', value: best.accuracy, timestamp: event.time, step: 0 });
+    for (const [perClass, b] of best) {
+      const suffix = manySizes ? `_per_class_${perClass}` : '';
+      const augment = [...byPoint.values()].some((p) => p.mode === 'augment');
+      metrics.push({ key: `${augment ? 'best_synthetic_per_real' : 'best_ratio'}${suffix}`, value: b.x, timestamp: event.time, step: 0 }, { key: `best_accuracy_mean${suffix}`, value: b.accuracy, timestamp: event.time, step: 0 });
+    }
     this.enqueue({ op: 'log', key: this.sweepKey, metrics, params: [], tags: [] });
     this.enqueue({ op: 'artifact', key: this.sweepKey, file: path.join(event.outputDir, 'results.csv'), dir: '' });
     const status: RunStatus = event.status === 'finished' ? 'FINISHED' : event.status === 'interrupted' ? 'KILLED' : 'FAILED';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  cacheLayout, classQuality, frechetInFeatures, generatorKey, isDamagedFileError, loadBackend, readCellResult, readGeneratorPool, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
+  classQuality, frechetInFeatures, generatorOf, isBaselineCell, generatorPoolFile, generatorsOfPlan, isDamagedFileError, loadBackend, readCellResult, readGeneratorPool, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
   type ClassQuality, type ImageSet,
 } from '@synthmix/core';
 import { indicesByClass, subset, verifyFolder, writeFileAtomic } from '@synthmix/data';
@@ -60,11 +60,12 @@ export const quality: Command = {
     const sources: { label: string; className: string; images: ImageSet }[] = [];
     const manifestDir = path.dirname(plan.manifestFile);
     const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, project.config.plugins);
-    const key = generatorKey(plan, generator, sweep.data.fingerprint, (sweep.realPool.ids ?? []).map(String), seed);
-    const poolFile = cacheLayout(project.cacheDir).pool(key, plan.syntheticPerClass);
+    // The seed's generator (with several sizes, the largest size's own).
+    const g = generatorsOfPlan(plan).filter((x) => x.seed === seed).at(-1)!;
+    const poolFile = generatorPoolFile(plan, generator, sweep, g, project.cacheDir);
     let pool: ImageSet | undefined;
     try {
-      pool = readGeneratorPool(plan, generator, sweep, seed, project.cacheDir);
+      pool = readGeneratorPool(plan, generator, sweep, g, project.cacheDir);
     } catch (err) {
       if (!isDamagedFileError(err)) throw err;
       throw new UserError(`${err.message}: the sweep's synthetic pool is damaged; run the sweep again to rebuild it`);
@@ -86,7 +87,7 @@ export const quality: Command = {
     }
 
     // The Fréchet distance needs the 100:0 classifier of that seed, reloaded by its plugin.
-    const baseline = plan.cells.find((c) => c.seed === seed && c.ratio === 0);
+    const baseline = plan.cells.find((c) => c.seed === seed && isBaselineCell(c) && generatorOf(c) === g.id);
     const classifier = await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, project.config.plugins);
     const modelDir = baseline && sweepLayout(dir).cellModel(baseline.id);
     // A model whose files no longer match the seals its cell recorded is not reloaded.

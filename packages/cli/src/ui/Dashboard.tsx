@@ -2,9 +2,9 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import { bestRow, eta, type CellRow, type SweepView } from './state.js';
-import { cell, duration, num, pct, progressBar, ratioLabel, sparkline } from './format.js';
+import { cell, duration, num, pct, progressBar, sparkline } from './format.js';
 import { formatTable, resultsTable } from './table.js';
-import type { CellResult } from '@synthmix/core';
+import { designLabel, designX, modeOf, type CellResult } from '@synthmix/core';
 
 const STATUS_COLOR: Record<CellRow['status'], string> = { queued: 'gray', training: 'yellow', evaluating: 'cyan', done: 'green', cached: 'green', failed: 'red' };
 
@@ -73,7 +73,7 @@ export function SweepTable({ view, maxRows = 14, width = 80 }: { view: SweepView
           {r === best ? '★ ' : '  '}{cell(r.cell.id, idWidth)}{cell(r.status, 11)}
           {cell(r.epochs !== undefined ? `${r.epoch ?? 0}/${r.epochs}` : '', 7)}
           {cell(pct(r.valAccuracy), 8, 'right')}{cell(pct(r.metrics?.accuracy), 9, 'right')}{cell(pct(r.metrics?.f1), 8, 'right')}{cell(num(r.metrics?.auc), 7, 'right')}
-          {wide ? cell(`${ratioLabel(r.cell.ratio)}${r.cell.generatorEpoch !== undefined ? ` @${r.cell.generatorEpoch}` : ''}`, 12, 'right') : ''}
+          {wide ? cell(`${designLabel(designX(r.cell), modeOf(r.cell))}${r.cell.generatorEpoch !== undefined ? ` @${r.cell.generatorEpoch}` : ''}`, 12, 'right') : ''}
         </Text>
       ))}
       {Object.keys(hidden).length > 0 && (

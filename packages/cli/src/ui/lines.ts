@@ -1,6 +1,9 @@
 /** Plain output for CI, pipes and --no-ui: one readable line per event, with a timestamp. */
-import { cellsInWords, type SweepEvent } from '@synthmix/core';
-import { duration, num, pct, ratioLabel } from './format.js';
+import { cellsInWords, designLabel, designX, modeOf, type SweepEvent } from '@synthmix/core';
+import { duration, num, pct } from './format.js';
+
+/** A seed's generator (`generator seed 1`), or a size's own (`generator-seed1-real200`). */
+const who = (e: { seed: number; generator?: string }) => e.generator ?? `generator seed ${e.seed}`;
 
 function stamp(time: number): string {
   return new Date(time).toISOString().slice(11, 19);
@@ -15,15 +18,15 @@ export function eventLine(e: SweepEvent): string | undefined {
     case 'data:loaded':
       return `${t} data ${Object.entries(e.counts).map(([c, n]) => `${c}=${n}`).join(' ')}, ${e.skipped} skipped, ${e.groups} groups, test ${e.testPerClass}/class${e.cached ? ' (cached)' : ''}`;
     case 'generator:start':
-      return `${t} generator seed ${e.seed}: ${e.cached ? 'cached state' : 'training'} (${e.plugin}, ${e.stateKey.slice(0, 12)})`;
+      return `${t} ${who(e)}: ${e.cached ? 'cached state' : 'training'}${e.realPerClass === undefined ? '' : ` on ${e.realPerClass} real images per class`} (${e.plugin}, ${e.stateKey.slice(0, 12)})`;
     case 'generator:progress': {
       const m = Object.entries(e.progress.metrics ?? {}).map(([k, v]) => `${k}=${num(v)}`).join(' ');
-      return `${t} generator seed ${e.seed}${e.progress.label ? ` ${e.progress.label}` : ''} ${e.progress.unit ?? 'step'} ${e.progress.step}/${e.progress.total ?? '?'} ${m}`;
+      return `${t} ${who(e)}${e.progress.label ? ` ${e.progress.label}` : ''} ${e.progress.unit ?? 'step'} ${e.progress.step}/${e.progress.total ?? '?'} ${m}`;
     }
     case 'generator:done':
-      return `${t} generator seed ${e.seed}: ready, ${e.poolPerClass} synthetic images per class (${duration(e.durationMs)})`;
+      return `${t} ${who(e)}: ready, ${e.poolPerClass} synthetic images per class (${duration(e.durationMs)})`;
     case 'cell:start':
-      return `${t} cell ${e.index}/${e.total} ${e.cell.id} (${ratioLabel(e.cell.ratio)}): training`;
+      return `${t} cell ${e.index}/${e.total} ${e.cell.id} (${designLabel(designX(e.cell), modeOf(e.cell))}): training`;
     case 'cell:progress':
       return `${t} cell ${e.cellId} ${e.progress.unit ?? 'epoch'} ${e.progress.step}/${e.progress.total ?? '?'} loss=${num(e.progress.metrics?.loss)} val_acc=${pct(e.progress.metrics?.val_accuracy)}`;
     case 'cell:done':
@@ -37,7 +40,7 @@ export function eventLine(e: SweepEvent): string | undefined {
     case 'job:retry':
       return `${t} job ${e.jobId}: attempt ${e.attempt - 1} failed (${e.error.split('\n')[0]}); retrying`;
     case 'generator:failed':
-      return `${t} generator seed ${e.seed}: FAILED: ${e.error}`;
+      return `${t} ${who(e)}: FAILED: ${e.error}`;
     case 'warning':
       return `${t} warning: ${e.message}`;
     case 'sweep:done':

@@ -1,4 +1,5 @@
 /** The dashboard's view of a sweep, folded from core's events (pure, so it is easy to test). */
+import { sizePerClass } from '@synthmix/core';
 import type { CellMetrics, CellPlan, SweepEvent } from '@synthmix/core';
 
 export type CellStatus = 'queued' | 'training' | 'evaluating' | 'done' | 'cached' | 'failed';
@@ -64,7 +65,8 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
       v.backend = e.backend.choice;
       v.device = e.backend.tensorflowVersion ? `${e.backend.backendName} (libtensorflow ${e.backend.tensorflowVersion})` : e.backend.backendName;
       v.startedAt = e.time;
-      v.rows = e.plan.cells.map((cell) => ({ cell, status: 'queued' }));
+      // Grouped by training-set size (then seed, then the grid), so each size's curve reads as a block.
+      v.rows = e.plan.cells.map((cell, i) => ({ cell, i })).sort((a, b) => sizePerClass(a.cell) - sizePerClass(b.cell) || a.i - b.i).map(({ cell }) => ({ cell, status: 'queued' as const }));
       v.outputDir = e.plan.outputDir;
       break;
     case 'data:loaded':
