@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { writeFileAtomic } from '@synthmix/data';
 import path from 'node:path';
 import sharp from 'sharp';
-import { answerSweep, generatorVerdicts, isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
+import { answerSweep, designLabel, designX, generatorsOfPlan, generatorVerdicts, isBaselineCell, modeOf, sizePerClass, isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
 import { delongTest, describeTask, holmAdjust, mcnemarTest, readComparablePredictions, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
 import { markdownTable, resultsTable, TABLE_METRICS, type TableRow } from './ui/table.js';
@@ -27,6 +27,9 @@ const readPredictions = readComparablePredictions;
 
 export interface Significance {
   ratio: number;
+  /** The grid point (`90:10`, `2×`) and its size. */
+  label: string;
+  perClass: number;
   seed: number;
   deltaAuc: number;
   delongP: number;
@@ -40,13 +43,16 @@ export function significance(plan: ResolvedPlan, results: CellResult[]): Signifi
   const positive = plan.dataset.classes[plan.dataset.positiveClass].name;
   const binary = plan.dataset.classes.length === 2;
   const out: Significance[] = [];
-  for (const seed of plan.seeds) {
-    const cells = results.filter((r) => r.cell.seed === seed && r.cell.generatorEpoch === undefined);
-    const base = cells.find((r) => r.cell.ratio === 0);
+  // Per seed and size, each cell against its own baseline (design.ts), Holm across that size's grid.
+  const groups = [...new Set(results.map((r) => `${r.cell.seed}|${sizePerClass(r.cell)}`))];
+  for (const group of groups) {
+    const cells = results.filter((r) => `${r.cell.seed}|${sizePerClass(r.cell)}` === group && r.cell.generatorEpoch === undefined);
+    const seed = cells[0]?.cell.seed;
+    const base = cells.find((r) => isBaselineCell(r.cell));
     const basePred = base && readPredictions(base.files.predictions, positive);
-    if (!basePred) continue;
+    if (!basePred || seed === undefined) continue;
     const rows: Omit<Significance, 'delongHolm' | 'mcnemarHolm'>[] = [];
-    for (const r of cells.filter((c) => c.cell.ratio !== 0).sort((a, b) => a.cell.ratio - b.cell.ratio)) {
+    for (const r of cells.filter((c) => !isBaselineCell(c.cell)).sort((a, b) => designX(a.cell) - designX(b.cell))) {
       const pred = readPredictions(r.files.predictions, positive);
       if (!pred || pred.labels.length !== basePred.labels.length) continue;
       try {
@@ -55,9 +61,9 @@ export function significance(plan: ResolvedPlan, results: CellResult[]): Signifi
         const m = mcnemarTest(basePred.classLabels, pred.predicted, basePred.predicted);
         if (binary) {
           const d = delongTest(basePred.labels, pred.scores, basePred.scores);
-          rows.push({ ratio: r.cell.ratio, seed, deltaAuc: d.difference, delongP: d.pValue, mcnemarP: m.pValue });
+          rows.push({ ratio: r.cell.ratio, label: designLabel(designX(r.cell), modeOf(r.cell)), perClass: sizePerClass(r.cell), seed, deltaAuc: d.difference, delongP: d.pValue, mcnemarP: m.pValue });
         } else {
-          rows.push({ ratio: r.cell.ratio, seed, deltaAuc: r.metrics.auc - (base?.metrics.auc ?? NaN), delongP: NaN, mcnemarP: m.pValue });
+          rows.push({ ratio: r.cell.ratio, label: designLabel(designX(r.cell), modeOf(r.cell)), perClass: sizePerClass(r.cell), seed, deltaAuc: r.metrics.auc - (base?.metrics.auc ?? NaN), delongP: NaN, mcnemarP: m.pValue });
         }
       } catch {
         // One class only in the test set: no test is defined.
@@ -89,7 +95,7 @@ function answerSection(plan: ResolvedPlan, results: CellResult[]): { md: string;
   if (!answer.sizes.some((s) => s.points.length)) return { md: '', html: '' };
   const what = answer.metric === 'auc' ? 'ΔAUC' : 'Δaccuracy';
   const table = [
-    `| images per class | share | seeds | mean ${what} | one-sided 95 % lower bound | non-inferior (≥ −${answer.margin}) | better than none (Holm p) |`,
+    `| ${answer.sizes[0]?.mode === 'augment' ? 'real images per class | synthetic per real' : 'images per class | real:synthetic'} | seeds | mean ${what} | one-sided 95 % lower bound | non-inferior (≥ −${answer.margin}) | better than none (Holm p) |`,
     '|---|---|---|---|---|---|---|',
     ...answer.sizes.flatMap((s) => s.points.map((p) => `| ${s.perClass} | ${p.label} | ${p.seeds} | ${p.meanDifference >= 0 ? '+' : ''}${p.meanDifference.toFixed(4)} | ${p.lower >= 0 ? '+' : ''}${p.lower.toFixed(4)} | ${p.nonInferior ? 'yes' : 'no'} | ${p.better ? 'yes' : 'no'} (${p.pBetterHolm < 0.001 ? '< 0.001' : p.pBetterHolm.toFixed(3)}) |`)),
   ].join('\n');
@@ -123,32 +129,71 @@ export function isPaperSetting(plan: ResolvedPlan): boolean {
 }
 
 /** Each metric against the synthetic fraction, with CI bands (clipped to the axis), and the paper's points. */
+/** The x axis of a design's rows: the share in [0, 1] (replace) or 0 … the largest multiple (augment). */
+function designAxis(rows: TableRow[]): { max: number; ticks: number[]; label: string; fmt: (v: number) => string } {
+  const augment = rows[0]?.mode === 'augment';
+  if (!augment) return { max: 1, ticks: [0, 0.2, 0.4, 0.6, 0.8, 1], label: 'synthetic fraction of the training set (real:synthetic)', fmt: (v) => ratioLabel(v) };
+  const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
+  return { max: Math.max(...xs, 1e-9), ticks: xs, label: 'synthetic images added per real training image', fmt: (v) => designLabel(v, 'augment') };
+}
+
 export function metricsPlotSvg(rows: TableRow[], title: string, paperPoints = true): string {
   const w = 720;
   const h = 420;
   const m = { l: 56, r: 150, t: 36, b: 44 };
-  const x = (v: number) => m.l + v * (w - m.l - m.r);
+  const axis = designAxis(rows);
+  const x = (v: number) => m.l + (v / axis.max) * (w - m.l - m.r);
   const lo = Math.max(0, Math.floor(Math.min(...rows.flatMap((r) => TABLE_METRICS.map((k) => (Number.isNaN(r.values[k].low) ? r.values[k].mean : r.values[k].low)).filter(Number.isFinite)), 0.5) * 10) / 10);
   // A t-interval over few seeds can reach past 0 or 1; the band is drawn within the axis.
   const y = (v: number) => m.t + (1 - (Math.min(1, Math.max(lo, v)) - lo) / (1 - lo)) * (h - m.t - m.b);
   const yTicks = Array.from({ length: Math.round((1 - lo) * 10) + 1 }, (_, i) => lo + i / 10);
-  const parts = [axes(w, h, m, 'synthetic fraction of the training set (real:synthetic)', 'score', yTicks, [0, 0.2, 0.4, 0.6, 0.8, 1], x, y, (v) => ratioLabel(v), (v) => v.toFixed(1))];
+  const parts = [axes(w, h, m, axis.label, 'score', yTicks, axis.ticks, x, y, axis.fmt, (v) => v.toFixed(1))];
   TABLE_METRICS.forEach((k, i) => {
     const pts = rows.filter((r) => Number.isFinite(r.values[k].mean));
     const band = pts.filter((r) => Number.isFinite(r.values[k].low) && Number.isFinite(r.values[k].high));
     if (band.length > 1) {
-      const poly = [...band.map((r) => `${x(r.ratio)},${y(r.values[k].high)}`), ...band.slice().reverse().map((r) => `${x(r.ratio)},${y(r.values[k].low)}`)].join(' ');
+      const poly = [...band.map((r) => `${x(r.x)},${y(r.values[k].high)}`), ...band.slice().reverse().map((r) => `${x(r.x)},${y(r.values[k].low)}`)].join(' ');
       parts.push(`<polygon points="${poly}" fill="${COLORS[i]}" opacity="0.15"/>`);
     }
-    parts.push(`<polyline fill="none" stroke="${COLORS[i]}" stroke-width="2" points="${pts.map((r) => `${x(r.ratio)},${y(r.values[k].mean)}`).join(' ')}"/>`);
-    for (const r of pts) parts.push(`<circle cx="${x(r.ratio)}" cy="${y(r.values[k].mean)}" r="3" fill="${COLORS[i]}"/>`);
+    parts.push(`<polyline fill="none" stroke="${COLORS[i]}" stroke-width="2" points="${pts.map((r) => `${x(r.x)},${y(r.values[k].mean)}`).join(' ')}"/>`);
+    for (const r of pts) parts.push(`<circle cx="${x(r.x)}" cy="${y(r.values[k].mean)}" r="3" fill="${COLORS[i]}"/>`);
     parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 18}" y2="${m.t + 10 + i * 18}" stroke="${COLORS[i]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 18}" font-size="12">${k}</text>`);
-    for (const p of paperPoints ? PAPER.points : []) {
+    for (const p of paperPoints && rows[0]?.mode !== 'augment' ? PAPER.points : []) {
       const v = p[k as keyof typeof p];
       if (typeof v === 'number' && v >= lo) parts.push(`<rect x="${x(p.ratio) - 4}" y="${y(v) - 4}" width="8" height="8" fill="none" stroke="${COLORS[i]}" stroke-width="1.5"/>`);
     }
   });
   if (paperPoints) parts.push(`<rect x="${w - m.r + 16}" y="${m.t + 10 + TABLE_METRICS.length * 18}" width="8" height="8" fill="none" stroke="#333"/><text x="${w - m.r + 38}" y="${m.t + 18 + TABLE_METRICS.length * 18}" font-size="12">paper</text>`);
+  parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
+/**
+ * One metric against the share or multiple, a curve per training-set size (mean and its interval
+ * over seeds): where synthetic data helps, in one look.
+ */
+export function sizesPlotSvg(rows: TableRow[], metric: (typeof TABLE_METRICS)[number], title: string): string {
+  const w = 720;
+  const h = 420;
+  const m = { l: 56, r: 170, t: 36, b: 44 };
+  const axis = designAxis(rows);
+  const x = (v: number) => m.l + (v / axis.max) * (w - m.l - m.r);
+  const values = rows.flatMap((r) => [r.values[metric].mean, r.values[metric].low, r.values[metric].high]).filter(Number.isFinite);
+  const lo = Math.max(0, Math.floor(Math.min(...values, 1) * 10) / 10);
+  const hi = Math.min(1, Math.ceil(Math.max(...values, lo + 0.1) * 10) / 10);
+  const y = (v: number) => m.t + (1 - (Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (h - m.t - m.b);
+  const yTicks = Array.from({ length: Math.round((hi - lo) * 10) + 1 }, (_, i) => lo + i / 10);
+  const parts = [axes(w, h, m, axis.label, metric, yTicks, axis.ticks, x, y, axis.fmt, (v) => v.toFixed(1))];
+  const sizes = [...new Set(rows.map((r) => r.perClass))].sort((a, b) => a - b);
+  const augment = rows[0]?.mode === 'augment';
+  sizes.forEach((size, i) => {
+    const pts = rows.filter((r) => r.perClass === size && Number.isFinite(r.values[metric].mean));
+    const band = pts.filter((r) => Number.isFinite(r.values[metric].low) && Number.isFinite(r.values[metric].high));
+    if (band.length > 1) parts.push(`<polygon points="${[...band.map((r) => `${x(r.x)},${y(r.values[metric].high)}`), ...band.slice().reverse().map((r) => `${x(r.x)},${y(r.values[metric].low)}`)].join(' ')}" fill="${COLORS[i % COLORS.length]}" opacity="0.12"/>`);
+    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2" points="${pts.map((r) => `${x(r.x)},${y(r.values[metric].mean)}`).join(' ')}"/>`);
+    for (const r of pts) parts.push(`<circle cx="${x(r.x)}" cy="${y(r.values[metric].mean)}" r="3" fill="${COLORS[i % COLORS.length]}"/>`);
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 18}" y2="${m.t + 10 + i * 18}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 18}" font-size="12">${size} ${augment ? 'real' : 'images'} / class</text>`);
+  });
   parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
@@ -239,7 +284,7 @@ export function seriesPlotSvg(series: Record<string, { step: number; value: numb
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
 
-interface LoggedEvent { type: string; scope?: { kind: string; seed?: number; cellId?: string }; name?: string; value?: number; step?: number; path?: string; folder?: string }
+interface LoggedEvent { type: string; scope?: { kind: string; seed?: number; generator?: string; cellId?: string }; name?: string; value?: number; step?: number; path?: string; folder?: string }
 
 function readEvents(outputDir: string): LoggedEvent[] {
   const file = sweepLayout(outputDir).events;
@@ -312,8 +357,16 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   };
   const rocTitle = (cls: { name: string }, what: string) => (rocClasses.length > 1 ? `${cls.name} against the rest, ${what}` : `ROC curves, ${what}`);
   const firstSeed = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio);
-  const svgs = {
-    metrics: metricsPlotSvg(rows, `${plan.name}: test metrics against the synthetic fraction`, isPaperSetting(plan)),
+  const sizes = [...new Set(rows.map((r) => r.perClass))].sort((a, b) => a - b);
+  const against = rows[0]?.mode === 'augment' ? 'synthetic images added per real one' : 'the synthetic fraction';
+  // Several sizes: a figure per size, and one with a curve per size for the answer's metric.
+  const sizeFigures: Record<string, string> = sizes.length > 1 ? {
+    sizes: sizesPlotSvg(rows, plan.analysis?.metric === 'accuracy' || plan.dataset.classes.length > 2 ? 'accuracy' : 'auc', `${plan.name}: a curve per training-set size`),
+    ...Object.fromEntries(sizes.map((size) => [`metrics-${size}`, metricsPlotSvg(rows.filter((r) => r.perClass === size), `${size} ${rows[0]?.mode === 'augment' ? 'real ' : ''}images per class: test metrics against ${against}`, false)])),
+  } : {};
+  const svgs: Record<string, string> = {
+    ...sizeFigures,
+    metrics: metricsPlotSvg(sizes.length > 1 ? rows.filter((r) => r.perClass === sizes[sizes.length - 1]) : rows, `${plan.name}: test metrics against ${against}${sizes.length > 1 ? ` (${sizes[sizes.length - 1]} per class)` : ''}`, isPaperSetting(plan)),
     roc: rocPlotSvg(rocClasses.map((cls) => ({ title: rocTitle(cls, `seed ${plan.seeds[0]}`), curves: firstSeed.flatMap((r) => rocOf(r, cls)) }))),
     confusion: confusionSvg(firstSeed.map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
   };
@@ -326,24 +379,27 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const events = readEvents(outputDir);
   const logs = await generatorLogs(plan);
   const ganFigures: string[] = [];
-  for (const seed of plan.seeds) {
+  // A figure per generator: per seed, or per seed and size when each size has its own.
+  for (const g of generatorsOfPlan(plan)) {
+    const own = g.realPerClass === undefined ? undefined : g.id;
     const series: Record<string, { step: number; value: number }[]> = {};
     for (const e of events) {
-      if (e.type === 'metric' && e.scope?.kind === 'generator' && e.scope.seed === seed && isLossMetric(e.name ?? '', logs)) (series[e.name!] ??= []).push({ step: e.step!, value: e.value! });
+      if (e.type === 'metric' && e.scope?.kind === 'generator' && e.scope.seed === g.seed && e.scope.generator === own && isLossMetric(e.name ?? '', logs)) (series[e.name!] ??= []).push({ step: e.step!, value: e.value! });
     }
-    if (Object.keys(series).length) ganFigures.push(await svgToFiles(seriesPlotSvg(series, `Generator losses, seed ${seed}`, 'loss'), layout.generatorLossPlot(seed).replace(/\.png$/, '')));
+    if (Object.keys(series).length) ganFigures.push(await svgToFiles(seriesPlotSvg(series, `Generator losses, ${own ?? `seed ${g.seed}`}`, 'loss'), layout.generatorLossPlot(g.seed, own).replace(/\.png$/, '')));
   }
-  const samplePairs: { className: string; seed: number; synthetic: string; real?: string }[] = [];
-  for (const seed of plan.seeds) {
+  const samplePairs: { className: string; seed: string; synthetic: string; real?: string }[] = [];
+  for (const g of generatorsOfPlan(plan)) {
+    const own = g.realPerClass === undefined ? undefined : g.id;
     for (const c of plan.dataset.classes) {
       const folder = (logs?.sampleGrids ?? 'samples/{class}').replace('{class}', safeFileName(c.name));
-      const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === seed && e.folder === folder).map((e) => e.path!);
+      const grids = events.filter((e) => e.type === 'artifact' && e.scope?.kind === 'generator' && e.scope.seed === g.seed && e.scope.generator === own && e.folder === folder).map((e) => e.path!);
       const last = grids[grids.length - 1];
       if (!last || !fs.existsSync(last)) continue;
-      const copy = layout.syntheticSamples(c.name, seed);
+      const copy = layout.syntheticSamples(c.name, g.seed, own);
       fs.copyFileSync(last, copy);
       const real = layout.realSamples(c.name);
-      samplePairs.push({ className: c.name, seed, synthetic: copy, real: fs.existsSync(real) ? real : undefined });
+      samplePairs.push({ className: c.name, seed: own ? `${g.seed} (${own})` : String(g.seed), synthetic: copy, real: fs.existsSync(real) ? real : undefined });
     }
   }
   // Per-cell ROC curve and confusion matrix, for the cell's own MLflow run.
@@ -355,12 +411,13 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   }
   // The normal tail approximation is good to ~1e-7 absolute, so smaller p-values are shown as a bound.
   const pValue = (p: number) => (Number.isNaN(p) ? '—' : `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`);
-  const sigTable = ['| real:synthetic | seed | ΔAUC vs 100:0 | DeLong p (Holm) | McNemar p (Holm) |', '|---|---:|---:|---:|---:|', ...sig.map((s) => `| ${ratioLabel(s.ratio)} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${pValue(s.delongHolm)} | ${pValue(s.mcnemarHolm)} |`)].join('\n');
+  const sigSized = new Set(sig.map((x) => x.perClass)).size > 1;
+  const sigTable = [`${sigSized ? '| per class ' : ''}| ${rows[0]?.mode === 'augment' ? 'synthetic per real' : 'real:synthetic'} | seed | ΔAUC vs no synthetic | DeLong p (Holm) | McNemar p (Holm) |`, `${sigSized ? '|---:' : ''}|---|---:|---:|---:|---:|`, ...sig.map((s) => `${sigSized ? `| ${s.perClass} ` : ''}| ${s.label} | ${s.seed} | ${s.deltaAuc.toFixed(4)} | ${pValue(s.delongHolm)} | ${pValue(s.mcnemarHolm)} |`)].join('\n');
   // Each seed's generator quality, read once: its table rows, the small-sample note, the far warning.
   // With a generator per size, one per seed and size (the seed column names both: `1 (200)`).
   const qualities = generatorVerdicts(plan).flatMap(({ seed, trainingSetSize }) => {
     const q = readSeedQuality(outputDir, seed, undefined, trainingSetSize);
-    return q ? [{ seed: trainingSetSize ? `${seed} (${trainingSetSize})` : String(seed), q }] : [];
+    return q ? [{ seed: trainingSetSize ? `${seed}, size ${trainingSetSize}` : String(seed), q }] : [];
   });
   const qualityRows = qualities.flatMap(({ seed, q }) => Object.entries(q.perClass).map(([name, v]) => `| ${seed} | ${name} | ${v.ssimNearestMean.toFixed(3)} / ${v.ssimNearestMax.toFixed(3)} | ${v.diversity.toFixed(2)} / ${v.realDiversity.toFixed(2)} | ${v.slicedWassersteinRatio == null || Number.isNaN(v.slicedWassersteinRatio) ? '—' : `${v.slicedWassersteinRatio.toFixed(2)}${v.slicedWassersteinRatio > SWD_RATIO_WARNING ? ' ⚠' : ''}`} | ${v.frechetRealClassifier === undefined ? '—' : v.frechetRealClassifier.toFixed(2)} |`));
   const qualityTable = qualityRows.length
@@ -407,13 +464,14 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const epochQualityTable = epochQuality.length ? ['| seed | generator epoch | patch distance to real (× floor), per class |', '|---:|---:|---|', ...epochQuality].join('\n') : '';
   const epochMd = epochFigure ? `\n## Generator epochs\n\nThe same cells with the generator as it was after ${plan.generator.checkpoints!.join(', ')}${finalEpoch ? ` and ${finalEpoch}` : ''} epochs (one training run, its snapshots).\n\n![generator epochs](generator-epochs.png)\n\n${epochQualityTable}\n` : '';
   const answer = answerSection(plan, results);
-  const md = `# ${plan.name}\n\n${banner}${answer.md}${plan.description}\n\n${whatRan}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## Against 100:0\n\n${sig.length ? sigTable : 'No 100:0 baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${[qualityTable, ...qualityNotes].join('\n\n')}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}![metrics](metrics.png)\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
+  const againstHeading = rows[0]?.mode === 'augment' ? 'Against no synthetic images' : 'Against 100:0';
+  const md = `# ${plan.name}\n\n${banner}${answer.md}${plan.description}\n\n${whatRan}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## ${againstHeading}\n\n${sig.length ? sigTable : 'No no-synthetic baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${[qualityTable, ...qualityNotes].join('\n\n')}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}${sizes.length > 1 ? `![a curve per size](sizes.png)\n\n${sizes.map((size) => `![${size} per class](metrics-${size}.png)`).join('\n\n')}` : '![metrics](metrics.png)'}\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   writeFileAtomic(path.join(dir, 'results.md'), md);
   writeFileAtomic(path.join(dir, 'results.csv'), csv(rows));
   writeFileAtomic(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}${answer.html}<p>${esc(plan.description)}</p><p>${esc(whatRan)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
-${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${svgs.metrics}<h2>Against 100:0</h2>${sig.length ? htmlTable(sigTable) : '<p>No 100:0 baseline in this sweep.</p>'}
+${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${sizes.length > 1 ? `${svgs.sizes}${sizes.map((size) => svgs[`metrics-${size}`]).join('')}` : svgs.metrics}<h2>${againstHeading}</h2>${sig.length ? htmlTable(sigTable) : '<p>No no-synthetic baseline in this sweep.</p>'}
 <h2>Synthetic images</h2>${qualityTable ? `${htmlTable(qualityTable)}${qualityNotes.map((n) => `<p>${esc(n)}</p>`).join('')}` : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}${epochFigure ? `<h2>Generator epochs</h2>${fs.readFileSync(epochFigure.replace(/\.png$/, '.svg'), 'utf8')}${epochQualityTable ? htmlTable(epochQualityTable) : ''}` : ''}${gradcams.length ? `<h2>Where the classifiers look (Grad-CAM)</h2><p>The same real ${esc(positive)} test images; left of each pair the image, right the heatmap of the last convolution.</p>${gradcams.map((g) => `<p><b>${ratioLabel(g.ratio)}</b><br><img src="data:image/png;base64,${fs.readFileSync(g.file).toString('base64')}"></p>`).join('')}` : ''}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}

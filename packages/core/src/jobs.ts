@@ -524,7 +524,7 @@ async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: AnyClassi
     }
     // The 100:0 classifier never saw synthetic data: its features judge the generator. Kept in
     // the cell's result, so the sweep's quality file gets it back on resume too.
-    const frechet = isBaselineCell(cell) && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, cell.seed, emit) : undefined;
+    const frechet = isBaselineCell(cell) && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, { kind: 'generator', seed: cell.seed, ...(cell.generator ? { generator: cell.generator } : {}) }, emit) : undefined;
     const modelDir = model.save ? await model.save(layout.cellModel(cell.id)) : undefined;
     // The saved model's files are sealed in the result, so a later reload can tell a damaged one.
     const result: CellResult = { cell, task, metrics: metrics as CellMetrics, confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(modelDir ? { modelSeals: sealFolder(modelDir) } : {}), ...(frechet ? { frechetRealClassifier: frechet } : {}) };
@@ -693,8 +693,8 @@ export async function frechetInFeatures(model: { embed?: (set: ImageSet) => Prom
   return out;
 }
 
-async function frechetInClassifierSpace(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet, seed: number, emit: (e: SweepEventInput) => void): Promise<Record<string, number>> {
+async function frechetInClassifierSpace(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet, scope: Scope, emit: (e: SweepEventInput) => void): Promise<Record<string, number>> {
   const out = await frechetInFeatures(model, testSet, synthetic);
-  for (const [name, value] of Object.entries(out)) emit({ type: 'metric', scope: { kind: 'generator', seed }, name: `quality_${name}_frechet_real_classifier`, value, step: 0 });
+  for (const [name, value] of Object.entries(out)) emit({ type: 'metric', scope, name: `quality_${name}_frechet_real_classifier`, value, step: 0 });
   return out;
 }

@@ -47,9 +47,10 @@ export function sweepLayout(dir: string) {
     mlflowDir: path.join(dir, 'mlflow'),
     reportDir,
     reportHtml: path.join(reportDir, 'report.html'),
-    generatorLossPlot: (seed: number) => path.join(reportDir, `gan-losses-seed${seed}.png`),
+    /** Loss figure of a seed's generator, or of a size's own (`generator` its job id). */
+    generatorLossPlot: (seed: number, generator?: string) => path.join(reportDir, generator ? `gan-losses-${safeFileName(generator)}.png` : `gan-losses-seed${seed}.png`),
     /** The last synthetic sample grid of a class and seed, copied beside the report. */
-    syntheticSamples: (className: string, seed: number) => path.join(reportDir, `samples-synthetic-${safeFileName(className)}-seed${seed}.png`),
+    syntheticSamples: (className: string, seed: number, generator?: string) => path.join(reportDir, `samples-synthetic-${safeFileName(className)}-${generator ? safeFileName(generator) : `seed${seed}`}.png`),
   };
 }
 

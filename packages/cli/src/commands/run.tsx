@@ -3,7 +3,7 @@ import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isComparison, loadBackend, loadComparison, resolveCompile, resolveExecution, runSweep, sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary } from '@synthmix/core';
+import { isComparison, loadBackend, loadComparison, resolveCompile, resolveExecution, runSweep, sweepLayout, type CellResult, type ResolvedPlan, type SweepEvent, type SweepSummary, generatorsOfPlan } from '@synthmix/core';
 import { describeTask } from '@synthmix/metrics';
 import { EXIT, type Command, type CommandInput, type IO } from '../command.js';
 import { findProject, loadPlan, pluginSchemaFor, type Project } from '../project.js';
@@ -195,7 +195,10 @@ async function runPlan(plan: ResolvedPlan, project: Project, io: IO, options: Co
     for (const r of summary.results) {
       for (const plot of ['roc.png', 'confusion.png'] as const) tracker.logArtifactAfter({ kind: 'cell', cellId: r.cell.id }, layout.cellPlot(r.cell.id, plot));
     }
-    for (const seed of plan.seeds) tracker.logArtifactAfter({ kind: 'generator', seed }, layout.generatorLossPlot(seed));
+    for (const g of generatorsOfPlan(plan)) {
+      const own = g.realPerClass === undefined ? {} : { generator: g.id };
+      tracker.logArtifactAfter({ kind: 'generator', seed: g.seed, ...own }, layout.generatorLossPlot(g.seed, own.generator));
+    }
   }
   if (ink) {
     ink.rerender(<RunApp hub={hub} trackingUrl={tracking.url} onStop={onStop} onQuit={onQuit} width={width} height={height} final={{ results: summary.results, reportPath }} />);

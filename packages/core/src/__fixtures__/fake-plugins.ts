@@ -39,6 +39,8 @@ export function meanGenerator(): GeneratorPlugin<{ noise: number; epochs: number
         start = epoch;
       }
       fs.writeFileSync(path.join(ctx.workDir, 'means.json'), JSON.stringify(classMeans(real).map((m) => Array.from(m))));
+      // Which real images it was given, so tests can check what a generator learned from.
+      fs.writeFileSync(path.join(ctx.workDir, 'seen.json'), JSON.stringify(real.ids ?? []));
     },
     async generate(request, options, ctx) {
       calls.generate++;
