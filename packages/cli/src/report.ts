@@ -80,7 +80,8 @@ export function significance(plan: ResolvedPlan, results: CellResult[]): Signifi
 function designInWords(plan: ResolvedPlan): string {
   const d = plan.design;
   const sizes = d?.sizes ?? [plan.trainingSetSize];
-  const generators = d?.generatorData === 'size' ? 'a generator per seed and size, trained on that size\'s real training images only' : 'one generator per seed, trained on the whole real pool';
+  const budget = d?.generatorBudget === 'epochs' ? 'the same epochs at every size' : 'the optimizer steps of the largest size\'s generator at every size (its epochs scaled by the size)';
+  const generators = d?.generatorData === 'size' ? `a generator per seed and size, trained on that size's real training images only, with ${budget}` : 'one generator per seed, trained on the whole real pool';
   if (d?.mode === 'augment') return `augment mode: ${sizes.join(', ')} real images per cell (training and validation), synthetic images added to the training split only (${d.multiples.join(', ')} per real one), so early stopping selects on real images; ${generators}`;
   return `${sizes.join(', ')} images per training set; ${generators}`;
 }

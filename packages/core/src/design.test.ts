@@ -62,10 +62,13 @@ describe('planning', () => {
       ['real20-x0-seed1', 10, 2, 0, 8], ['real20-x0.5-seed1', 10, 2, 4, 12], ['real20-x2-seed1', 10, 2, 16, 24],
       ['real40-x0-seed1', 20, 4, 0, 16], ['real40-x0.5-seed1', 20, 4, 8, 24], ['real40-x2-seed1', 20, 4, 32, 48],
     ]);
+    // Equal optimizer steps: the 20-image generator learns from half the images, for twice the epochs (2 → 4).
     expect(p.generators).toEqual([
-      { id: 'generator-seed1-real20', seed: 1, realPerClass: 8, poolPerClass: 16 }, { id: 'generator-seed1-real40', seed: 1, realPerClass: 16, poolPerClass: 32 },
-      { id: 'generator-seed2-real20', seed: 2, realPerClass: 8, poolPerClass: 16 }, { id: 'generator-seed2-real40', seed: 2, realPerClass: 16, poolPerClass: 32 },
+      { id: 'generator-seed1-real20', seed: 1, realPerClass: 8, poolPerClass: 16, options: { epochs: 4 } }, { id: 'generator-seed1-real40', seed: 1, realPerClass: 16, poolPerClass: 32 },
+      { id: 'generator-seed2-real20', seed: 2, realPerClass: 8, poolPerClass: 16, options: { epochs: 4 } }, { id: 'generator-seed2-real40', seed: 2, realPerClass: 16, poolPerClass: 32 },
     ]);
+    const epochs = await plan('aug-epochs', 'mode: augment\ntrainingSetSize: [20, 40]\nsyntheticPerReal: [0, 1]\ngeneratorBudget: epochs\n');
+    expect(epochs.generators.every((g) => g.options === undefined)).toBe(true);
   });
 
   it('replace at several sizes: the ratio grid at each, a generator per size; one size keeps one generator per seed on the whole pool', async () => {

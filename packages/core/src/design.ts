@@ -31,6 +31,15 @@ export interface Design {
   classes: number;
   validationFraction: number;
   generatorData: GeneratorData;
+  /**
+   * The training budget of a size's own generator: `steps` (default) gives every size the
+   * optimizer steps of the largest size's generator, by scaling the generator's `epochs` option
+   * with the size (a 100-image generator trains 4× the epochs of a 400-image one); `epochs` keeps
+   * the manifest's epochs at every size (fewer steps for smaller sizes).
+   */
+  generatorBudget: 'steps' | 'epochs';
+  /** The generator plugin's `epochs` option, when it has one (what `steps` scales). */
+  generatorEpochs?: number;
 }
 
 /** One generator to train: per seed, and per size when it may only see that size's real images. */
@@ -42,6 +51,8 @@ export interface GeneratorPlan {
   realPerClass?: number;
   /** Synthetic images per class it samples: enough for its largest cell. */
   poolPerClass: number;
+  /** Its options that differ from the manifest's (the `epochs` of an equal-steps budget). */
+  options?: Record<string, unknown>;
 }
 
 /** The default of `generatorData`: today's design keeps one generator per seed on the whole pool. */
@@ -96,7 +107,8 @@ export function planDesign(d: Design, poolOverride?: number): { cells: CellPlan[
       const id = size === undefined ? `generator-seed${seed}` : `generator-seed${seed}-real${size}`;
       const needed = cells.filter((c) => c.seed === seed && (c.generator ?? `generator-seed${seed}`) === id);
       const poolPerClass = size === undefined && poolOverride ? poolOverride : Math.max(1, ...needed.map((c) => c.syntheticPerClass));
-      generators.push({ id, seed, ...(size === undefined ? {} : { realPerClass: realImagesOfGenerator(d, size) }), poolPerClass });
+      const options = size !== undefined && d.generatorBudget === 'steps' && d.generatorEpochs !== undefined ? { epochs: equalStepsEpochs(d, size) } : undefined;
+      generators.push({ id, seed, ...(size === undefined ? {} : { realPerClass: realImagesOfGenerator(d, size) }), poolPerClass, ...(options && options.epochs !== d.generatorEpochs ? { options } : {}) });
     }
   }
   return { cells, generators };
@@ -110,6 +122,12 @@ export function planDesign(d: Design, poolOverride?: number): { cells: CellPlan[
 function realImagesOfGenerator(d: Design, size: number): number {
   const perClass = size / d.classes;
   return d.mode === 'augment' ? perClass - Math.round(perClass * d.validationFraction) : perClass;
+}
+
+/** Epochs that give a size's generator the optimizer steps of the largest size's (steps ∝ images × epochs). */
+function equalStepsEpochs(d: Design, size: number): number {
+  const largest = Math.max(...d.sizes);
+  return Math.max(1, Math.round(d.generatorEpochs! * (realImagesOfGenerator(d, largest) / realImagesOfGenerator(d, size))));
 }
 
 /** The generator job that makes a cell's synthetic images. */

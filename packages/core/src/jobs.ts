@@ -236,13 +236,13 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
 }
 
 /** Cache key of a generator state: what it learned from, with what, and how. */
-export function generatorKey(plan: ResolvedPlan, generator: AnyGenerator, fingerprint: string, poolIds: string[], seed: number): string {
+export function generatorKey(plan: ResolvedPlan, generator: AnyGenerator, fingerprint: string, poolIds: string[], seed: number, options: Record<string, unknown> = plan.generator.options): string {
   return hash({
     fingerprint,
     pool: hash(poolIds.join('\n')),
     plugin: generator.name,
     version: generator.version,
-    options: plan.generator.options,
+    options,
     seed,
     shape: [plan.dataset.imageSize, plan.dataset.channels],
     classes: plan.dataset.classes.map((c) => c.name),
@@ -253,9 +253,14 @@ export function generatorKey(plan: ResolvedPlan, generator: AnyGenerator, finger
 
 function poolFiles(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, g: GeneratorPlan, cacheDir: string, epoch?: number) {
   // What it learned from is part of its key: a size's generator is another entry than the pool's.
-  const key = generatorKey(plan, generator, sweep.data.fingerprint, (generatorRealSet(sweep, g, plan).ids ?? []).map(String), g.seed);
+  const key = generatorKey(plan, generator, sweep.data.fingerprint, (generatorRealSet(sweep, g, plan).ids ?? []).map(String), g.seed, generatorOptions(plan, g));
   const file = cacheLayout(cacheDir).pool(key, g.poolPerClass, epoch);
   return { key, file, meta: `${file}.json` };
+}
+
+/** The options a generator trains with: the manifest's, and its own budget's (design.ts). */
+export function generatorOptions(plan: Pick<ResolvedPlan, 'generator'>, g: GeneratorPlan): Record<string, unknown> {
+  return g.options ? { ...plan.generator.options, ...g.options } : plan.generator.options;
 }
 
 /** Scope of a generator's events: its seed, and its id when a size has its own. */
@@ -395,7 +400,7 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
     for (let attempt = 1; ; attempt++) {
       try {
         if (!fs.existsSync(complete)) {
-          await generator.train(realPool, plan.generator.options, ctx);
+          await generator.train(realPool, generatorOptions(plan, g), ctx);
           if (ctx.signal.aborted) throw new JobInterrupted();
           writeJsonAtomically(complete, { plugin: generator.name, version: generator.version, seed, at: new Date().toISOString(), files: sealFolder(workDir, (f) => isPoolFile(f) || f === 'complete.json') } satisfies GeneratorEntryIndex);
         }
@@ -413,7 +418,7 @@ async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGenerator,
             }
           }
           if (!made) {
-            made = await generator.generate({ countPerClass: count, classNames: realPool.classNames, height: realPool.height, width: realPool.width, channels: realPool.channels, ...(epoch === undefined ? {} : { epoch }) }, plan.generator.options, ctx);
+            made = await generator.generate({ countPerClass: count, classNames: realPool.classNames, height: realPool.height, width: realPool.width, channels: realPool.channels, ...(epoch === undefined ? {} : { epoch }) }, generatorOptions(plan, g), ctx);
             const problems = checkImageSet(made, realPool, `images from generator "${generator.name}"${epoch === undefined ? '' : ` after epoch ${epoch}`}`);
             if (made.count !== count * realPool.classNames.length) problems.push(`generator "${generator.name}" returned ${made.count} images, expected ${count} per class`);
             if (problems.length) throw new Error(problems.join('; '));

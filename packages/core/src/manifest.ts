@@ -49,6 +49,7 @@ export interface Manifest {
   trainingSetSize: number | number[];
   syntheticPerReal?: number[] | { from: number; to: number; step: number };
   generatorData?: GeneratorData;
+  generatorBudget?: Design['generatorBudget'];
   syntheticPerClass?: number;
   tracking: { enabled: boolean; experiment?: string; uri?: string };
   output?: string;
@@ -552,6 +553,8 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
     classes: classes.length,
     validationFraction: m.dataset.validationFraction,
     generatorData: m.generatorData ?? defaultGeneratorData(mode, sizes),
+    generatorBudget: m.generatorBudget ?? 'steps',
+    ...(typeof m.generator.options?.epochs === 'number' ? { generatorEpochs: m.generator.options.epochs } : {}),
   };
   const { cells, generators } = planDesign(design, m.syntheticPerClass);
   const projectRoot = options.projectRoot ?? options.config?.root ?? process.cwd();
