@@ -66,7 +66,7 @@ export function SweepTable({ view, maxRows = 14, width = 80 }: { view: SweepView
     <Box flexDirection="column" marginTop={1}>
       <Text bold>
         {cell('  cell', idWidth + 2)}{cell('status', 11)}{cell('epoch', 7)}{cell('val acc', 8, 'right')}{cell('test acc', 9, 'right')}{cell('F1', 8, 'right')}{cell('AUC', 7, 'right')}
-        {wide ? cell('real:syn', 12, 'right') : ''}
+        {wide ? cell(view.rows.some((r) => r.cell.mode === 'augment') ? 'syn/real' : 'real:syn', 12, 'right') : ''}
       </Text>
       {shown.map((r) => (
         <Text key={r.cell.id} color={STATUS_COLOR[r.status]}>
