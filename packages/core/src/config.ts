@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import type { BackendRequest } from './backend.js';
-import { manifestSchema, SchemaChecker, type ExecutionSettings } from './manifest.js';
+import { manifestSchema, SchemaChecker } from './schema.js';
+import type { ExecutionSettings } from './execution.js';
 import { ManifestError } from './errors.js';
 
 export interface ProjectConfig {

@@ -7,16 +7,15 @@ import { defaultGeneratorData, planDesign, type Design, type DesignMode, type Ge
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, LineCounter, parseDocument } from 'yaml';
+import { locator, manifestSchema, SchemaChecker, sortByPosition } from './schema.js';
+import { parseOverride } from './overrides.js';
+import { resolveExecutionSettings, type ExecutionSettings, type ResolvedExecution } from './execution.js';
 import type { CompileSettings, JsonSchema } from './contract.js';
 import { didYouMean, ManifestError, UserError, type Diagnostic } from './errors.js';
 import type { ProjectConfig } from './config.js';
 import type { BackendRequest } from './backend.js';
 
-export const MANIFEST_SCHEMA_PATH = fileURLToPath(new URL('../schema/manifest.schema.json', import.meta.url));
-export const manifestSchema: JsonSchema = JSON.parse(fs.readFileSync(MANIFEST_SCHEMA_PATH, 'utf8'));
 
 /** The manifest as written (after defaults), i.e. what the JSON Schema describes. */
 export interface Manifest {
@@ -56,37 +55,6 @@ export interface Manifest {
   execution?: ExecutionSettings;
 }
 
-/** Where jobs run (manifest `execution` or project config `execution`). */
-export interface ExecutionSettings {
-  executor?: string;
-  workers?: number;
-  address?: string;
-  cpusPerJob?: number;
-  gpusPerJob?: number;
-  memoryPerJobMb?: number;
-  retries?: number;
-}
-
-/** Execution settings with defaults applied; see execution.ts for the resolution order. */
-export interface ResolvedExecution {
-  executor: string;
-  /** Jobs at once (local: worker processes; ray: jobs submitted at once). */
-  workers: number;
-  /** Ray dashboard address (Jobs API). */
-  address?: string;
-  cpusPerJob?: number;
-  gpusPerJob: number;
-  memoryPerJobMb?: number;
-  /** Further attempts of a failed job. */
-  retries: number;
-  /** CUDA devices on this machine (filled in at run time, for the local executor). */
-  cudaDevices?: number;
-  /** Ray: how long the cluster may not answer before the sweep gives up (tests shorten it). */
-  unreachableTimeoutMs?: number;
-  pollIntervalMs?: number;
-}
-
-/** One ratio × seed training run. */
 export interface CellPlan {
   /** Stable identifier and readable run name: `real900-synth100-seed1`. */
   id: string;
@@ -173,164 +141,6 @@ export function resolveCompile(m: Pick<Manifest, 'compile' | 'xla'>, config?: Pi
     throw new UserError(`--compile ${flags.compile}: expected one of ${COMPILE_MODES.join(', ')}`);
   }
   return { mode: (flags.compile as CompileSettings['mode'] | undefined) ?? m.compile ?? config?.compile ?? 'auto', xla: flags.xla ?? m.xla ?? config?.xla ?? false };
-}
-
-/** A `--set key=value` override. */
-export interface Override {
-  path: string[];
-  value: unknown;
-  text: string;
-}
-
-export function parseOverride(text: string): Override {
-  const eq = text.indexOf('=');
-  if (eq <= 0) throw new UserError(`--set ${text}: expected key=value, e.g. --set generator.options.epochs=5`);
-  const key = text.slice(0, eq).trim();
-  const raw = text.slice(eq + 1);
-  const doc = parseDocument(raw);
-  const value = doc.errors.length ? raw : doc.toJS();
-  return { path: key.split('.'), value, text };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Validation with positions
-
-/** Validates `value` against `schema` and turns ajv's errors into located, plain diagnostics. */
-export class SchemaChecker {
-  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false });
-  private readonly cache = new WeakMap<object, ValidateFunction>();
-
-  check(schema: JsonSchema, value: unknown, locate: (path: string[], key?: string) => string, prefix: string[] = []): Diagnostic[] {
-    let validate = this.cache.get(schema);
-    if (!validate) {
-      validate = this.ajv.compile(schema);
-      this.cache.set(schema, validate);
-    }
-    if (validate(value)) return [];
-    return describeErrors(validate.errors ?? []).map(({ path: p, key, message }) => {
-      const full = [...prefix, ...p];
-      return { where: locate(full, key), path: [...full, ...(key ? [key] : [])].join('.'), message };
-    });
-  }
-}
-
-function describeValue(v: unknown): string {
-  if (v === null || v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${String(v)}`;
-}
-
-function expectedType(t: unknown): string {
-  const list = Array.isArray(t) ? t : [t];
-  const words: Record<string, string> = { integer: 'a whole number', number: 'a number', string: 'text', boolean: 'true or false', array: 'a list', object: 'a mapping' };
-  return list.map((x) => words[String(x)] ?? String(x)).join(' or ');
-}
-
-function splitPointer(p: string): string[] {
-  return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-function describeErrors(errors: ErrorObject[]): { path: string[]; key?: string; message: string }[] {
-  // A failed oneOf reports every branch's errors too; the oneOf's own line says it better.
-  const oneOfPaths = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath);
-  const kept = errors.filter((e) => e.keyword === 'oneOf' || !oneOfPaths.some((p) => e.instancePath.startsWith(p) && e.schemaPath.includes('/oneOf/')));
-  const out: { path: string[]; key?: string; message: string }[] = [];
-  const seen = new Set<string>();
-  for (const e of kept) {
-    const p = splitPointer(e.instancePath);
-    const params = e.params as Record<string, unknown>;
-    let item: { path: string[]; key?: string; message: string };
-    switch (e.keyword) {
-      case 'required':
-        item = { path: p, key: String(params.missingProperty), message: 'is required but missing' };
-        break;
-      case 'additionalProperties': {
-        const key = String(params.additionalProperty);
-        const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {});
-        const hint = didYouMean(key, known);
-        item = { path: p, key, message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : known.length ? `; expected one of ${known.join(', ')}` : ''}` };
-        break;
-      }
-      case 'type':
-        item = { path: p, message: `expected ${expectedType(params.type)}, found ${describeValue(e.data)}` };
-        break;
-      case 'enum': {
-        const allowed = (params.allowedValues as unknown[]).map(String);
-        const hint = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
-        item = { path: p, message: `expected one of ${allowed.join(', ')}, found ${describeValue(e.data)}${hint ? `; did you mean "${hint}"?` : ''}` };
-        break;
-      }
-      case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': {
-        const op = { minimum: '≥', maximum: '≤', exclusiveMinimum: '>', exclusiveMaximum: '<' }[e.keyword];
-        item = { path: p, message: `expected a number ${op} ${params.limit}, found ${describeValue(e.data)}` };
-        break;
-      }
-      case 'minItems': item = { path: p, message: `expected at least ${params.limit} item(s), found ${(e.data as unknown[]).length}` }; break;
-      case 'uniqueItems': item = { path: p, message: `items ${params.j} and ${params.i} are the same; each must appear once` }; break;
-      case 'minProperties': item = { path: p, message: `expected at least ${params.limit} entries, found ${Object.keys(e.data as object).length}` }; break;
-      case 'minLength': item = { path: p, message: 'must not be empty' }; break;
-      case 'pattern': {
-        // A property name's pattern is reported by its propertyNames error below.
-        if ((e as { propertyName?: string }).propertyName !== undefined) continue;
-        const described = (e.parentSchema as { description?: string })?.description;
-        item = { path: p, message: described ? `expected ${described}, found ${describeValue(e.data)}` : `expected text matching ${params.pattern}, found ${describeValue(e.data)}` };
-        break;
-      }
-      case 'propertyNames': {
-        const name = String(params.propertyName);
-        const rule = ((e.parentSchema as { propertyNames?: { description?: string } })?.propertyNames?.description) ?? 'a safe name';
-        item = { path: p, key: name, message: `name ${JSON.stringify(name)} is not allowed: expected ${rule}` };
-        break;
-      }
-      case 'oneOf': item = { path: p, message: `expected ${describeOneOf(e.parentSchema)}, found ${describeValue(e.data)}` }; break;
-      default: item = { path: p, message: `${e.message ?? 'is invalid'}` };
-    }
-    const id = `${item.path.join('.')}|${item.key}|${item.message}`;
-    if (!seen.has(id)) {
-      seen.add(id);
-      out.push(item);
-    }
-  }
-  return out;
-}
-
-function describeOneOf(schema: unknown): string {
-  const branches = ((schema as { oneOf?: Record<string, unknown>[] })?.oneOf ?? []).map((b) => {
-    if (b.type === 'array') return 'a list';
-    if (b.type === 'object' && b.required) return `{${(b.required as string[]).join(', ')}}`;
-    return expectedType(b.type);
-  });
-  return branches.join(' or ');
-}
-
-/** Maps a manifest path to `file:line:col` using the YAML document's node ranges. */
-function locator(file: string, doc: Document, lines: LineCounter, overrides: Override[]) {
-  return (p: string[], key?: string): string => {
-    const full = key ? [...p, key] : p;
-    const override = overrides.find((o) => o.path.length <= full.length && o.path.every((s, i) => s === full[i]));
-    if (override) return `--set ${override.text}`;
-    // Walk down to the deepest node that exists; for a bad key, point at the key itself.
-    let node: unknown = doc.contents;
-    let at: number | undefined = (doc.contents as Node | null)?.range?.[0];
-    for (const segment of full) {
-      if (!isMap(node) && !(node && typeof node === 'object' && 'items' in node)) break;
-      const items = (node as { items: unknown[] }).items;
-      const pair = isMap(node) ? items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === segment) : items[Number(segment)];
-      if (!pair) break;
-      if (isPair(pair)) {
-        const target = segment === key && full[full.length - 1] === segment ? pair.key : pair.value;
-        at = (target as Node | null)?.range?.[0] ?? (pair.key as Node).range?.[0] ?? at;
-        node = pair.value;
-      } else {
-        at = (pair as Node).range?.[0] ?? at;
-        node = pair;
-      }
-    }
-    const pos = at === undefined ? { line: 1, col: 1 } : lines.linePos(at);
-    return `${file}:${pos.line}:${pos.col}`;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,15 +262,6 @@ function outputChecks(m: Manifest, locate: (p: string[], key?: string) => string
   }
 }
 
-/** File positions in reading order; `--set` overrides after them. */
-function sortByPosition(diagnostics: Diagnostic[]): Diagnostic[] {
-  const key = (d: Diagnostic) => {
-    const m = d.where.match(/:(\d+):(\d+)$/);
-    return m ? Number(m[1]) * 1e6 + Number(m[2]) : Infinity;
-  };
-  return diagnostics.map((d, i) => ({ d, i })).sort((a, b) => key(a.d) - key(b.d) || a.i - b.i).map(({ d }) => d);
-}
-
 function expandRatios(r: Manifest['ratios']): number[] {
   return expandGrid(r);
 }
@@ -524,20 +325,6 @@ function semanticChecks(m: Manifest, locate: (p: string[], key?: string) => stri
   return out;
 }
 
-/** Manifest settings over project-config settings over defaults (inline, one worker, one retry). */
-export function mergeExecution(manifest: ExecutionSettings | undefined, config: ExecutionSettings | undefined): ResolvedExecution {
-  const pick = <K extends keyof ExecutionSettings>(k: K) => manifest?.[k] ?? config?.[k];
-  return {
-    executor: pick('executor') ?? 'inline',
-    workers: pick('workers') ?? 1,
-    address: pick('address'),
-    cpusPerJob: pick('cpusPerJob'),
-    gpusPerJob: pick('gpusPerJob') ?? 0,
-    memoryPerJobMb: pick('memoryPerJobMb'),
-    retries: pick('retries') ?? 1,
-  };
-}
-
 function normalise(m: Manifest, text: string, file: string, options: LoadOptions): ResolvedPlan {
   const classes = Object.entries(m.dataset.classes).map(([name, folder]) => ({ name, folder }));
   const mode = m.mode ?? 'replace';
@@ -590,7 +377,7 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
     analysis: { metric: m.analysis?.metric ?? 'auc', margin: m.analysis?.margin ?? 0.01 },
     tracking: { enabled: m.tracking.enabled, experiment: m.tracking.experiment ?? m.name, uri: m.tracking.uri ?? options.config?.trackingUri },
     outputDir: path.resolve(projectRoot, outputBase),
-    execution: mergeExecution(m.execution, options.config?.execution),
+    execution: resolveExecutionSettings(m.execution, options.config?.execution),
     cells,
   } satisfies Omit<ResolvedPlan, 'manifestFile' | 'manifestText' | 'manifestHash' | 'manifest'>;
   // Where jobs run does not change results, so it is not part of the sweep's identity.
@@ -599,45 +386,8 @@ function normalise(m: Manifest, text: string, file: string, options: LoadOptions
   return { manifestFile: file, manifestText: text, manifestHash, manifest: m, ...resolved };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Comparison manifests: several sweeps reported together
 
-export const COMPARISON_SCHEMA_PATH = fileURLToPath(new URL('../schema/comparison.schema.json', import.meta.url));
-const comparisonSchema: JsonSchema = JSON.parse(fs.readFileSync(COMPARISON_SCHEMA_PATH, 'utf8'));
-
-export interface ComparisonPlan {
-  file: string;
-  name: string;
-  description: string;
-  outputDir: string;
-  sweeps: { label: string; plan: ResolvedPlan }[];
-}
-
-/** True when the YAML text is a comparison manifest (a top-level `compare` list). */
-export function isComparison(text: string): boolean {
-  const doc = parseDocument(text);
-  return isMap(doc.contents) && doc.contents.has('compare');
-}
-
-export async function loadComparison(file: string, options: LoadOptions = {}): Promise<ComparisonPlan> {
-  const shown = path.relative(options.cwd ?? process.cwd(), file) || file;
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
-  if (doc.errors.length) throw new ManifestError(shown, doc.errors.map((e) => ({ where: `${shown}:${lines.linePos(e.pos[0]).line}:${lines.linePos(e.pos[0]).col}`, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })));
-  const data = doc.toJS() as { name: string; description?: string; output?: string; compare: { label: string; manifest: string; set: string[] }[] };
-  const locate = locator(shown, doc, lines, []);
-  const problems = checker.check(comparisonSchema, data, locate);
-  if (problems.length) throw new ManifestError(shown, problems);
-  const sweeps: ComparisonPlan['sweeps'] = [];
-  for (const [i, entry] of data.compare.entries()) {
-    const sub = path.resolve(path.dirname(file), entry.manifest);
-    if (!fs.existsSync(sub)) throw new ManifestError(shown, [{ where: locate(['compare', String(i), 'manifest']), path: `compare.${i}.manifest`, message: `file not found: ${sub}` }]);
-    sweeps.push({ label: entry.label, plan: await loadManifest(sub, { ...options, overrides: [...(options.overrides ?? []), ...entry.set] }) });
-  }
-  const dirs = sweeps.map((s) => s.plan.outputDir);
-  const clash = dirs.find((d, i) => dirs.indexOf(d) !== i);
-  if (clash) throw new ManifestError(shown, [{ where: locate(['compare']), path: 'compare', message: `two sweeps write to ${clash}; give each its own name (e.g. set: [name=...]) or output` }]);
-  const projectRoot = options.projectRoot ?? options.config?.root ?? process.cwd();
-  return { file, name: data.name, description: data.description ?? '', outputDir: path.resolve(projectRoot, data.output ?? path.join(options.config?.outputDir ?? 'runs', data.name)), sweeps };
-}
+export { MANIFEST_SCHEMA_PATH, manifestSchema, SchemaChecker } from './schema.js';
+export { parseOverride, type Override } from './overrides.js';
+export { COMPARISON_SCHEMA_PATH, isComparison, loadComparison, type ComparisonPlan } from './comparison.js';
+export type { ExecutionSettings, ResolvedExecution } from './execution.js';

@@ -6,9 +6,10 @@ import { createExecutor, followJsonLines } from './index.js';
 import { deviceForSlot, threadsPerWorker, workerEnv } from './local.js';
 import { normaliseRayAddress, shellQuote } from './ray.js';
 import { resolveExecution } from '../execution.js';
-import { mergeExecution, type Manifest } from '../manifest.js';
+import type { Manifest } from '../manifest.js';
+import { resolveExecutionSettings } from '../execution.js';
 
-const execution = mergeExecution(undefined, undefined);
+const execution = resolveExecutionSettings(undefined, undefined);
 
 describe('executor selection', () => {
   it('knows inline, local and ray, and names the one it does not know', () => {
