@@ -59,3 +59,10 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
   const allowed = word.length >= 4 ? Math.max(2, Math.floor(word.length / 3)) : 1;
   return best !== undefined && bestDistance <= allowed ? best : undefined;
 }
+
+/** The user stopped the sweep while this job ran. */
+export class JobInterrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}

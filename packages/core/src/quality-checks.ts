@@ -1,0 +1,168 @@
+/**
+ * How close a generator's images are to the real ones: SSIM to the nearest real image,
+ * diversity, the patch sliced Wasserstein distance against the real-to-real floor, the Fréchet
+ * distance in the real-only classifier's features; the verdict that warns, and its file.
+ */
+import fs from 'node:fs';
+import { readJsonFile, createRng, deriveSeed, indicesByClass, shuffled, subset, type ImageSet } from '@synthmix/data';
+import { frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein } from '@synthmix/metrics';
+import type { Scope, SweepEventInput } from './events.js';
+import { sweepLayout } from './layout.js';
+
+/**
+ * Images a side for the patch sliced Wasserstein distance (synthetic, real, second real), and the
+ * side the warning threshold was calibrated at. Fewer images make both distances noisier and
+ * pull their ratio towards 1 (a brain-like DCGAN read 1.3 at 256 a side, 0.7–0.9 at 32), so a
+ * smaller side is recorded and said next to the verdict.
+ */
+export const SWD_SAMPLE = 256;
+/** Draws averaged for the patch distance and its floor. */
+const SWD_DRAWS = 4;
+
+/** How many images per class the quality measures compare (SSIM to nearest is quadratic). */
+const QUALITY_SAMPLE = { synthetic: 48, real: 192 };
+
+export interface ClassQuality {
+  ssimNearestMean: number;
+  ssimNearestMax: number;
+  diversity: number;
+  realDiversity: number;
+  /** Sliced Wasserstein distance of 7 × 7 patch statistics (× 1000), real against synthetic. */
+  slicedWasserstein?: number;
+  /** The same between two disjoint real samples of the class: what a perfect generator would reach. */
+  slicedWassersteinRealFloor?: number;
+  /** slicedWasserstein / slicedWassersteinRealFloor: 1 is as close as real images are to each other. */
+  slicedWassersteinRatio?: number;
+  /** Images a side both distances were measured on (at most {@link SWD_SAMPLE}; fewer when the class has fewer). */
+  slicedWassersteinSample?: number;
+  frechetRealClassifier?: number;
+}
+
+/**
+ * How far synthetic patch statistics may be from real ones, as a multiple of the distance
+ * between two real samples, before a sweep warns that its curve is built on images unlike the
+ * real ones. Chosen from measured generators on BR35H (docs/results/quality-calibration.md).
+ */
+export const SWD_RATIO_WARNING = 2.75;
+
+/** Whether a class's patch distance was measured on fewer images than the threshold's calibration. */
+export function measuredOnFewerThanCalibrated(q: ClassQuality): boolean {
+  return q.slicedWassersteinSample !== undefined && q.slicedWassersteinSample < SWD_SAMPLE;
+}
+
+/** Which classes' synthetic images are far from the real ones, and the warning that says so. */
+/** What a sweep says of a generator's images: the classes past the threshold, and why the check may be weaker. */
+export interface QualityVerdict {
+  far: string[];
+  threshold: number;
+  message?: string;
+  note?: string;
+}
+
+/**
+ * A sweep's quality file for one seed (and snapshot epoch), as the generator job writes it. A
+ * measure that came out NaN reads null (JSON has no NaN).
+ */
+export interface SeedQuality {
+  seed: number;
+  epoch?: number;
+  /** The training-set size whose own generator this measures (absent: the seed's generator on the whole pool). */
+  trainingSetSize?: number;
+  perClass: Record<string, ClassQuality>;
+  verdict?: QualityVerdict;
+}
+
+/** The quality file of `seed` (and snapshot `epoch`) in a sweep folder; undefined when it was not measured. */
+export function readSeedQuality(outputDir: string, seed: number, epoch?: number, trainingSetSize?: number): SeedQuality | undefined {
+  const file = sweepLayout(outputDir).quality(seed, epoch, trainingSetSize);
+  return fs.existsSync(file) ? readJsonFile<SeedQuality>(file) : undefined;
+}
+
+export function qualityVerdict(perClass: Record<string, ClassQuality>): QualityVerdict {
+  const far = Object.entries(perClass).filter(([, q]) => (q.slicedWassersteinRatio ?? NaN) > SWD_RATIO_WARNING).map(([name]) => name);
+  const small = Object.entries(perClass).filter(([, q]) => measuredOnFewerThanCalibrated(q));
+  const note = small.length
+    ? `weaker quality check: patch distance on ${small.map(([c, q]) => `${c} ${q.slicedWassersteinSample}`).join(', ')} images a side, fewer than the ${SWD_SAMPLE} its threshold was calibrated on (small samples read closer to 1; docs/results/quality-calibration.md)`
+    : undefined;
+  if (!far.length) return { far, threshold: SWD_RATIO_WARNING, ...(note ? { note } : {}) };
+  const detail = far.map((c) => `${c} ${perClass[c].slicedWassersteinRatio!.toFixed(1)}×`).join(', ');
+  return { far, threshold: SWD_RATIO_WARNING, ...(note ? { note } : {}), message: `SYNTHETIC IMAGES FAR FROM REAL ONES (${detail} the real-to-real patch distance; warning above ${SWD_RATIO_WARNING}×): ratios with synthetic data measure training on these images, not on realistic ones; look at the sample grids` };
+}
+
+/**
+ * The quality measures of one class's synthetic images against that class's real pool: SSIM to
+ * the nearest real image, diversity, and the patch sliced Wasserstein distance with its
+ * real-to-real floor. Deterministic for `seed`; also used by `synthmix quality` on images made
+ * elsewhere (the PyTorch reference).
+ */
+export function classQuality(synthetic: ImageSet, real: ImageSet, seed: number, name: string): ClassQuality {
+  const random = createRng(deriveSeed(seed, 'quality', name));
+  const asImages = (set: ImageSet) => ({ data: set.images, count: set.count, height: set.height, width: set.width, channels: set.channels });
+  const s = subset(synthetic, shuffled(Array.from({ length: synthetic.count }, (_, i) => i), random).slice(0, QUALITY_SAMPLE.synthetic));
+  const r = subset(real, shuffled(Array.from({ length: real.count }, (_, i) => i), random).slice(0, QUALITY_SAMPLE.real));
+  const nearest = nearestRealSsim(asImages(s), asImages(r));
+  const realSample = subset(r, Array.from({ length: Math.min(r.count, QUALITY_SAMPLE.synthetic) }, (_, i) => i));
+  // Patch statistics need no learned features: an honest second opinion beside the classifier's.
+  // Its scale depends on the data, so it is also given against the distance between two
+  // disjoint real samples of the same class (the floor a perfect generator would reach). Large
+  // samples (up to 256 a side): with 48 images the floor alone varied by half between draws.
+  const swdOk = synthetic.height >= 16 && synthetic.height === synthetic.width;
+  // Both distances are averaged over a few draws of images and patches: one draw's ratio varied
+  // threefold (docs/results/quality-calibration.md).
+  const side = Math.min(SWD_SAMPLE, Math.floor(real.count / 2), synthetic.count);
+  let swd = NaN;
+  let swdReal = NaN;
+  if (swdOk && side >= 8) {
+    swd = 0;
+    swdReal = 0;
+    for (let draw = 0; draw < SWD_DRAWS; draw++) {
+      const realOrder = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
+      const realA = subset(real, realOrder.slice(0, side));
+      const realB = subset(real, realOrder.slice(side, 2 * side));
+      const synth = subset(synthetic, shuffled(Array.from({ length: synthetic.count }, (_, i) => i), random).slice(0, side));
+      const options = { seed: deriveSeed(seed, 'swd', name, draw) };
+      swd += slicedWasserstein(asImages(realA), asImages(synth), options).mean / SWD_DRAWS;
+      swdReal += slicedWasserstein(asImages(realA), asImages(realB), options).mean / SWD_DRAWS;
+    }
+  }
+  return { ssimNearestMean: nearest.mean, ssimNearestMax: nearest.max, diversity: meanPairwiseDistance(asImages(s)), realDiversity: meanPairwiseDistance(asImages(realSample)), slicedWasserstein: swd, slicedWassersteinRealFloor: swdReal, slicedWassersteinRatio: swd / swdReal, ...(Number.isNaN(swd) ? {} : { slicedWassersteinSample: side }) };
+}
+
+/** The quality measures per class, synthetic against real, as metric events of the generator. */
+export function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope): Record<string, ClassQuality> {
+  const synthBy = indicesByClass(synthetic);
+  const realBy = indicesByClass(realPool);
+  const out: Record<string, ClassQuality> = {};
+  synthetic.classNames.forEach((name, c) => {
+    const q = classQuality(subset(synthetic, synthBy[c]), subset(realPool, realBy[c]), seed, name);
+    out[name] = q;
+    for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope, name: `quality_${name}_${k}`, value: v, step: 0 });
+  });
+  return out;
+}
+
+/** Fréchet distance per class between real test images and synthetic ones, in a classifier's features. */
+export async function frechetInFeatures(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet): Promise<Record<string, number>> {
+  const real = await model.embed!(testSet);
+  const fake = await model.embed!(synthetic);
+  const out: Record<string, number> = {};
+  testSet.classNames.forEach((name, c) => {
+    const pick = (set: ImageSet, f: { features: Float32Array; dim: number }) => {
+      const rows = Array.from(set.labels).flatMap((l, i) => (l === c ? [i] : []));
+      const data = new Float32Array(rows.length * f.dim);
+      rows.forEach((i, k) => data.set(f.features.subarray(i * f.dim, (i + 1) * f.dim), k * f.dim));
+      return { data, n: rows.length };
+    };
+    const a = pick(testSet, real);
+    const b = pick(synthetic, fake);
+    if (b.n < 2) return;
+    out[name] = frechetDistance(a.data, a.n, b.data, b.n, real.dim);
+  });
+  return out;
+}
+
+export async function frechetInClassifierSpace(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet, scope: Scope, emit: (e: SweepEventInput) => void): Promise<Record<string, number>> {
+  const out = await frechetInFeatures(model, testSet, synthetic);
+  for (const [name, value] of Object.entries(out)) emit({ type: 'metric', scope, name: `quality_${name}_frechet_real_classifier`, value, step: 0 });
+  return out;
+}
