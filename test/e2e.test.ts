@@ -161,6 +161,12 @@ describe('the diffusion generator', () => {
     expect(r.stdout).toMatch(/cell real0-synth80-seed1: done acc=/);
     const quality = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'ddpm', 'quality-seed1.json'), 'utf8'));
     expect(quality.perClass.tumor.frechetRealClassifier).toBeGreaterThan(0);
+    // Precision, recall, density and coverage in the same features, each a share (density may pass 1).
+    for (const k of ['precision', 'recall', 'coverage'] as const) {
+      expect(quality.perClass.tumor.prdcRealClassifier[k]).toBeGreaterThanOrEqual(0);
+      expect(quality.perClass.tumor.prdcRealClassifier[k]).toBeLessThanOrEqual(1);
+    }
+    expect(quality.perClass.tumor.prdcRealClassifier.density).toBeGreaterThanOrEqual(0);
     // The plugin declares its losses (`tumor_loss`, …), so the report draws them: no DCGAN names needed.
     expect(fs.existsSync(path.join(tmp, 'runs', 'ddpm', 'report', 'gan-losses-seed1.png'))).toBe(true);
   });

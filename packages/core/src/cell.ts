@@ -111,7 +111,7 @@ export async function runCell(plan: ResolvedPlan, cell: CellPlan, classifier: An
     const frechet = isBaselineCell(cell) && synthetic && model.embed ? await frechetInClassifierSpace(model, testSet, synthetic, { kind: 'generator', seed: cell.seed, ...(cell.generator ? { generator: cell.generator } : {}) }, emit) : undefined;
     const modelDir = model.save ? await model.save(layout.cellModel(cell.id)) : undefined;
     // The saved model's files are sealed in the result, so a later reload can tell a damaged one.
-    const result: CellResult = { cell, task, metrics: metrics as CellMetrics, confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(modelDir ? { modelSeals: sealFolder(modelDir) } : {}), ...(frechet ? { frechetRealClassifier: frechet } : {}) };
+    const result: CellResult = { cell, task, metrics: metrics as CellMetrics, confusion, valAccuracy: bestVal, durationMs: Date.now() - started, files: { predictions: predictionsFile, ...(modelDir ? { model: modelDir } : {}) }, ...(modelDir ? { modelSeals: sealFolder(modelDir) } : {}), ...(frechet ? { frechetRealClassifier: Object.fromEntries(Object.entries(frechet).map(([n, q]) => [n, q.frechet])), prdcRealClassifier: Object.fromEntries(Object.entries(frechet).flatMap(([n, q]) => (q.prdc ? [[n, q.prdc]] : []))) } : {}) };
     for (const [name, value] of Object.entries(metrics)) emit({ type: 'metric', scope: { kind: 'cell', cellId: cell.id }, name: `test_${name}`, value, step: 0 });
     emit({ type: 'artifact', scope: { kind: 'cell', cellId: cell.id }, path: predictionsFile, description: 'test-set predictions' });
     // Written last: its presence is what marks the cell complete for resume.

@@ -48,6 +48,8 @@ export interface CellResult {
    * synthetic pool, in this classifier's features (it never saw synthetic data).
    */
   frechetRealClassifier?: Record<string, number>;
+  /** The same cell: precision, recall, density and coverage (k = 5) per class in those features. */
+  prdcRealClassifier?: Record<string, { precision: number; recall: number; density: number; coverage: number }>;
 }
 
 export type SweepEvent =

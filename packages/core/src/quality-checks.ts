@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { readJsonFile, createRng, deriveSeed, indicesByClass, shuffled, subset, type ImageSet } from '@synthmix/data';
-import { frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein } from '@synthmix/metrics';
+import { frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein, precisionRecallDensityCoverage, type Prdc } from '@synthmix/metrics';
 import type { Scope, SweepEventInput } from './events.js';
 import { sweepLayout } from './layout.js';
 
@@ -36,6 +36,8 @@ export interface ClassQuality {
   /** Images a side both distances were measured on (at most {@link SWD_SAMPLE}; fewer when the class has fewer). */
   slicedWassersteinSample?: number;
   frechetRealClassifier?: number;
+  /** Precision, recall, density and coverage (k = 5) in the real-only classifier's features. */
+  prdcRealClassifier?: Prdc;
 }
 
 /**
@@ -143,9 +145,21 @@ export function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: 
 
 /** Fréchet distance per class between real test images and synthetic ones, in a classifier's features. */
 export async function frechetInFeatures(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet): Promise<Record<string, number>> {
+  return Object.fromEntries(Object.entries(await inClassifierFeatures(model, testSet, synthetic)).map(([name, q]) => [name, q.frechet]));
+}
+
+/** Neighbours a sample's ball counts in precision, recall, density and coverage (k of the prdc reference code). */
+const PRDC_K = 5;
+
+/**
+ * Per class, in a classifier's features: the Fréchet distance between real test images and the
+ * synthetic ones, and precision, recall, density and coverage (k = 5), which tell unrealistic
+ * images (low precision, density) from too little variety (low recall, coverage).
+ */
+export async function inClassifierFeatures(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet): Promise<Record<string, { frechet: number; prdc?: Prdc }>> {
   const real = await model.embed!(testSet);
   const fake = await model.embed!(synthetic);
-  const out: Record<string, number> = {};
+  const out: Record<string, { frechet: number; prdc?: Prdc }> = {};
   testSet.classNames.forEach((name, c) => {
     const pick = (set: ImageSet, f: { features: Float32Array; dim: number }) => {
       const rows = Array.from(set.labels).flatMap((l, i) => (l === c ? [i] : []));
@@ -156,13 +170,17 @@ export async function frechetInFeatures(model: { embed?: (set: ImageSet) => Prom
     const a = pick(testSet, real);
     const b = pick(synthetic, fake);
     if (b.n < 2) return;
-    out[name] = frechetDistance(a.data, a.n, b.data, b.n, real.dim);
+    const prdc = a.n > PRDC_K && b.n > PRDC_K ? precisionRecallDensityCoverage(a.data, a.n, b.data, b.n, real.dim, PRDC_K) : undefined;
+    out[name] = { frechet: frechetDistance(a.data, a.n, b.data, b.n, real.dim), ...(prdc ? { prdc } : {}) };
   });
   return out;
 }
 
-export async function frechetInClassifierSpace(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet, scope: Scope, emit: (e: SweepEventInput) => void): Promise<Record<string, number>> {
-  const out = await frechetInFeatures(model, testSet, synthetic);
-  for (const [name, value] of Object.entries(out)) emit({ type: 'metric', scope, name: `quality_${name}_frechet_real_classifier`, value, step: 0 });
+export async function frechetInClassifierSpace(model: { embed?: (set: ImageSet) => Promise<{ features: Float32Array; dim: number }> }, testSet: ImageSet, synthetic: ImageSet, scope: Scope, emit: (e: SweepEventInput) => void): Promise<Record<string, { frechet: number; prdc?: Prdc }>> {
+  const out = await inClassifierFeatures(model, testSet, synthetic);
+  for (const [name, q] of Object.entries(out)) {
+    emit({ type: 'metric', scope, name: `quality_${name}_frechet_real_classifier`, value: q.frechet, step: 0 });
+    for (const [k, v] of Object.entries(q.prdc ?? {})) emit({ type: 'metric', scope, name: `quality_${name}_${k}_real_classifier`, value: v, step: 0 });
+  }
   return out;
 }

@@ -367,7 +367,7 @@ function mergeFrechet(plan: ResolvedPlan, results: CellResult[]): void {
     const size = r.cell.generator ? r.cell.trainingSetSize : undefined;
     const q = readSeedQuality(plan.outputDir, r.cell.seed, undefined, size);
     if (!q) continue;
-    for (const [name, value] of Object.entries(r.frechetRealClassifier)) q.perClass[name] = { ...q.perClass[name], frechetRealClassifier: value };
+    for (const [name, value] of Object.entries(r.frechetRealClassifier)) q.perClass[name] = { ...q.perClass[name], frechetRealClassifier: value, ...(r.prdcRealClassifier?.[name] ? { prdcRealClassifier: r.prdcRealClassifier[name] } : {}) };
     writeJsonAtomically(sweepLayout(plan.outputDir).quality(r.cell.seed, undefined, size), q);
   }
 }

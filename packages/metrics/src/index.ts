@@ -5,3 +5,4 @@ export * from './quality.js';
 export * from './task.js';
 export * from './predictions.js';
 export * from './noninferiority.js';
+export * from './prdc.js';
