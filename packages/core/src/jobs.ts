@@ -196,7 +196,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
     const learnedFrom = generatorRealSet(sweep, g, plan);
     const size = g.realPerClass === undefined ? undefined : sizeOfGenerator(plan, g);
     const pool = await trainOrLoadGenerator(plan, generator, sweep, g, job.cacheDir, hooks.emit, makeContext, hooks.signal);
-    const perClass = syntheticQuality(pool, learnedFrom, job.seed, hooks.emit, scope);
+    const perClass = await syntheticQuality(pool, learnedFrom, job.seed, hooks.emit, scope);
     const verdict = qualityVerdict(perClass);
     writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, undefined, size), { seed: job.seed, ...(size ? { trainingSetSize: size } : {}), perClass, verdict } satisfies SeedQuality);
     const where = size ? ` (generator of the ${size}-image sets)` : '';

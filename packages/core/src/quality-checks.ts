@@ -131,15 +131,20 @@ export function classQuality(synthetic: ImageSet, real: ImageSet, seed: number, 
 }
 
 /** The quality measures per class, synthetic against real, as metric events of the generator. */
-export function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope): Record<string, ClassQuality> {
+export async function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope): Promise<Record<string, ClassQuality>> {
   const synthBy = indicesByClass(synthetic);
   const realBy = indicesByClass(realPool);
   const out: Record<string, ClassQuality> = {};
-  synthetic.classNames.forEach((name, c) => {
+  const progress = (step: number, label: string) => emit({ type: 'generator:progress', seed: scope.kind === 'generator' ? scope.seed : seed, ...(scope.kind === 'generator' && scope.generator ? { generator: scope.generator } : {}), progress: { step, total: synthetic.classNames.length, unit: 'class', label } });
+  for (const [c, name] of synthetic.classNames.entries()) {
+    // Said before each class, with a turn of the event loop, so the dashboard shows what runs.
+    progress(c, `measuring ${name} against real images (SSIM, patch distance)`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const q = classQuality(subset(synthetic, synthBy[c]), subset(realPool, realBy[c]), seed, name);
     out[name] = q;
     for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope, name: `quality_${name}_${k}`, value: v, step: 0 });
-  });
+  }
+  progress(synthetic.classNames.length, 'quality measured');
   return out;
 }
 

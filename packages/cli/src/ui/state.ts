@@ -81,7 +81,10 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
       for (const [name, value] of Object.entries(e.progress.metrics ?? {})) {
         if (/loss/.test(name)) series[name] = [...(series[name] ?? []), value].slice(-60);
       }
-      v.generator = { ...g, label: e.progress.label, unit: e.progress.unit, step: e.progress.step, total: e.progress.total, series };
+      // The quality measures after training report per class: the panel shows them until the last.
+      const measuring = e.progress.unit === 'class';
+      const done = measuring ? e.progress.step >= (e.progress.total ?? 0) : g.done;
+      v.generator = { ...g, label: e.progress.label, unit: e.progress.unit, step: e.progress.step, total: e.progress.total, series, done };
       break;
     }
     case 'generator:done':
