@@ -136,11 +136,13 @@ describe('synthmix run without a terminal', () => {
     expect(events[4]).toBe('generator seed 1 epoch 1/2 loss=1.000');
     expect(events[5]).toBe('generator seed 1 epoch 2/2 loss=0.500');
     expect(events[6]).toMatch(/^generator seed 1: ready, 5 synthetic images per class \(\d+s\)$/);
-    expect(events[7]).toBe('cell 1/2 real20-synth0-seed1 (100:0): training');
-    expect(events[8]).toBe('cell real20-synth0-seed1 epoch 1/1 loss=— val_acc=100.0%');
-    expect(events[9]).toMatch(/^cell real20-synth0-seed1: done acc=\d+\.\d% f1=\d+\.\d% auc=\d\.\d{3} \(\d+s\)$/);
-    expect(events[10]).toBe('cell 2/2 real10-synth10-seed1 (50:50): training');
-    expect(events).toHaveLength(14);
+    // The quality measures say what runs, per class, instead of going silent.
+    expect(events.slice(7, 10)).toEqual(['generator seed 1: measuring tumor against real images (SSIM, patch distance) (0/2)', 'generator seed 1: measuring healthy against real images (SSIM, patch distance) (1/2)', 'generator seed 1: quality measured (2/2)']);
+    expect(events[10]).toBe('cell 1/2 real20-synth0-seed1 (100:0): training');
+    expect(events[11]).toBe('cell real20-synth0-seed1 epoch 1/1 loss=— val_acc=100.0%');
+    expect(events[12]).toMatch(/^cell real20-synth0-seed1: done acc=\d+\.\d% f1=\d+\.\d% auc=\d\.\d{3} \(\d+s\)$/);
+    expect(events[13]).toBe('cell 2/2 real10-synth10-seed1 (50:50): training');
+    expect(events).toHaveLength(17);
     expect(events.at(-1)).toBe(`sweep finished: 2 cells; output in ${path.join(tmp, 'runs', 'plain')}`);
     expect(r.out).toContain('real:syn     accuracy %   precision %      recall %          F1 %           AUC\n100:0 ');
     expect(r.out).toContain(`Report: ${path.join(tmp, 'runs', 'plain', 'report', 'report.html')}`);

@@ -143,7 +143,7 @@ describe('a damaged cache entry is refused by name and rebuilt, never used', () 
     const { summary, warnings, events } = await run(p, cache);
     expect(warnings).toContainEqual(expect.stringMatching(/^damaged cache entry: damaged file .*epoch\.json: not valid JSON.*; the generator of seed 1 is trained again$/));
     // Trained from epoch 1, not from the torn checkpoint.
-    expect(events.filter((e) => e.type === 'generator:progress').map((e) => (e as { progress: { step: number } }).progress.step)).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'generator:progress' && e.progress.unit === 'epoch').map((e) => (e as { progress: { step: number } }).progress.step)).toEqual([1, 2]);
     expect(summary.status).toBe('finished');
     expect(metricsOf(summary.results)).toEqual(clean);
   });

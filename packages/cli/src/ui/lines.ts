@@ -20,6 +20,8 @@ export function eventLine(e: SweepEvent): string | undefined {
     case 'generator:start':
       return `${t} ${who(e)}: ${e.cached ? 'cached state' : 'training'}${e.realPerClass === undefined ? '' : ` on ${e.realPerClass} real images per class`} (${e.plugin}, ${e.stateKey.slice(0, 12)})`;
     case 'generator:progress': {
+      // The quality measures after training: what is being measured, per class.
+      if (e.progress.unit === 'class') return `${t} ${who(e)}: ${e.progress.label ?? 'measuring'} (${e.progress.step}/${e.progress.total ?? '?'})`;
       const m = Object.entries(e.progress.metrics ?? {}).map(([k, v]) => `${k}=${num(v)}`).join(' ');
       return `${t} ${who(e)}${e.progress.label ? ` ${e.progress.label}` : ''} ${e.progress.unit ?? 'step'} ${e.progress.step}/${e.progress.total ?? '?'} ${m}`;
     }
