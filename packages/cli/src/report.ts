@@ -199,7 +199,8 @@ export function sizesPlotSvg(rows: TableRow[], metric: (typeof TABLE_METRICS)[nu
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
 
-export interface RocCurve { ratio: number; fpr: number[]; tpr: number[]; auc: number }
+/** `label` names the grid point (`90:10`, `2×`); without one, `ratio` does. */
+export interface RocCurve { ratio: number; label?: string; fpr: number[]; tpr: number[]; auc: number }
 
 /**
  * ROC curves, one panel per entry of `panels` (two columns): binary sweeps have one panel, a
@@ -224,13 +225,13 @@ function rocPanel(curves: RocCurve[], title: string, w: number, h: number): stri
   parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="4 4"/>`);
   curves.forEach((c, i) => {
     parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.6" points="${c.fpr.map((f, j) => `${x(f)},${y(c.tpr[j])}`).join(' ')}"/>`);
-    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 17}" y2="${m.t + 10 + i * 17}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 17}" font-size="11">${ratioLabel(c.ratio)} (${c.auc.toFixed(3)})</text>`);
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 10 + i * 17}" y2="${m.t + 10 + i * 17}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/><text x="${w - m.r + 38}" y="${m.t + 14 + i * 17}" font-size="11">${c.label ?? ratioLabel(c.ratio)} (${c.auc.toFixed(3)})</text>`);
   });
   parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
   return parts.join('');
 }
 
-export function confusionSvg(cells: { ratio: number; confusion: number[][] }[], classNames: string[]): string {
+export function confusionSvg(cells: { ratio: number; label?: string; confusion: number[][] }[], classNames: string[]): string {
   const size = 44;
   const k = classNames.length;
   const panel = k * size + 70;
@@ -242,7 +243,7 @@ export function confusionSvg(cells: { ratio: number; confusion: number[][] }[], 
     const ox = 20 + (n % cols) * panel + 50;
     const oy = 20 + Math.floor(n / cols) * (panel + 30) + 20;
     const total = c.confusion.flat().reduce((a, b) => a + b, 0) || 1;
-    parts.push(`<text x="${ox}" y="${oy - 8}" font-size="12" font-weight="bold">${ratioLabel(c.ratio)}</text>`);
+    parts.push(`<text x="${ox}" y="${oy - 8}" font-size="12" font-weight="bold">${c.label ?? ratioLabel(c.ratio)}</text>`);
     c.confusion.forEach((row, i) => row.forEach((v, j) => {
       const shade = Math.round(255 - (v / total) * k * 200);
       parts.push(`<rect x="${ox + j * size}" y="${oy + i * size}" width="${size}" height="${size}" fill="rgb(${shade},${shade},255)" stroke="#fff"/><text x="${ox + j * size + size / 2}" y="${oy + i * size + size / 2 + 4}" font-size="12" text-anchor="middle">${v}</text>`);
@@ -351,13 +352,15 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     if (!p) return [];
     try {
       const c = rocCurve(p.labels, p.scores);
-      return [{ ratio: r.cell.ratio, fpr: c.fpr, tpr: c.tpr, auc: r.metrics[cls.auc] }];
+      return [{ ratio: r.cell.ratio, label: designLabel(designX(r.cell), modeOf(r.cell)), fpr: c.fpr, tpr: c.tpr, auc: r.metrics[cls.auc] }];
     } catch {
       return []; // one class only
     }
   };
   const rocTitle = (cls: { name: string }, what: string) => (rocClasses.length > 1 ? `${cls.name} against the rest, ${what}` : `ROC curves, ${what}`);
-  const firstSeed = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio);
+  // The first seed's cells of the largest size (all of them at one size), along the grid.
+  const largest = Math.max(...results.map((r) => sizePerClass(r.cell)), 0);
+  const firstSeed = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined && sizePerClass(r.cell) === largest).sort((a, b) => designX(a.cell) - designX(b.cell));
   const sizes = [...new Set(rows.map((r) => r.perClass))].sort((a, b) => a - b);
   const against = rows[0]?.mode === 'augment' ? 'synthetic images added per real one' : 'the synthetic fraction';
   // Several sizes: a figure per size, and one with a curve per size for the answer's metric.
@@ -369,7 +372,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     ...sizeFigures,
     metrics: metricsPlotSvg(sizes.length > 1 ? rows.filter((r) => r.perClass === sizes[sizes.length - 1]) : rows, `${plan.name}: test metrics against ${against}${sizes.length > 1 ? ` (${sizes[sizes.length - 1]} per class)` : ''}`, isPaperSetting(plan)),
     roc: rocPlotSvg(rocClasses.map((cls) => ({ title: rocTitle(cls, `seed ${plan.seeds[0]}`), curves: firstSeed.flatMap((r) => rocOf(r, cls)) }))),
-    confusion: confusionSvg(firstSeed.map((r) => ({ ratio: r.cell.ratio, confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
+    confusion: confusionSvg(firstSeed.map((r) => ({ ratio: r.cell.ratio, label: designLabel(designX(r.cell), modeOf(r.cell)), confusion: r.confusion })), plan.dataset.classes.map((c) => c.name)),
   };
   for (const [name, svg] of Object.entries(svgs)) {
     writeFileAtomic(path.join(dir, `${name}.svg`), svg);
@@ -408,7 +411,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
     const cellDir = path.dirname(r.files.predictions);
     const panels = rocClasses.map((cls) => ({ title: rocTitle(cls, r.cell.id), curves: rocOf(r, cls) }));
     if (panels.some((p) => p.curves.length)) await svgToFiles(rocPlotSvg(panels), path.join(cellDir, 'roc'));
-    await svgToFiles(confusionSvg([{ ratio: r.cell.ratio, confusion: r.confusion }], plan.dataset.classes.map((c) => c.name)), path.join(cellDir, 'confusion'));
+    await svgToFiles(confusionSvg([{ ratio: r.cell.ratio, label: designLabel(designX(r.cell), modeOf(r.cell)), confusion: r.confusion }], plan.dataset.classes.map((c) => c.name)), path.join(cellDir, 'confusion'));
   }
   // The normal tail approximation is good to ~1e-7 absolute, so smaller p-values are shown as a bound.
   const pValue = (p: number) => (Number.isNaN(p) ? '—' : `${p < 1e-6 ? '< 1e-6' : p.toPrecision(3)}${p < 0.05 ? ' *' : ''}`);
@@ -437,14 +440,15 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const whatRan = `What ran: generator \`${plan.generator.plugin}\`${optionsText(plan.generator.options)}; classifier \`${plan.classifier.plugin}\`${optionsText(plan.classifier.options)}; ${plan.dataset.imageSize} × ${plan.dataset.imageSize} × ${plan.dataset.channels} images, ${designInWords(plan)}.`;
   const uncertainty = plan.seeds.length > 1 ? `mean ± half-width of the 95 % t-interval over ${plan.seeds.length} seeds` : 'one seed: ± half-width of the 95 % bootstrap interval of the test set';
   // Grad-CAM of the least and the most synthetic cell of the first seed, when the classifier explains itself.
-  const gradcams = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => a.cell.ratio - b.cell.ratio).flatMap((r) => {
+  const gradcams = results.filter((r) => r.cell.seed === plan.seeds[0] && r.cell.generatorEpoch === undefined).sort((a, b) => sizePerClass(a.cell) - sizePerClass(b.cell) || designX(a.cell) - designX(b.cell)).flatMap((r) => {
     const file = layout.cellGradCam(r.cell.id);
     if (!fs.existsSync(file)) return [];
     const copy = path.join(dir, `gradcam-${r.cell.id}.png`);
     fs.copyFileSync(file, copy);
-    return [{ ratio: r.cell.ratio, file: copy }];
+    const sized = new Set(results.map((x) => sizePerClass(x.cell))).size > 1;
+    return [{ ratio: r.cell.ratio, label: `${designLabel(designX(r.cell), modeOf(r.cell))}${sized ? ` (${sizePerClass(r.cell)} per class)` : ''}`, file: copy }];
   });
-  const gradcamMd = gradcams.length ? `\n## Where the classifiers look (Grad-CAM)\n\nThe same real ${positive} test images; left of each pair the image, right the heatmap of the last convolution for "${positive}".\n\n${gradcams.map((g) => `**${ratioLabel(g.ratio)}** ![Grad-CAM](${path.basename(g.file)})`).join('\n\n')}\n` : '';
+  const gradcamMd = gradcams.length ? `\n## Where the classifiers look (Grad-CAM)\n\nThe same real ${positive} test images; left of each pair the image, right the heatmap of the last convolution for "${positive}".\n\n${gradcams.map((g) => `**${g.label}** ![Grad-CAM](${path.basename(g.file)})`).join('\n\n')}\n` : '';
   // GAN-epoch ablation: accuracy at each ratio against the generator's epochs (mean over seeds).
   const finalEpoch = typeof plan.generator.options.epochs === 'number' ? plan.generator.options.epochs : undefined;
   let epochFigure: string | undefined;
@@ -473,7 +477,7 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}${answer.html}<p>${esc(plan.description)}</p><p>${esc(whatRan)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
 ${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${sizes.length > 1 ? `${svgs.sizes}${sizes.map((size) => svgs[`metrics-${size}`]).join('')}` : svgs.metrics}<h2>${againstHeading}</h2>${sig.length ? htmlTable(sigTable) : '<p>No no-synthetic baseline in this sweep.</p>'}
-<h2>Synthetic images</h2>${qualityTable ? `${htmlTable(qualityTable)}${qualityNotes.map((n) => `<p>${esc(n)}</p>`).join('')}` : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}${epochFigure ? `<h2>Generator epochs</h2>${fs.readFileSync(epochFigure.replace(/\.png$/, '.svg'), 'utf8')}${epochQualityTable ? htmlTable(epochQualityTable) : ''}` : ''}${gradcams.length ? `<h2>Where the classifiers look (Grad-CAM)</h2><p>The same real ${esc(positive)} test images; left of each pair the image, right the heatmap of the last convolution.</p>${gradcams.map((g) => `<p><b>${ratioLabel(g.ratio)}</b><br><img src="data:image/png;base64,${fs.readFileSync(g.file).toString('base64')}"></p>`).join('')}` : ''}
+<h2>Synthetic images</h2>${qualityTable ? `${htmlTable(qualityTable)}${qualityNotes.map((n) => `<p>${esc(n)}</p>`).join('')}` : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}${epochFigure ? `<h2>Generator epochs</h2>${fs.readFileSync(epochFigure.replace(/\.png$/, '.svg'), 'utf8')}${epochQualityTable ? htmlTable(epochQualityTable) : ''}` : ''}${gradcams.length ? `<h2>Where the classifiers look (Grad-CAM)</h2><p>The same real ${esc(positive)} test images; left of each pair the image, right the heatmap of the last convolution.</p>${gradcams.map((g) => `<p><b>${esc(g.label)}</b><br><img src="data:image/png;base64,${fs.readFileSync(g.file).toString('base64')}"></p>`).join('')}` : ''}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
 </body></html>\n`;
