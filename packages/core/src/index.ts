@@ -11,7 +11,7 @@ export * from './runner.js';
 export * from './layout.js';
 export type * from './tracker.js';
 export * from './executors/index.js';
-export { cellJobId, classQuality, generatorPoolFile, generatorRealSet, generatorsOfPlan, nestedRealSubset, readGeneratorPool, frechetInFeatures, generatorJobId, loadSweepData, measuredOnFewerThanCalibrated, planJobs, qualityVerdict, readSeedQuality, SWD_RATIO_WARNING, SWD_SAMPLE, readJobDescription, readPlan, runJob, JobInterrupted, SweepFolderNotVisibleError, type JobDescription, type QualityVerdict, type SeedQuality } from './jobs.js';
+export { cellJobId, classQuality, inClassifierFeatures, generatorPoolFile, generatorRealSet, generatorsOfPlan, nestedRealSubset, readGeneratorPool, frechetInFeatures, generatorJobId, loadSweepData, measuredOnFewerThanCalibrated, planJobs, qualityVerdict, readSeedQuality, SWD_RATIO_WARNING, SWD_SAMPLE, readJobDescription, readPlan, runJob, JobInterrupted, SweepFolderNotVisibleError, type JobDescription, type QualityVerdict, type SeedQuality } from './jobs.js';
 export * from './execution.js';
 export * from './lock.js';
 export * from './design.js';

@@ -226,4 +226,4 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
 export { JobInterrupted } from './errors.js';
 export { generatorKey, generatorOptions, generatorPoolFile, generatorRealSet, nestedRealSubset, readGeneratorPool } from './generator-cache.js';
 export { sampleCell } from './cell.js';
-export { classQuality, frechetInFeatures, measuredOnFewerThanCalibrated, qualityVerdict, readSeedQuality, SWD_RATIO_WARNING, SWD_SAMPLE, type ClassQuality, type QualityVerdict, type SeedQuality } from './quality-checks.js';
+export { classQuality, frechetInFeatures, inClassifierFeatures, measuredOnFewerThanCalibrated, qualityVerdict, readSeedQuality, SWD_RATIO_WARNING, SWD_SAMPLE, type ClassQuality, type QualityVerdict, type SeedQuality } from './quality-checks.js';

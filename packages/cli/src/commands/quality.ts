@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  classQuality, frechetInFeatures, generatorOf, isBaselineCell, generatorPoolFile, generatorsOfPlan, isDamagedFileError, loadBackend, readCellResult, readGeneratorPool, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
+  classQuality, inClassifierFeatures, generatorOf, isBaselineCell, generatorPoolFile, generatorsOfPlan, isDamagedFileError, loadBackend, readCellResult, readGeneratorPool, loadPlugin, loadSweepData, measuredOnFewerThanCalibrated, readPlan, SWD_RATIO_WARNING, SWD_SAMPLE, sweepLayout, UserError,
   type ClassQuality, type ImageSet,
 } from '@synthmix/core';
 import { indicesByClass, subset, verifyFolder, writeFileAtomic } from '@synthmix/data';
@@ -108,8 +108,9 @@ export const quality: Command = {
       for (const s of sources) {
         const q: ClassQuality = classQuality(s.images, realOf(s.className), seed, s.className);
         if (model?.embed) {
-          const fd = await frechetInFeatures(model, sweep.testSet, s.images);
-          q.frechetRealClassifier = fd[s.className];
+          const inFeatures = (await inClassifierFeatures(model, sweep.testSet, s.images))[s.className];
+          q.frechetRealClassifier = inFeatures?.frechet;
+          if (inFeatures?.prdc) q.prdcRealClassifier = inFeatures.prdc;
         }
         rows.push({ source: s.label, className: s.className, quality: q });
       }
@@ -121,13 +122,13 @@ export const quality: Command = {
       return EXIT.ok;
     }
     const f = (v: number | undefined, d: number) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));
-    const lines = [`${'source'.padEnd(38)} ${'class'.padEnd(10)} ${'SWD ratio'.padStart(9)} ${'n'.padStart(4)} ${'SSIM'.padStart(6)} ${'diversity'.padStart(13)} ${'Fréchet'.padStart(8)}`];
+    const lines = [`${'source'.padEnd(38)} ${'class'.padEnd(10)} ${'SWD ratio'.padStart(9)} ${'n'.padStart(4)} ${'SSIM'.padStart(6)} ${'diversity'.padStart(13)} ${'Fréchet'.padStart(8)} ${'P / R'.padStart(11)} ${'D / C'.padStart(11)}`];
     for (const r of rows) {
       const q = r.quality;
       const far = (q.slicedWassersteinRatio ?? NaN) > SWD_RATIO_WARNING ? '  far' : '';
-      lines.push(`${r.source.slice(0, 38).padEnd(38)} ${r.className.padEnd(10)} ${f(q.slicedWassersteinRatio, 2).padStart(9)} ${String(q.slicedWassersteinSample ?? '—').padStart(4)} ${f(q.ssimNearestMean, 3).padStart(6)} ${`${f(q.diversity, 1)} / ${f(q.realDiversity, 1)}`.padStart(13)} ${f(q.frechetRealClassifier, 2).padStart(8)}${far}`);
+      lines.push(`${r.source.slice(0, 38).padEnd(38)} ${r.className.padEnd(10)} ${f(q.slicedWassersteinRatio, 2).padStart(9)} ${String(q.slicedWassersteinSample ?? '—').padStart(4)} ${f(q.ssimNearestMean, 3).padStart(6)} ${`${f(q.diversity, 1)} / ${f(q.realDiversity, 1)}`.padStart(13)} ${f(q.frechetRealClassifier, 2).padStart(8)} ${`${f(q.prdcRealClassifier?.precision, 2)} / ${f(q.prdcRealClassifier?.recall, 2)}`.padStart(11)} ${`${f(q.prdcRealClassifier?.density, 2)} / ${f(q.prdcRealClassifier?.coverage, 2)}`.padStart(11)}${far}`);
     }
-    lines.push(`SWD ratio: patch sliced Wasserstein distance / the same between two real samples (far above ${SWD_RATIO_WARNING}), on n images a side; Fréchet: in the 100:0 classifier's features${model ? '' : ' (not available: no reloadable 100:0 model)'}.`);
+    lines.push(`SWD ratio: patch sliced Wasserstein distance / the same between two real samples (far above ${SWD_RATIO_WARNING}), on n images a side; Fréchet, P / R (precision / recall) and D / C (density / coverage, k = 5): in the 100:0 classifier's features${model ? '' : ' (not available: no reloadable 100:0 model)'}.`);
     if (rows.some((r) => measuredOnFewerThanCalibrated(r.quality))) lines.push(`The threshold was calibrated on ${SWD_SAMPLE} images a side; smaller samples read closer to 1, so the check is weaker for them.`);
     io.stdout.write(`${lines.join('\n')}\n`);
     return EXIT.ok;
