@@ -199,6 +199,41 @@ export function sizesPlotSvg(rows: TableRow[], metric: (typeof TABLE_METRICS)[nu
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
 
+/**
+ * The same as a heatmap, for sweeps with many sizes where curves would crowd: a row per size, a
+ * column per share or multiple, each cell the mean metric (and its difference from the row's
+ * no-synthetic cell), blue above it, red below.
+ */
+export function sizesHeatmapSvg(rows: TableRow[], metric: (typeof TABLE_METRICS)[number], title: string): string {
+  const sizes = [...new Set(rows.map((r) => r.perClass))].sort((a, b) => a - b);
+  const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
+  const cw = 86;
+  const ch = 34;
+  const m = { l: 120, t: 56, r: 20, b: 50 };
+  const w = m.l + xs.length * cw + m.r;
+  const h = m.t + sizes.length * ch + m.b;
+  const augment = rows[0]?.mode === 'augment';
+  const parts = [`<rect x="0" y="0" width="${w}" height="${h}" fill="white"/>`, `<text x="12" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`];
+  const deltas = rows.map((r) => r.values[metric].mean - (rows.find((b) => b.perClass === r.perClass && b.x === 0)?.values[metric].mean ?? NaN)).filter(Number.isFinite);
+  const scale = Math.max(0.01, ...deltas.map(Math.abs));
+  sizes.forEach((size, i) => {
+    parts.push(`<text x="${m.l - 8}" y="${m.t + i * ch + ch / 2 + 4}" font-size="12" text-anchor="end">${size} ${augment ? 'real' : ''}/class</text>`);
+    const base = rows.find((r) => r.perClass === size && r.x === 0)?.values[metric].mean;
+    xs.forEach((x, j) => {
+      const r = rows.find((row) => row.perClass === size && row.x === x);
+      const v = r?.values[metric].mean;
+      const d = v !== undefined && base !== undefined ? v - base : NaN;
+      const t = Number.isFinite(d) ? Math.min(1, Math.abs(d) / scale) : 0;
+      const fill = !Number.isFinite(d) || d === 0 ? '#f3f3f3' : d > 0 ? `rgba(31,119,180,${0.15 + 0.75 * t})` : `rgba(214,39,40,${0.15 + 0.75 * t})`;
+      parts.push(`<rect x="${m.l + j * cw}" y="${m.t + i * ch}" width="${cw - 2}" height="${ch - 2}" fill="${fill}"/>`);
+      if (v !== undefined && Number.isFinite(v)) parts.push(`<text x="${m.l + j * cw + cw / 2}" y="${m.t + i * ch + ch / 2 + 4}" font-size="11" text-anchor="middle">${v.toFixed(3)}${Number.isFinite(d) && x !== 0 ? ` (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)})` : ''}</text>`);
+    });
+  });
+  xs.forEach((x, j) => parts.push(`<text x="${m.l + j * cw + cw / 2}" y="${m.t - 8}" font-size="12" text-anchor="middle">${esc(designLabel(x, rows[0]?.mode))}</text>`));
+  parts.push(`<text x="${m.l}" y="${h - 16}" font-size="12">${esc(`${metric}, mean over seeds (difference from no synthetic images): blue above, red below`)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
 /** `label` names the grid point (`90:10`, `2×`); without one, `ratio` does. */
 export interface RocCurve { ratio: number; label?: string; fpr: number[]; tpr: number[]; auc: number }
 
@@ -366,6 +401,8 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   // Several sizes: a figure per size, and one with a curve per size for the answer's metric.
   const sizeFigures: Record<string, string> = sizes.length > 1 ? {
     sizes: sizesPlotSvg(rows, plan.analysis?.metric === 'accuracy' || plan.dataset.classes.length > 2 ? 'accuracy' : 'auc', `${plan.name}: a curve per training-set size`),
+    // Many sizes crowd the curves: the same as a heatmap.
+    ...(sizes.length >= 4 ? { 'sizes-heatmap': sizesHeatmapSvg(rows, plan.analysis?.metric === 'accuracy' || plan.dataset.classes.length > 2 ? 'accuracy' : 'auc', `${plan.name}: where synthetic data helps`) } : {}),
     ...Object.fromEntries(sizes.map((size) => [`metrics-${size}`, metricsPlotSvg(rows.filter((r) => r.perClass === size), `${size} ${rows[0]?.mode === 'augment' ? 'real ' : ''}images per class: test metrics against ${against}`, false)])),
   } : {};
   const svgs: Record<string, string> = {
@@ -470,13 +507,13 @@ export async function writeReport(outputDir: string, plan: ResolvedPlan, results
   const epochMd = epochFigure ? `\n## Generator epochs\n\nThe same cells with the generator as it was after ${plan.generator.checkpoints!.join(', ')}${finalEpoch ? ` and ${finalEpoch}` : ''} epochs (one training run, its snapshots).\n\n![generator epochs](generator-epochs.png)\n\n${epochQualityTable}\n` : '';
   const answer = answerSection(plan, results);
   const againstHeading = rows[0]?.mode === 'augment' ? 'Against no synthetic images' : 'Against 100:0';
-  const md = `# ${plan.name}\n\n${banner}${answer.md}${plan.description}\n\n${whatRan}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## ${againstHeading}\n\n${sig.length ? sigTable : 'No no-synthetic baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${[qualityTable, ...qualityNotes].join('\n\n')}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images. Precision and recall (Kynkäänniemi et al. 2019) and density and coverage (Naeem et al. 2020), k = 5 as in their reference code, in the same features as the Fréchet distance: low precision and density mean unrealistic images, low recall and coverage too little variety.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}${sizes.length > 1 ? `![a curve per size](sizes.png)\n\n${sizes.map((size) => `![${size} per class](metrics-${size}.png)`).join('\n\n')}` : '![metrics](metrics.png)'}\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
+  const md = `# ${plan.name}\n\n${banner}${answer.md}${plan.description}\n\n${whatRan}\n\nResults on the fixed real test set (${plan.dataset.testPerClass} per class, leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}); ${uncertainty}.\n\n${markdownTable(rows)}\n${metricsNote}\n\n## ${againstHeading}\n\n${sig.length ? sigTable : 'No no-synthetic baseline in this sweep.'}\n\n\\* Holm-adjusted p < 0.05.\n\n## Synthetic images\n\n${qualityTable ? `${[qualityTable, ...qualityNotes].join('\n\n')}\n\nThe Fréchet distance uses the features of the 100:0 classifier (trained on real images only); it is not FID (no Inception weights, and ImageNet features suit MRI poorly). The patch distance (sliced Wasserstein distance of 7 × 7 patches at two scales, no learned features) is given as a multiple of the distance between two real samples; above ${SWD_RATIO_WARNING} (⚠) the images are far from real ones (docs/results/quality-calibration.md). SSIM near 1 would mean copies of training images. Precision and recall (Kynkäänniemi et al. 2019) and density and coverage (Naeem et al. 2020), k = 5 as in their reference code, in the same features as the Fréchet distance: low precision and density mean unrealistic images, low recall and coverage too little variety.` : 'No generator in this sweep.'}\n\n${paper ? `## Against the paper\n\n${PAPER.source}\n\n${paperComparison(rows)}\n` : ''}${sizes.length > 1 ? `![a curve per size](sizes.png)\n\n${sizes.length >= 4 ? '![where synthetic data helps](sizes-heatmap.png)\n\n' : ''}${sizes.map((size) => `![${size} per class](metrics-${size}.png)`).join('\n\n')}` : '![metrics](metrics.png)'}\n\n![ROC](roc.png)\n\n![confusion matrices](confusion.png)\n${epochMd}${gradcamMd}${ganFigures.map((f) => `\n![generator losses](${path.basename(f)})\n`).join('')}${samplePairs.map((s) => `\n**${s.className}, seed ${s.seed}** — synthetic (last checkpoint): ![synthetic](${path.basename(s.synthetic)})${s.real ? ` real: ![real](../${path.basename(s.real)})` : ''}\n`).join('')}`;
   writeFileAtomic(path.join(dir, 'results.md'), md);
   writeFileAtomic(path.join(dir, 'results.csv'), csv(rows));
   writeFileAtomic(path.join(dir, 'significance.json'), JSON.stringify(sig, null, 2));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(plan.name)} — synthmix report</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}</style></head><body>
 <h1>${esc(plan.name)}</h1>${farWarnings.map((w) => `<p style="border:2px solid #c00;background:#fee;padding:8px;font-weight:bold">⚠ ${esc(w)}</p>`).join('')}${answer.html}<p>${esc(plan.description)}</p><p>${esc(whatRan)}</p><p>Test set: ${plan.dataset.testPerClass} real images per class; leakage guard ${plan.dataset.leakageGuard.enabled ? 'on' : 'off'}; ${esc(uncertainty)}.</p>
-${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${sizes.length > 1 ? `${svgs.sizes}${sizes.map((size) => svgs[`metrics-${size}`]).join('')}` : svgs.metrics}<h2>${againstHeading}</h2>${sig.length ? htmlTable(sigTable) : '<p>No no-synthetic baseline in this sweep.</p>'}
+${htmlTable(markdownTable(rows))}<p>${esc(metricsNote)}</p>${sizes.length > 1 ? `${svgs.sizes}${svgs['sizes-heatmap'] ?? ''}${sizes.map((size) => svgs[`metrics-${size}`]).join('')}` : svgs.metrics}<h2>${againstHeading}</h2>${sig.length ? htmlTable(sigTable) : '<p>No no-synthetic baseline in this sweep.</p>'}
 <h2>Synthetic images</h2>${qualityTable ? `${htmlTable(qualityTable)}${qualityNotes.map((n) => `<p>${esc(n)}</p>`).join('')}` : '<p>No generator in this sweep.</p>'}${paper ? `<h2>Against the paper</h2><p>${esc(PAPER.source)}</p>${htmlTable(paperComparison(rows))}` : ''}<h2>ROC curves</h2>${svgs.roc}<h2>Confusion matrices</h2>${svgs.confusion}${epochFigure ? `<h2>Generator epochs</h2>${fs.readFileSync(epochFigure.replace(/\.png$/, '.svg'), 'utf8')}${epochQualityTable ? htmlTable(epochQualityTable) : ''}` : ''}${gradcams.length ? `<h2>Where the classifiers look (Grad-CAM)</h2><p>The same real ${esc(positive)} test images; left of each pair the image, right the heatmap of the last convolution.</p>${gradcams.map((g) => `<p><b>${esc(g.label)}</b><br><img src="data:image/png;base64,${fs.readFileSync(g.file).toString('base64')}"></p>`).join('')}` : ''}
 ${ganFigures.length ? `<h2>Generator</h2>${ganFigures.map((f) => fs.readFileSync(f.replace(/\.png$/, '.svg'), 'utf8')).join('')}` : ''}
 ${samplePairs.map((s) => `<h3>${esc(s.className)}, seed ${s.seed}</h3><p>synthetic (last checkpoint)<br><img src="data:image/png;base64,${fs.readFileSync(s.synthetic).toString('base64')}"></p>${s.real ? `<p>real<br><img src="data:image/png;base64,${fs.readFileSync(s.real).toString('base64')}"></p>` : ''}`).join('')}
