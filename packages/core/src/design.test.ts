@@ -3,23 +3,16 @@
  * subsets nested, each size's generator trained on that size's real training images only.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBackend, type LoadedBackend } from './backend.js';
+import { describe, expect, it } from 'vitest';
 import { cacheLayout } from './layout.js';
-import { loadManifest, ManifestError, type ResolvedPlan } from './index.js';
-import { loadPlugin } from './plugins.js';
+import { ManifestError } from './index.js';
 import { runSweep } from './runner.js';
 import { loadSweepData, nestedRealSubset, sampleCell } from './jobs.js';
+import { sweepFixture } from './__fixtures__/sweep-fixture.js';
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-design-'));
-const fixtures = path.join(import.meta.dirname, '__fixtures__');
-let backend: LoadedBackend;
-beforeAll(async () => {
-  backend = await loadBackend('cpu');
-});
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+const fixture = sweepFixture('design');
+const root = fixture.root;
 
 const base = `name: design-test
 seeds: [1, 2]
@@ -35,15 +28,7 @@ classifier:
   plugin: ./nearest-mean.ts
 `;
 
-async function plan(name: string, design: string): Promise<ResolvedPlan> {
-  const file = path.join(fixtures, `.design-${name}.yaml`);
-  fs.writeFileSync(file, `${base}${design}`);
-  try {
-    return await loadManifest(file, { projectRoot: root, overrides: [`output=runs/${name}`], pluginSchema: async (ref, kind, dir) => (await loadPlugin(ref, kind, dir)).optionsSchema });
-  } finally {
-    fs.rmSync(file);
-  }
-}
+const plan = (name: string, design: string) => fixture.plan(name, `${base}${design}`);
 
 async function refusal(design: string): Promise<string[]> {
   try {
@@ -115,7 +100,7 @@ describe('sampling', () => {
     const p = await plan('seen', 'mode: augment\ntrainingSetSize: [20, 40]\nsyntheticPerReal: [0, 1]\n');
     const cacheDir = path.join(root, 'cache-seen');
     const events: { type: string; stateKey?: string; generator?: string }[] = [];
-    const summary = await runSweep(p, { cacheDir, backend, bootstrapResamples: 20, onEvent: (e) => events.push(e) });
+    const summary = await runSweep(p, { cacheDir, backend: fixture.backend, bootstrapResamples: 20, onEvent: (e) => events.push(e) });
     expect(summary.status).toBe('finished');
     const sweep = await loadSweepData(p, cacheDir);
     const starts = events.filter((e) => e.type === 'generator:start');

@@ -7,26 +7,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { damageFile, DAMAGES, type Damage } from '@synthmix/data';
-import { loadBackend, type LoadedBackend } from './backend.js';
 import type { CellResult, SweepEvent } from './events.js';
 import { cacheLayout, sweepLayout } from './layout.js';
 import { acquireLock, LockHeldError } from './lock.js';
-import { loadManifest, type ResolvedPlan } from './manifest.js';
-import { loadPlugin } from './plugins.js';
+import type { ResolvedPlan } from './manifest.js';
 import { loadTensors, saveTensors } from './plugin-kit.js';
 import { runSweep } from './runner.js';
 import { calls } from './__fixtures__/fake-plugins.js';
+import { sweepFixture } from './__fixtures__/sweep-fixture.js';
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-durable-'));
-const fixtures = path.join(import.meta.dirname, '__fixtures__');
-let backend: LoadedBackend;
-beforeAll(async () => {
-  backend = await loadBackend('cpu');
-});
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-beforeEach(() => Object.assign(calls, { train: 0, generate: 0, fit: 0 }));
+const fixture = sweepFixture('durable');
+const root = fixture.root;
 
 const manifest = `name: durable-test
 seeds: [1]
@@ -45,19 +38,11 @@ ratios: [0, 0.5, 1]
 trainingSetSize: 20
 `;
 
-async function plan(name: string): Promise<ResolvedPlan> {
-  const file = path.join(fixtures, `.durable-${name}.yaml`);
-  fs.writeFileSync(file, manifest);
-  try {
-    return await loadManifest(file, { projectRoot: root, overrides: [`output=runs/${name}`], pluginSchema: async (ref, kind, dir) => (await loadPlugin(ref, kind, dir)).optionsSchema });
-  } finally {
-    fs.rmSync(file);
-  }
-}
+const plan = (name: string) => fixture.plan(name, manifest);
 
 async function run(p: ResolvedPlan, cacheDir: string) {
   const events: SweepEvent[] = [];
-  const summary = await runSweep(p, { cacheDir, backend, onEvent: (e) => events.push(e), bootstrapResamples: 20 });
+  const summary = await runSweep(p, { cacheDir, backend: fixture.backend, onEvent: (e) => events.push(e), bootstrapResamples: 20 });
   const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
   return { summary, events, warnings };
 }
@@ -134,7 +119,7 @@ describe('a damaged cache entry is refused by name and rebuilt, never used', () 
     const p = await plan('checkpoint');
     // Stopped during training: the entry keeps its checkpoint and has no complete.json.
     const stop = new AbortController();
-    const stopped = await runSweep(p, { cacheDir: cache, backend, bootstrapResamples: 20, signal: stop.signal, onEvent: (e) => e.type === 'generator:progress' && stop.abort() });
+    const stopped = await runSweep(p, { cacheDir: cache, backend: fixture.backend, bootstrapResamples: 20, signal: stop.signal, onEvent: (e) => e.type === 'generator:progress' && stop.abort() });
     expect(stopped.status).toBe('interrupted');
     const generators = path.join(cache, 'generators');
     const dir = path.join(generators, fs.readdirSync(generators).find((f) => !f.endsWith('.lock'))!);
@@ -161,7 +146,7 @@ describe('a damaged cache entry is refused by name and rebuilt, never used', () 
 
   it('saved tensors (checkpoints, weights, snapshots) do not load when damaged', async () => {
     const file = path.join(root, 'tensors', 'weights');
-    const tensor = backend.tf.tensor([1, 2, 3, 4]);
+    const tensor = fixture.backend.tf.tensor([1, 2, 3, 4]);
     await saveTensors(file, [{ name: 'w', tensor }]);
     tensor.dispose();
     for (const how of DAMAGES) {
@@ -169,9 +154,9 @@ describe('a damaged cache entry is refused by name and rebuilt, never used', () 
       fs.copyFileSync(`${file}.json`, `${copy}.json`);
       fs.copyFileSync(`${file}.bin`, `${copy}.bin`);
       damageFile(`${copy}.bin`, how);
-      expect(() => loadTensors(backend.tf, copy)).toThrow(new RegExp(`damaged file .*${how}\\.bin: `));
+      expect(() => loadTensors(fixture.backend.tf, copy)).toThrow(new RegExp(`damaged file .*${how}\\.bin: `));
     }
-    const [{ tensor: back }] = loadTensors(backend.tf, file);
+    const [{ tensor: back }] = loadTensors(fixture.backend.tf, file);
     expect(Array.from(back.dataSync())).toEqual([1, 2, 3, 4]);
     back.dispose();
   });
@@ -195,7 +180,7 @@ describe('the output folder is held by one run at a time', () => {
     fs.mkdirSync(path.dirname(lockFile), { recursive: true });
     fs.writeFileSync(lockFile, JSON.stringify({ pid: Number(dead.stdout), host: os.hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'synthmix run' }));
     const notices: string[] = [];
-    const summary = await runSweep(p, { cacheDir: path.join(root, 'cache-stale'), backend, bootstrapResamples: 20, onLockNotice: (m) => notices.push(m) });
+    const summary = await runSweep(p, { cacheDir: path.join(root, 'cache-stale'), backend: fixture.backend, bootstrapResamples: 20, onLockNotice: (m) => notices.push(m) });
     expect(summary.status).toBe('finished');
     expect(notices).toEqual([`took over the output folder ${p.outputDir} from pid ${dead.stdout} on ${os.hostname()} since 2026-01-01T00:00:00.000Z (synthmix run), which is no longer running`]);
   });
