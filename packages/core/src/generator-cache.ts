@@ -164,6 +164,10 @@ export async function trainOrLoadGenerator(plan: ResolvedPlan, generator: AnyGen
     signal,
     onWait: (holder) => emit({ type: 'warning', scope, message: `waiting for the generator cache entry ${key}: ${describeHolder(holder)} is training it` }),
     onStale: (holder) => emit({ type: 'warning', scope, message: `took over the generator cache entry ${key} from ${describeHolder(holder)}, which is no longer running` }),
+  }).catch((err: unknown) => {
+    // Stopped while queued behind another sweep: an interruption, not a failure.
+    if (signal.aborted) throw new JobInterrupted();
+    throw err;
   });
   try {
     const started = Date.now();
