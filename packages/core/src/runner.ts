@@ -117,16 +117,16 @@ async function runLocked(plan: ResolvedPlan, options: RunOptions): Promise<Sweep
     const backend = options.backend ?? (await loadBackend(plan.backend));
     // A result.json that does not read back (damaged after it was written) does not count as done.
     const damagedResults: string[] = [];
-    const done = resume ? plan.cells.filter((c) => fs.existsSync(files.cellResult(c.id))).filter((c) => {
+    const earlier = new Map<string, CellResult>();
+    for (const c of resume ? plan.cells.filter((x) => fs.existsSync(files.cellResult(x.id))) : []) {
       try {
-        readCellResult(files.cellResult(c.id));
-        return true;
+        earlier.set(c.id, readCellResult(files.cellResult(c.id)));
       } catch (err) {
         if (!isDamagedFileError(err)) throw err;
         damagedResults.push(err.message);
-        return false;
       }
-    }).map((c) => c.id) : [];
+    }
+    const done = [...earlier.keys()];
     emit({ type: 'sweep:start', plan, backend: { ...backend.decision, backendName: backend.backendName, tensorflowVersion: backend.tensorflowVersion }, resumed: done });
     if (backend.decision.warning) emit({ type: 'warning', scope: { kind: 'sweep' }, message: backend.decision.warning });
     for (const message of damagedResults) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `${message}; the cell runs again` });
@@ -158,8 +158,8 @@ async function runLocked(plan: ResolvedPlan, options: RunOptions): Promise<Sweep
     }
 
     let index = 0;
-    for (const cell of plan.cells.filter((c) => done.includes(c.id))) {
-      const result = readCellResult(files.cellResult(cell.id));
+    for (const cell of plan.cells.filter((c) => earlier.has(c.id))) {
+      const result = earlier.get(cell.id)!;
       results.push(result);
       emit({ type: 'cell:done', result, cached: true });
       index++;
