@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { damageFile, DAMAGES } from '@synthmix/data';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SWD_RATIO_WARNING, SWD_SAMPLE } from '@synthmix/core';
 import { main, mainHelp } from './cli.js';
@@ -233,6 +234,20 @@ describe('synthmix run without a terminal', () => {
     expect(text.out).toContain(`The threshold was calibrated on ${SWD_SAMPLE} images a side; smaller samples read closer to 1, so the check is weaker for them.`);
     const bad = await cli('quality', out, '--synthetic', 'glioma=x.f32');
     expect(bad).toMatchObject({ code: 2, err: 'synthmix quality: --synthetic glioma=x.f32: expected <class>=<file> with a class of tumor, healthy\nRun `synthmix quality --help` for usage.\n' });
+  });
+
+  it.each(DAMAGES)('does not reload a 100:0 classifier whose saved files were damaged (%s)', async (how) => {
+    const out = path.join(tmp, 'runs', `model-${how}`);
+    const file = manifest(`model-${how}`);
+    expect((await cli('run', file, '--no-ui', '--no-tracking', '--set', `output=${out}`)).code).toBe(0);
+    const fine = await cli('quality', out, '--json');
+    expect(fine.code, fine.err).toBe(0);
+    expect(JSON.parse(fine.out).rows[0].quality.frechetRealClassifier).toBeGreaterThanOrEqual(0); // reloaded and used
+    const saved = path.join(out, 'cells', 'real20-synth0-seed1', 'model', 'means.json');
+    damageFile(saved, how);
+    const r = await cli('quality', out);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`^synthmix quality: cannot reload the 100:0 classifier: damaged file ${saved.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*; run the sweep with --fresh to train it again\n$`));
   });
 
   it('shows plugins without "default undefined"', async () => {

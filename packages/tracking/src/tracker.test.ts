@@ -76,7 +76,7 @@ describe('MlflowTracker', () => {
     expect(cellMetrics.test_accuracy).toBeGreaterThanOrEqual(0);
     expect(cellMetrics.test_auc_ci_low).toBeLessThanOrEqual(cellMetrics.test_auc_ci_high);
     expect((cell.data.params ?? []).find((x) => x.key === 'ratio')?.value).toBe('0.5');
-    expect((await client.listArtifacts(cell.info)).map((f) => f.path).sort()).toEqual(['predictions.csv', 'result.json']);
+    expect((await client.listArtifacts(cell.info)).map((f) => f.path).sort()).toEqual(['model', 'predictions.csv', 'result.json']); // the saved model is a folder of its own
     const generator = children.find((r) => r.info.run_name === 'generator-seed1')!;
     expect((await client.getMetricHistory(generator.info.run_id, 'loss')).map((m) => m.step)).toEqual([1, 2, 3]);
     expect((await client.listArtifacts(parent.info)).map((f) => f.path).sort()).toEqual(['data-report.json', 'manifest.yaml', 'plan.json', 'results.csv', 'samples-real-healthy.png', 'samples-real-tumor.png']);
@@ -139,7 +139,7 @@ describe('MlflowTracker', () => {
         expect((await client.getMetricHistory(child.info.run_id, 'loss')).map((m) => m.step)).toEqual([1, 2, 3]);
       } else {
         expect(await client.getMetricHistory(child.info.run_id, 'test_accuracy')).toHaveLength(1);
-        expect((await client.listArtifacts(child.info)).map((f) => f.path).sort()).toEqual(['predictions.csv', 'result.json']);
+        expect((await client.listArtifacts(child.info)).map((f) => f.path).sort()).toEqual(['model', 'predictions.csv', 'result.json']);
       }
     }
   });

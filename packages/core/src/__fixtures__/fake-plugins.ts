@@ -83,31 +83,44 @@ export function nearestMeanClassifier(): ClassifierPlugin<{ failOn?: string }> {
       }
       const means = sums.map((s, c) => s / Math.max(1, counts[c]));
       await ctx.progress({ step: 1, total: 1, unit: 'epoch', metrics: { val_accuracy: 1 } });
-      return {
-        async predict(set) {
-          const out = new Float32Array(set.count * k);
-          for (let i = 0; i < set.count; i++) {
-            const f = brightFraction(set, i);
-            const w = means.map((m) => Math.exp(-Math.abs(f - m) * 200));
-            const total = w.reduce((a, b) => a + b, 0) || 1;
-            w.forEach((x, c) => (out[i * k + c] = x / total));
-          }
-          return out;
-        },
-        // Two features per image (bright fraction, mean intensity), for the Fréchet distance.
-        async embed(set) {
-          const size = set.height * set.width * set.channels;
-          const features = new Float32Array(set.count * 2);
-          for (let i = 0; i < set.count; i++) {
-            let sum = 0;
-            for (let p = 0; p < size; p++) sum += set.images[i * size + p];
-            features[i * 2] = brightFraction(set, i);
-            features[i * 2 + 1] = sum / size;
-          }
-          return { features, dim: 2 };
-        },
-        dispose() {},
-      };
+      return nearestMeanModel(means);
     },
+    // Saved and reloaded like a real model, so a damaged one can be told apart.
+    async load(dir) {
+      return nearestMeanModel(readJsonFile<number[]>(path.join(dir, 'means.json')));
+    },
+  };
+}
+
+function nearestMeanModel(means: number[]): Awaited<ReturnType<ClassifierPlugin['fit']>> {
+  const k = means.length;
+  return {
+    async predict(set) {
+      const out = new Float32Array(set.count * k);
+      for (let i = 0; i < set.count; i++) {
+        const f = brightFraction(set, i);
+        const w = means.map((m) => Math.exp(-Math.abs(f - m) * 200));
+        const total = w.reduce((a, b) => a + b, 0) || 1;
+        w.forEach((x, c) => (out[i * k + c] = x / total));
+      }
+      return out;
+    },
+    // Two features per image (bright fraction, mean intensity), for the Fréchet distance.
+    async embed(set) {
+      const size = set.height * set.width * set.channels;
+      const features = new Float32Array(set.count * 2);
+      for (let i = 0; i < set.count; i++) {
+        let sum = 0;
+        for (let p = 0; p < size; p++) sum += set.images[i * size + p];
+        features[i * 2] = brightFraction(set, i);
+        features[i * 2 + 1] = sum / size;
+      }
+      return { features, dim: 2 };
+    },
+    async save(dir) {
+      writeJsonAtomic(path.join(dir, 'means.json'), means);
+      return dir;
+    },
+    dispose() {},
   };
 }
