@@ -29,14 +29,15 @@ const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !/^(I
 
 const isRoot = process.getuid?.() === 0;
 
-describe.skipIf(!isRoot)('a full disk (a 150 KB tmpfs as the output folder)', () => {
-  it('stops with one line naming the folder, exit 1, no retry, no trace; after freeing space the same command resumes and exits 0 with every cell once', async () => {
-    const out = path.join(tmp, 'small-disk');
+// Three sizes, so the disk fills at different points of the sweep (a generator, a cell, the report).
+describe.skipIf(!isRoot)('a full disk (a small tmpfs as the output folder)', () => {
+  it.each(['100k', '150k', '300k'])('at %s: stops with one line naming the folder, exit 1, no retry, no trace; after freeing space the same command resumes and exits 0 with every cell once', async (size) => {
+    const out = path.join(tmp, `small-disk-${size}`);
     fs.mkdirSync(out);
-    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=150k', 'tmpfs', out], { encoding: 'utf8' });
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', out], { encoding: 'utf8' });
     expect(mount.status, mount.stderr).toBe(0);
     mounted.push(out);
-    const manifest = writeTinySweep({ name: 'full-disk', dir: tmp });
+    const manifest = writeTinySweep({ name: `full-disk-${size}`, dir: tmp });
     const first = await synthmix('run', manifest, '--no-ui', '--no-tracking', '--set', `output=${out}`);
     expect(first.status).toBe(1);
     const lines = ourLines(first.stderr);

@@ -5,7 +5,7 @@
  * rendered to PNG with sharp.
  */
 import fs from 'node:fs';
-import { writeFileAtomic } from '@synthmix/data';
+import { readJsonLines, writeFileAtomic } from '@synthmix/data';
 import path from 'node:path';
 import sharp from 'sharp';
 import { answerSweep, designLabel, designX, generatorsOfPlan, generatorVerdicts, isBaselineCell, modeOf, sizePerClass, isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
@@ -325,8 +325,8 @@ interface LoggedEvent { type: string; scope?: { kind: string; seed?: number; gen
 
 function readEvents(outputDir: string): LoggedEvent[] {
   const file = sweepLayout(outputDir).events;
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedEvent);
+  // A line torn when a run died (a full disk) is skipped: the report is drawn from the others.
+  return readJsonLines<LoggedEvent>(file);
 }
 
 async function svgToFiles(svg: string, base: string): Promise<string> {

@@ -10,6 +10,7 @@ import { phantomDataset } from './phantom.js';
 import { splitTest } from './split.js';
 import { groupMembers } from './groups.js';
 import { damageFile, DAMAGES } from './damage.js';
+import { appendLine, readJsonLines } from './durable.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-data-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -203,5 +204,17 @@ describe.skipIf(!hasBr35h)(`BR35H at ${BR35H}`, () => {
     const hashOf = async (f: string) => (await decodeImage(fs.readFileSync(path.join(BR35H, f)), { size: 8, channels: 1, maxPixels: 4e7 })).dhash;
     expect(hammingDistance(await hashOf('yes/y100.jpg'), await hashOf('yes/y942.jpg'))).toBeLessThanOrEqual(8);
     expect(hammingDistance(await hashOf('yes/y100.jpg'), await hashOf('no/no355.jpg'))).toBeGreaterThan(40);
+  });
+});
+
+describe('appended JSON Lines', () => {
+  it('skip a line torn by a writer that died, wherever it is, and keep the rest', () => {
+    const file = path.join(tmp, 'torn.jsonl');
+    fs.writeFileSync(file, '{"a":1}\n{"a":2');
+    appendLine(file, '{"a":3}'); // the next writer closes the torn line off first
+    fs.appendFileSync(file, '{"a":');
+    const torn: number[] = [];
+    expect(readJsonLines<{ a: number }>(file, (_line, n) => torn.push(n))).toEqual([{ a: 1 }, { a: 3 }]);
+    expect(torn).toEqual([2, 4]);
   });
 });

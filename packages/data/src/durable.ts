@@ -104,21 +104,19 @@ export function readJsonFile<T>(file: string): T {
 }
 
 /**
- * Lines of a JSON Lines file that was appended to: a last line torn by a crash or a full disk is
- * dropped (and reported through `onTorn`); a bad line before the last is damage and throws.
+ * Lines of a JSON Lines file that was appended to. A line torn by a crash or a full disk — the
+ * last one, or an earlier one that {@link appendLine} closed off when the next writer came — is
+ * skipped (and reported through `onTorn`): each line is one record, so the others stand.
  */
-export function readJsonLines<T>(file: string, onTorn?: (line: string) => void): T[] {
+export function readJsonLines<T>(file: string, onTorn?: (line: string, lineNumber: number) => void): T[] {
   if (!fs.existsSync(file)) return [];
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
   const out: T[] = [];
-  lines.forEach((line, i) => {
+  fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
     if (!line) return;
     try {
       out.push(JSON.parse(line) as T);
-    } catch (err) {
-      const last = lines.slice(i + 1).every((l) => l === '');
-      if (!last) throw new DamagedFileError(file, `line ${i + 1} is not valid JSON (${(err as Error).message})`);
-      onTorn?.(line);
+    } catch {
+      onTorn?.(line, i + 1);
     }
   });
   return out;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readCellResult, sweepLayout, type ResolvedPlan } from '@synthmix/core';
+import { readCellResult, sweepLayout, type ResolvedPlan, isDamagedFileError, readJsonFile } from '@synthmix/core';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { writeReport } from '../report.js';
 
@@ -15,10 +15,17 @@ export const report: Command = {
     const layout = sweepLayout(dir);
     const planFile = layout.plan;
     if (!fs.existsSync(planFile)) throw new UsageError(`${dir} is not a sweep output folder (no plan.json)`);
-    const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as ResolvedPlan;
-    const results = fs.existsSync(layout.cellsDir)
-      ? fs.readdirSync(layout.cellsDir).map((c) => layout.cellResult(c)).filter((f) => fs.existsSync(f)).map(readCellResult)
-      : [];
+    const plan = readJsonFile<ResolvedPlan>(planFile);
+    // A cell whose result.json no longer reads is left out, and said (the next run reruns it).
+    const results = (fs.existsSync(layout.cellsDir) ? fs.readdirSync(layout.cellsDir).map((c) => layout.cellResult(c)).filter((f) => fs.existsSync(f)) : []).flatMap((f) => {
+      try {
+        return [readCellResult(f)];
+      } catch (err) {
+        if (!isDamagedFileError(err)) throw err;
+        io.stderr.write(`synthmix report: ${err.message}; that cell is left out (run the sweep again to rerun it)\n`);
+        return [];
+      }
+    });
     if (!results.length) throw new UsageError(`${dir} has no finished cells yet`);
     const html = await writeReport(dir, plan, results);
     io.stdout.write(`${results.length} cells → ${html}\n`);

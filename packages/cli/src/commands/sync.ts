@@ -4,7 +4,7 @@ import { ensureEmbeddedServer, MlflowClient, MlflowTracker, spoolPaths } from '@
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
 import { cliClientOptions, refusedSummary, trackingUri } from '../tracking.js';
-import { acquireLock, describeHolder, sweepLayout, type ResolvedPlan } from '@synthmix/core';
+import { acquireLock, describeHolder, readJsonFile, sweepLayout, type ResolvedPlan } from '@synthmix/core';
 
 export const sync: Command = {
   name: 'sync',
@@ -18,7 +18,7 @@ export const sync: Command = {
     if (!fs.existsSync(spool.ops)) throw new UsageError(`no MLflow spool in ${dir} (expected ${path.relative(io.cwd, spool.ops)})`);
     const project = await findProject(io.cwd, io.env);
     const planFile = sweepLayout(dir).plan;
-    const plan = fs.existsSync(planFile) ? (JSON.parse(fs.readFileSync(planFile, 'utf8')) as ResolvedPlan) : undefined;
+    const plan = fs.existsSync(planFile) ? readJsonFile<ResolvedPlan>(planFile) : undefined;
     const uri = trackingUri(plan, project, io.env, options['tracking-uri'] as string | undefined) ?? (await ensureEmbeddedServer(project.root, project.mlflowDir)).url;
     const experimentName = io.env.MLFLOW_EXPERIMENT_NAME ?? plan?.tracking.experiment ?? path.basename(dir);
     // A run still going in this folder owns its spool; replaying beside it would race it.
