@@ -1,41 +1,60 @@
 #!/usr/bin/env node
 // Benchmarks (not tests): synthmix's models on libtensorflow against the same models in PyTorch
-// on the same CPU, timed in the same run; plus dataset loading. Writes bench/results/latest.json
-// and appends a dated table to bench/RESULTS.md. Usage: npm run bench [-- --quick]
-import { execFileSync, spawnSync } from 'node:child_process';
+// (as written, as a user would tune them, and torch.compile) on the same CPU, with repetitions
+// interleaved (ours, theirs, ours, …) so that a CPU's turbo, a neighbour or thermal drift hits
+// both sides alike; plus the synthetic-image quality measures and dataset loading. Writes
+// bench/results/latest.json (min/median/max of every row, the CPU facts) and appends a dated
+// table to bench/RESULTS.md.
+// Usage: npm run bench [-- --quick] [-- --models cnn,dcgan,ddpm]
+//   ONEDNN_MAX_CPU_ISA=AVX2 npm run bench   emulates an AVX2-only host (both sides; oneDNN's
+//   verbose ISA line is recorded so it is visible whether it took effect).
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const quick = process.argv.includes('--quick');
-const repeats = quick ? 3 : 5;
+const repeats = quick ? 3 : 7;
+const only = process.argv.includes('--models') ? process.argv[process.argv.indexOf('--models') + 1].split(',') : undefined;
 const threads = os.availableParallelism?.() ?? os.cpus().length;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
+const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const { cpuFacts, cpuLine } = await import(path.join(root, 'scripts/cpu-facts.mjs'));
 const { loadBackend } = await import(path.join(root, 'packages/core/dist/index.js'));
+const { nearestRealSsimTensors, slicedWassersteinTensors } = await import(path.join(root, 'packages/core/dist/quality-tensors.js'));
+const { nearestRealSsim, slicedWasserstein } = await import(path.join(root, 'packages/metrics/dist/index.js'));
 const { buildClassifier, buildTrainStep, dropoutMask } = await import(path.join(root, 'packages/cnn-tumor/dist/index.js'));
 const { buildGan, buildGanSteps, latentBatch } = await import(path.join(root, 'packages/gan-dcgan/dist/index.js'));
 const { alphasCumprod, buildDdpmStep, resolveOptions, trainDdpmOneStep, Unet } = await import(path.join(root, 'packages/gen-ddpm/dist/index.js'));
 const { Compiler } = await import(path.join(root, 'packages/compile/dist/index.js'));
-const { createRng, normalArray } = await import(path.join(root, 'packages/data/dist/index.js'));
-const { loadDataset } = await import(path.join(root, 'packages/data/dist/index.js'));
+const { createRng, normalArray, loadDataset, phantomDataset, subset } = await import(path.join(root, 'packages/data/dist/index.js'));
 const backend = await loadBackend('tensorflow');
 const { tf } = backend;
 
-// --- FLOP counts (multiply-adds × 2), per image -------------------------------------------
+// --- FLOP counts (multiply-adds × 2), per image: the work each step needs --------------------
+// Backward = input gradients + weight gradients, each as costly as the layer's forward pass; the
+// first layer needs no input gradient (nothing upstream learns from it).
 const conv = (h, w, cin, cout, k) => 2 * h * w * cin * cout * k * k;
-const CNN_FWD = conv(64, 64, 3, 32, 3) + conv(32, 32, 32, 64, 3) + conv(16, 16, 64, 128, 3) + 2 * 8192 * 128 + 2 * 128;
+const CNN_LAYERS = [conv(64, 64, 3, 32, 3), conv(32, 32, 32, 64, 3), conv(16, 16, 64, 128, 3), 2 * 8192 * 128, 2 * 128];
+const CNN_FWD = CNN_LAYERS.reduce((a, b) => a + b, 0);
 // Transposed conv: each input pixel scatters a k×k×cout patch.
-const G_FWD = 2 * 100 * 4 * 4 * 512 + conv(4, 4, 512, 256, 4) + conv(8, 8, 256, 128, 4) + conv(16, 16, 128, 64, 4) + conv(32, 32, 64, 3, 4);
-const D_FWD = conv(32, 32, 3, 64, 4) + conv(16, 16, 64, 128, 4) + conv(8, 8, 128, 256, 4) + conv(4, 4, 256, 512, 4) + 2 * 8192;
-// Training ≈ forward + backward (2× forward). A DCGAN step: D step = G fwd + D fwd/bwd on real and
-// fake (G + 6D); G step = G fwd/bwd + D fwd + D input-gradients (3G + 2D).
-const CNN_TRAIN = 3 * CNN_FWD;
-const DCGAN_STEP = 4 * G_FWD + 8 * D_FWD;
+const G_LAYERS = [2 * 100 * 4 * 4 * 512, conv(4, 4, 512, 256, 4), conv(8, 8, 256, 128, 4), conv(16, 16, 128, 64, 4), conv(32, 32, 64, 3, 4)];
+const D_LAYERS = [conv(32, 32, 3, 64, 4), conv(16, 16, 64, 128, 4), conv(8, 8, 128, 256, 4), conv(4, 4, 256, 512, 4), 2 * 8192];
+const G_FWD = G_LAYERS.reduce((a, b) => a + b, 0);
+const D_FWD = D_LAYERS.reduce((a, b) => a + b, 0);
+const CNN_TRAIN = 3 * CNN_FWD - CNN_LAYERS[0];
+// A DCGAN step with G(z) reused. Discriminator update: G forward, D forward on real and fake, D
+// weight and input gradients (conv1's input gradient not needed; fake is detached) on both:
+// G + 6D − 2·d1. Generator update: D forward on fake, D input gradients only (its weights are
+// frozen), G weight and input gradients (none for its first layer): 2D + 2G − g1.
+const DCGAN_STEP = 3 * G_FWD - G_LAYERS[0] + 8 * D_FWD - 2 * D_LAYERS[0];
 
 // Each synthmix benchmark runs the plugin's own training step three ways: eager (op by op,
 // compile: off), compiled (one TensorFlow graph per step, compile: on) and compiled with XLA.
@@ -45,19 +64,10 @@ const MODES = [
   { label: 'compiled + XLA', mode: 'on', xla: true },
 ];
 
-/** Median images/s of `step()` (one batch of `batch` images) after `warm` untimed calls. */
-function timeSteps(step, batch, warm, perRepeat) {
-  for (let i = 0; i < warm; i++) step();
-  const times = [];
-  for (let r = 0; r < repeats; r++) {
-    const t = performance.now();
-    for (let i = 0; i < perRepeat; i++) step();
-    times.push((performance.now() - t) / 1000 / perRepeat);
-  }
-  return batch / median(times);
-}
+// Each builder returns { step(), dispose() }; step() is one training step of one batch, its loss
+// read back (the training loops read it per batch or epoch; the bench reads it per step).
 
-function timeCnn({ mode, xla }) {
+function buildCnn({ mode, xla }) {
   const batch = 32;
   const model = buildClassifier(tf, { inputShape: [64, 64, 3], classes: 2, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, seed: 1 });
   const optimizer = tf.train.adam(1e-3);
@@ -67,20 +77,22 @@ function timeCnn({ mode, xla }) {
   const y = tf.randomUniform([batch, 1]).round();
   const mask = tf.tensor2d(dropoutMask(Math.random, batch * 128, 0.5), [batch, 128]);
   const weights = tf.ones([batch]);
-  // The training loop reads the loss after every batch (for the epoch's mean); so does this.
-  const rate = timeSteps(() => {
-    const r = step.run(x, y, mask, weights);
-    r.loss.dataSync();
-    tf.dispose([r.loss, r.correct]);
-  }, batch, 4, 16);
-  compiler.dispose();
-  tf.dispose([x, y, mask, weights]);
-  optimizer.dispose();
-  model.dispose();
-  return rate;
+  return {
+    step: () => {
+      const r = step.run(x, y, mask, weights);
+      r.loss.dataSync();
+      tf.dispose([r.loss, r.correct]);
+    },
+    dispose: () => {
+      compiler.dispose();
+      tf.dispose([x, y, mask, weights]);
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
 }
 
-function timeDcgan({ mode, xla }) {
+function buildDcgan({ mode, xla }) {
   const batch = 64;
   const gan = buildGan(tf, { size: 64, channels: 3, latentDim: 100, ngf: 64, ndf: 64, seed: 1 }, { learningRate: 2e-4, beta1: 0.5 });
   const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
@@ -88,19 +100,22 @@ function timeDcgan({ mode, xla }) {
   const real = tf.randomUniform([batch, 64, 64, 3], -1, 1);
   let seed = 0;
   // A discriminator and a generator update on one z (as PyTorch's example); the loss read per step.
-  const rate = timeSteps(() => {
-    const z = latentBatch(tf, batch, 100, seed++);
-    const r = steps.both.run(real, z);
-    r.gLoss.dataSync();
-    tf.dispose([z, ...Object.values(r)]);
-  }, batch, 3, 5);
-  compiler.dispose();
-  real.dispose();
-  for (const t of [gan.g, gan.d, gan.optG, gan.optD]) t.dispose();
-  return rate;
+  return {
+    step: () => {
+      const z = latentBatch(tf, batch, 100, seed++);
+      const r = steps.both.run(real, z);
+      r.gLoss.dataSync();
+      tf.dispose([z, ...Object.values(r)]);
+    },
+    dispose: () => {
+      compiler.dispose();
+      real.dispose();
+      for (const t of [gan.g, gan.d, gan.optG, gan.optD]) t.dispose();
+    },
+  };
 }
 
-function timeDdpm({ mode, xla }) {
+function buildDdpm({ mode, xla }) {
   const batch = 32;
   // The U-Net bench/torch_bench.py replicates layer for layer (the `cpu` preset before gen-ddpm 0.2.0).
   const o = resolveOptions({ widths: [16, 32, 64], timeDim: 32 });
@@ -111,18 +126,21 @@ function timeDdpm({ mode, xla }) {
   const abar = alphasCumprod('linear', 1000);
   const x0 = tf.randomUniform([batch, 64, 64, 3], -1, 1);
   const random = createRng(1);
-  const rate = timeSteps(() => {
-    const t = Int32Array.from({ length: batch }, () => Math.floor(random() * 1000));
-    const loss = trainDdpmOneStep(tf, model, x0, t, normalArray(random, batch * 64 * 64 * 3), abar, o.emaDecay, step);
-    loss.dataSync();
-    loss.dispose();
-  }, batch, 3, 5);
-  compiler.dispose();
-  x0.dispose();
-  unet.dispose();
-  tf.dispose([...model.ema.values()]);
-  model.optimizer.dispose();
-  return rate;
+  return {
+    step: () => {
+      const t = Int32Array.from({ length: batch }, () => Math.floor(random() * 1000));
+      const loss = trainDdpmOneStep(tf, model, x0, t, normalArray(random, batch * 64 * 64 * 3), abar, o.emaDecay, step);
+      loss.dataSync();
+      loss.dispose();
+    },
+    dispose: () => {
+      compiler.dispose();
+      x0.dispose();
+      unet.dispose();
+      tf.dispose([...model.ema.values()]);
+      model.optimizer.dispose();
+    },
+  };
 }
 
 function torchVenv() {
@@ -154,41 +172,114 @@ async function timeData() {
   return { cold, warm: median(warm) };
 }
 
-log(`libtensorflow ${backend.tensorflowVersion}, ${threads} threads`);
+
+/** The PyTorch side: bench/torch_bench.py as a child that builds and times on request. */
+async function startTorch(py) {
+  const env = { ...process.env };
+  // An AVX2 emulation applies to PyTorch's own kernels too (its oneDNN honours ONEDNN_MAX_CPU_ISA).
+  if (/^avx2$/i.test(env.ONEDNN_MAX_CPU_ISA ?? '')) env.ATEN_CPU_CAPABILITY ??= 'avx2';
+  const child = spawn(py, [path.join(here, 'torch_bench.py'), String(threads)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const ask = async (msg) => {
+    child.stdin.write(`${JSON.stringify(msg)}\n`);
+    const { value, done } = await lines.next();
+    if (done) throw new Error('torch_bench.py ended early (its error is above)');
+    return JSON.parse(value);
+  };
+  return { ask, info: await ask({ info: true }), stop: () => child.stdin.end() };
+}
+
+/** Interleaved repetitions: each repetition times every contender once, in turn. */
+async function race(contenders, perRepeat) {
+  const times = new Map(contenders.map((c) => [c.label, []]));
+  for (let r = 0; r < repeats; r++) {
+    for (const c of contenders) {
+      // A quarter second idle first: neither side's thread pool is still spinning when the other starts.
+      await pause(250);
+      times.get(c.label).push(await c.time(perRepeat));
+    }
+  }
+  return times;
+}
+
 const MODELS = [
-  { key: 'cnn', name: 'paper-cnn-train-64x64-b32', time: timeCnn, flop: () => CNN_TRAIN },
-  { key: 'dcgan', name: 'dcgan-64-train-step-b64', time: timeDcgan, flop: () => DCGAN_STEP },
-  { key: 'ddpm', name: 'ddpm-cpu-train-step-64x64-b32', time: timeDdpm, flop: () => undefined },
-];
-const measured = [];
+  { key: 'cnn', name: 'paper-cnn-train-64x64-b32', batch: 32, build: buildCnn, perRepeat: 16, flop: CNN_TRAIN },
+  { key: 'dcgan', name: 'dcgan-64-train-step-b64', batch: 64, build: buildDcgan, perRepeat: 4, flop: DCGAN_STEP },
+  { key: 'ddpm', name: 'ddpm-cpu-train-step-64x64-b32', batch: 32, build: buildDdpm, perRepeat: 6 },
+].filter((m) => !only || only.includes(m.key));
+
+const facts = cpuFacts();
+log(cpuLine(facts));
+log(`libtensorflow ${backend.tensorflowVersion}, ${threads} threads, ${repeats} interleaved repetitions`);
+const torch = await startTorch(torchVenv());
+log(`PyTorch ${torch.info.torch} (ATen CPU capability ${torch.info.capability}), variants ${torch.info.variants.join(', ')}`);
+const entries = [];
 for (const m of MODELS) {
-  for (const mode of MODES) {
-    const rate = m.time(mode);
-    log(`${m.name} (synthmix, ${mode.label}): ${rate.toFixed(1)} img/s`);
-    measured.push({ model: m, mode, rate });
+  const ours = MODES.map((mode) => {
+    const run = m.build(mode);
+    for (let i = 0; i < 4; i++) run.step(); // warm-up; a compiled step's first calls record and verify
+    return { side: 'synthmix', label: mode.label, run, time: async (n) => { const t = performance.now(); for (let i = 0; i < n; i++) run.step(); return (performance.now() - t) / 1000 / n; } };
+  });
+  const theirs = [];
+  for (const variant of torch.info.variants) {
+    const ready = await torch.ask({ build: m.key, variant });
+    log(`${m.name}: PyTorch ${variant} ready (warm-up ${ready.warmup_s.toFixed(1)} s)`);
+    theirs.push({ side: 'pytorch', label: variant, time: async (n) => (await torch.ask({ time: m.key, variant, steps: n })).seconds_per_step });
+  }
+  const times = await race([...ours, ...theirs], m.perRepeat);
+  for (const o of ours) o.run.dispose();
+  const stats = (label) => {
+    const ts = sorted(times.get(label));
+    return { min: m.batch / ts[ts.length - 1], median: m.batch / median(ts), max: m.batch / ts[0] };
+  };
+  const pytorch = Object.fromEntries(theirs.map((t) => [t.label, stats(t.label)]));
+  const best = Object.entries(pytorch).reduce((a, b) => (b[1].median > a[1].median ? b : a));
+  for (const o of ours) {
+    const s = stats(o.label);
+    const entry = { name: m.name, path: o.label, synthmix_img_per_s: s, pytorch_img_per_s: pytorch, best_pytorch: best[0], ratio_to_default: pytorch.default.median / s.median, ratio_to_best: best[1].median / s.median, ...(m.flop ? { flop_per_img: m.flop, synthmix_gflops: (s.median * m.flop) / 1e9, best_pytorch_gflops: (best[1].median * m.flop) / 1e9 } : {}) };
+    entries.push(entry);
+    log(`${m.name} (${o.label}): ${s.median.toFixed(1)} img/s [${s.min.toFixed(1)}–${s.max.toFixed(1)}]; PyTorch best ${best[0]} ${best[1].median.toFixed(1)}; ratio ${entry.ratio_to_best.toFixed(2)}`);
   }
 }
-const py = torchVenv();
-const torch = JSON.parse(execFileSync(py, [path.join(here, 'torch_bench.py'), String(threads), String(repeats)], { encoding: 'utf8' }).trim().split('\n').pop());
-log(`PyTorch ${torch.torch}: CNN ${torch.cnn_img_per_s.toFixed(1)}, DCGAN ${torch.dcgan_img_per_s.toFixed(1)}, DDPM ${torch.ddpm_img_per_s.toFixed(1)} img/s`);
+torch.stop();
+
+/** The quality measures of one class at the demo's sizes and at 64 px: float64 JavaScript against TensorFlow. */
+function timeQuality() {
+  const rows = [];
+  for (const { size, side } of [{ size: 32, side: 150 }, { size: 64, side: 256 }]) {
+    const set = phantomDataset({ classNames: ['tumor', 'healthy'], perClass: 2 * side, size, channels: 3, seed: 1 });
+    const images = (indices) => { const s = subset(set, indices); return { data: s.images, count: s.count, height: size, width: size, channels: 3 }; };
+    const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
+    const real = images(range(0, 192));
+    const synthetic = images(range(2 * side, 48));
+    const [a, b] = [images(range(0, side)), images(range(2 * side, side))];
+    // One class as a sweep measures it: SSIM of 48 synthetic against 192 real, 4 draws × 2 patch distances.
+    const javascript = () => { nearestRealSsim(synthetic, real); for (let k = 0; k < 8; k++) slicedWasserstein(a, b, { seed: k }); };
+    const tensors = () => { nearestRealSsimTensors(tf, synthetic, real); for (let k = 0; k < 8; k++) slicedWassersteinTensors(tf, a, b, { seed: k }); };
+    tensors();
+    const timed = (fn) => { const ts = []; for (let r = 0; r < 3; r++) { const t = performance.now(); fn(); ts.push((performance.now() - t) / 1000); } return median(ts); };
+    const js = timed(javascript);
+    const tfTime = timed(tensors);
+    rows.push({ size, side, javascript_s: js, tensorflow_s: tfTime });
+    log(`quality of one class at ${size} px, ${side} a side: JavaScript ${js.toFixed(2)} s, TensorFlow ${tfTime.toFixed(2)} s`);
+  }
+  return rows;
+}
+const quality = timeQuality();
 const data = await timeData();
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const machine = `${cpu}, ${threads} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`;
-// ratio = synthmix time / PyTorch time for the same work = PyTorch throughput / synthmix throughput.
-const entries = measured.map(({ model, mode, rate }) => {
-  const torchRate = torch[`${model.key}_img_per_s`];
-  const flop = model.flop();
-  return { name: model.name, path: mode.label, synthmix_img_per_s: rate, pytorch_img_per_s: torchRate, ratio: torchRate / rate, ...(flop ? { synthmix_gflops: (rate * flop) / 1e9, pytorch_gflops: (torchRate * flop) / 1e9, flop_per_img: flop } : {}) };
-});
-const result = { date: new Date().toISOString(), machine, tensorflow: backend.tensorflowVersion, torch: torch.torch, threads, repeats, benchmarks: entries, data_br35h_64px: data };
+const machine = `${facts.model} (family ${facts.family} model ${facts.cpuModel}), ${threads} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`;
+const result = { date: new Date().toISOString(), machine, cpu: facts, tensorflow: backend.tensorflowVersion, torch: torch.info.torch, torch_cpu_capability: torch.info.capability, threads, repeats, benchmarks: entries, quality_one_class: quality, data_br35h_64px: data };
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-const rows = entries.map((e) => `| ${e.name} | ${e.path} | ${e.synthmix_img_per_s.toFixed(1)} | ${e.pytorch_img_per_s.toFixed(1)} | ${e.ratio.toFixed(2)} | ${e.synthmix_gflops?.toFixed(1) ?? '—'} | ${e.pytorch_gflops?.toFixed(1) ?? '—'} |`);
+const rate = (s) => `${s.median.toFixed(1)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
+const rows = entries.map((e) => `| ${e.name} | ${e.path} | ${rate(e.synthmix_img_per_s)} | ${rate(e.pytorch_img_per_s.default)} | ${rate(e.pytorch_img_per_s.tuned)} | ${rate(e.pytorch_img_per_s.compile)} | ${e.ratio_to_default.toFixed(2)} | **${e.ratio_to_best.toFixed(2)}** (${e.best_pytorch}) | ${e.synthmix_gflops?.toFixed(0) ?? '—'} / ${e.best_pytorch_gflops?.toFixed(0) ?? '—'} |`);
 const md = [
-  '', `## ${result.date.slice(0, 10)} — ${machine}`, '',
-  `libtensorflow ${result.tensorflow} (tfjs-node 4.22), PyTorch ${result.torch}, ${threads} threads, median of ${repeats}.`, '',
-  '| benchmark | synthmix path | synthmix img/s | PyTorch img/s | ratio (synthmix time / PyTorch time) | synthmix GFLOP/s | PyTorch GFLOP/s |', '|---|---|---:|---:|---:|---:|---:|', ...rows, '',
+  '', `## ${result.date.slice(0, 10)} — ${machine}${facts.maxIsa !== 'unset' ? ` — ONEDNN_MAX_CPU_ISA=${facts.maxIsa}` : ''}`, '',
+  `CPU flags: ${facts.flags.join(' ')}. oneDNN ISA (verbose): ${facts.onednnIsa}; PyTorch ATen capability: ${torch.info.capability}.`,
+  `libtensorflow ${result.tensorflow} (tfjs-node 4.22), PyTorch ${result.torch}, ${threads} threads; img/s median (min–max) of ${repeats} interleaved repetitions.`, '',
+  '| benchmark | synthmix path | synthmix | PyTorch default | PyTorch channels_last + fused Adam | torch.compile | ratio to default | ratio to best PyTorch | GFLOP/s ours / best |', '|---|---|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
+  `Quality measures of one class (SSIM 48 × 192, 8 patch distances): ${quality.map((q) => `${q.size} px, ${q.side} a side: JavaScript ${q.javascript_s.toFixed(2)} s, TensorFlow ${q.tensorflow_s.toFixed(2)} s`).join('; ')}.`, '',
   data ? `BR35H load at 64×64 (3,000 files): cold ${data.cold.toFixed(1)} s (decode, hash, group), cached ${data.warm.toFixed(2)} s.` : 'BR35H not found beside the repository: data loading not measured.', '',
 ].join('\n');
 const resultsMd = path.join(here, 'RESULTS.md');

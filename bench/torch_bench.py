@@ -1,11 +1,20 @@
-"""PyTorch reference for bench/run.mjs: the same three models, timed the same way, on CPU.
+"""PyTorch reference for bench/run.mjs: the same three models on CPU, in the variants a user would
+tune, timed on request so that run.mjs can interleave repetitions (ours, theirs, ours, ...).
 
-Prints one JSON object: {"cnn_img_per_s": ..., "dcgan_img_per_s": ..., "ddpm_img_per_s": ...,
-"torch": version, "threads": n}.
+A line protocol on stdin/stdout, one JSON object per line:
+  {"build": model, "variant": v}          -> {"ready": true, "warmup_s": ...}   (builds, warms up)
+  {"time": model, "variant": v, "steps": n} -> {"seconds_per_step": ...}
+  {"info": true}                          -> {"torch": version, "threads": n, "variants": [...]}
+Models: cnn, dcgan, ddpm. Variants:
+  default  the model as written (NCHW, Adam's default implementation);
+  tuned    channels_last tensors and weights, Adam(fused=True) (foreach where fused is refused);
+  compile  torch.compile (inductor) of the default model.
+In every variant the DCGAN's generator update does not compute the discriminator's weight
+gradients (its parameters are frozen for that update), as synthmix's step does; the PyTorch
+DCGAN example computes them (about 9 % more work).
 """
-import math
 import json
-import statistics
+import math
 import sys
 import time
 
@@ -13,22 +22,32 @@ import torch
 from torch import nn
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 torch.set_num_threads(threads)
 torch.manual_seed(0)
+VARIANTS = ["default", "tuned", "compile"]
 
 
-def images_per_second(step, batch, steps):
-    """Median images/s of `step` (one batch) over `repeats` timings of `steps` calls, after 2 warm-up calls."""
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - t) / steps)
-    return batch / statistics.median(times)
+def adam(params, lr, variant, **kw):
+    if variant == "tuned":
+        try:
+            return torch.optim.Adam(params, lr, fused=True, **kw)
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.Adam(params, lr, foreach=True, **kw)
+    return torch.optim.Adam(params, lr, **kw)
+
+
+def prepare(model, variant):
+    if variant == "tuned":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def layout(x, variant):
+    return x.contiguous(memory_format=torch.channels_last) if variant == "tuned" else x
+
+
+def compiled(module, variant):
+    return torch.compile(module) if variant == "compile" else module
 
 
 def paper_cnn():
@@ -38,29 +57,6 @@ def paper_cnn():
         nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(8 * 8 * 128, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 1),
     )
-
-
-def bench_cnn(n=512, batch=32):
-    model = paper_cnn()
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    loss_fn = nn.BCEWithLogitsLoss()
-    x = torch.rand(n, 3, 64, 64) * 2 - 1
-    y = torch.randint(0, 2, (n, 1)).float()
-
-    def epoch():
-        for i in range(0, n, batch):
-            opt.zero_grad()
-            loss = loss_fn(model(x[i:i + batch]), y[i:i + batch])
-            loss.backward()
-            opt.step()
-
-    epoch()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t)
-    return n / statistics.median(times)
 
 
 def generator(nz=100, ngf=64):
@@ -82,29 +78,54 @@ def discriminator(ndf=64):
         nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
     )
 
-
-def bench_dcgan(batch=64, steps=5):
-    g, d = generator(), discriminator()
-    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+def build_cnn(variant, batch=32):
+    model = prepare(paper_cnn(), variant)
+    opt = adam(model.parameters(), 1e-3, variant)
+    forward = compiled(model, variant)
     loss_fn = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch, 3, 64, 64) * 2 - 1
-    ones = torch.full((batch,), 0.9)
-    zeros = torch.zeros(batch)
+    x = layout(torch.rand(batch, 3, 64, 64) * 2 - 1, variant)
+    y = torch.randint(0, 2, (batch, 1)).float()
 
     def step():
-        z = torch.randn(batch, 100, 1, 1)
-        opt_d.zero_grad()
-        fake = g(z)
-        loss_d = loss_fn(d(real).view(-1), ones) + loss_fn(d(fake.detach()).view(-1), zeros)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(forward(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()  # the loss read after every batch, as synthmix's loop and bench do
+
+    return step
+
+
+def build_dcgan(variant, batch=64):
+    g, d = prepare(generator(), variant), prepare(discriminator(), variant)
+    opt_g = adam(g.parameters(), 2e-4, variant, betas=(0.5, 0.999))
+    opt_d = adam(d.parameters(), 2e-4, variant, betas=(0.5, 0.999))
+    gf, df = compiled(g, variant), compiled(d, variant)
+    loss_fn = nn.BCEWithLogitsLoss()
+    real = layout(torch.rand(batch, 3, 64, 64) * 2 - 1, variant)
+    smooth = torch.full((batch,), 0.9)
+    zeros = torch.zeros(batch)
+    ones = torch.ones(batch)
+
+    def step():
+        z = layout(torch.randn(batch, 100, 1, 1), variant)
+        opt_d.zero_grad(set_to_none=True)
+        fake = gf(z)
+        loss_d = loss_fn(df(real).view(-1), smooth) + loss_fn(df(fake.detach()).view(-1), zeros)
         loss_d.backward()
         opt_d.step()
-        opt_g.zero_grad()
-        loss_g = loss_fn(d(fake).view(-1), torch.ones(batch))
+        # The generator update on the same fake; the discriminator's weight gradients are not needed.
+        for p in d.parameters():
+            p.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = loss_fn(df(fake).view(-1), ones)
         loss_g.backward()
         opt_g.step()
+        for p in d.parameters():
+            p.requires_grad_(True)
+        return loss_g.item()
 
-    return images_per_second(step, batch, steps)
+    return step
 
 
 class ResBlock(nn.Module):
@@ -159,29 +180,59 @@ class Unet(nn.Module):
         return self.out(nn.functional.silu(h))
 
 
-def bench_ddpm(batch=32, steps=5, size=64):
-    """One gen-ddpm training step (preset cpu): noise, predict it, Adam, EMA update."""
-    net = Unet()
+def build_ddpm(variant, batch=32, size=64):
+    """One gen-ddpm training step (the U-Net of gen-ddpm's former cpu preset): noise, predict it, Adam, EMA."""
+    net = prepare(Unet(), variant)
+    forward = compiled(net, variant)
     ema = [p.detach().clone() for p in net.parameters()]
-    opt = torch.optim.Adam(net.parameters(), 2e-4)
+    opt = adam(net.parameters(), 2e-4, variant)
     betas = torch.linspace(1e-4, 0.02, 1000)
     abar = torch.cumprod(1 - betas, 0)
-    x0 = torch.rand(batch, 3, size, size) * 2 - 1
+    x0 = layout(torch.rand(batch, 3, size, size) * 2 - 1, variant)
 
     def step():
         t = torch.randint(0, 1000, (batch,))
-        eps = torch.randn_like(x0)
+        eps = layout(torch.randn_like(x0), variant)
         a = abar[t].sqrt()[:, None, None, None]
         b = (1 - abar[t]).sqrt()[:, None, None, None]
-        opt.zero_grad()
-        loss = ((eps - net(a * x0 + b * eps, t)) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss = ((eps - forward(a * x0 + b * eps, t)) ** 2).mean()
         loss.backward()
         opt.step()
         with torch.no_grad():
-            for e, p in zip(ema, net.parameters()):
-                e.mul_(0.995).add_(p, alpha=0.005)
+            torch._foreach_lerp_(ema, list(net.parameters()), 0.005) if variant == "tuned" else [e.mul_(0.995).add_(p, alpha=0.005) for e, p in zip(ema, net.parameters())]
+        return loss.item()
 
-    return images_per_second(step, batch, steps)
+    return step
 
 
-print(json.dumps({"cnn_img_per_s": bench_cnn(), "dcgan_img_per_s": bench_dcgan(), "ddpm_img_per_s": bench_ddpm(), "torch": torch.__version__, "threads": torch.get_num_threads()}))
+BUILDERS = {"cnn": build_cnn, "dcgan": build_dcgan, "ddpm": build_ddpm}
+steps = {}
+
+
+def serve():
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        msg = json.loads(line)
+        if "info" in msg:
+            out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "variants": VARIANTS, "capability": torch.backends.cpu.get_cpu_capability()}
+        elif "build" in msg:
+            key = (msg["build"], msg["variant"])
+            t = time.perf_counter()
+            steps[key] = BUILDERS[msg["build"]](msg["variant"])
+            for _ in range(3):  # warm-up: first calls allocate, and torch.compile compiles
+                steps[key]()
+            out = {"ready": True, "warmup_s": time.perf_counter() - t}
+        else:
+            step = steps[(msg["time"], msg["variant"])]
+            t = time.perf_counter()
+            for _ in range(msg["steps"]):
+                step()
+            out = {"seconds_per_step": (time.perf_counter() - t) / msg["steps"]}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()

@@ -196,7 +196,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
     const learnedFrom = generatorRealSet(sweep, g, plan);
     const size = g.realPerClass === undefined ? undefined : sizeOfGenerator(plan, g);
     const pool = await trainOrLoadGenerator(plan, generator, sweep, g, job.cacheDir, hooks.emit, makeContext, hooks.signal);
-    const perClass = await syntheticQuality(pool, learnedFrom, job.seed, hooks.emit, scope);
+    const perClass = await syntheticQuality(backend.tf, pool, learnedFrom, job.seed, hooks.emit, scope);
     const verdict = qualityVerdict(perClass);
     writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, undefined, size), { seed: job.seed, ...(size ? { trainingSetSize: size } : {}), perClass, verdict } satisfies SeedQuality);
     const where = size ? ` (generator of the ${size}-image sets)` : '';
@@ -210,7 +210,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
       const snapshot = readPool(plan, generator, sweep, g, job.cacheDir, epoch);
       const byClass = indicesByClass(snapshot);
       const realBy = indicesByClass(learnedFrom);
-      const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(subset(snapshot, byClass[c]), subset(learnedFrom, realBy[c]), job.seed, name)]));
+      const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(backend.tf, subset(snapshot, byClass[c]), subset(learnedFrom, realBy[c]), job.seed, name)]));
       writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, epoch, size), { seed: job.seed, epoch, ...(size ? { trainingSetSize: size } : {}), perClass: q, verdict: qualityVerdict(q) } satisfies SeedQuality);
     }
     return undefined;

@@ -5,9 +5,11 @@
  */
 import fs from 'node:fs';
 import { readJsonFile, createRng, deriveSeed, indicesByClass, shuffled, subset, type ImageSet } from '@synthmix/data';
-import { frechetDistance, meanPairwiseDistance, nearestRealSsim, slicedWasserstein, precisionRecallDensityCoverage, type Prdc } from '@synthmix/metrics';
+import { frechetDistance, meanPairwiseDistance, precisionRecallDensityCoverage, type Prdc } from '@synthmix/metrics';
+import type { TF } from './contract.js';
 import type { Scope, SweepEventInput } from './events.js';
 import { sweepLayout } from './layout.js';
+import { nearestRealSsimTensors, slicedWassersteinTensors } from './quality-tensors.js';
 
 /**
  * Images a side for the patch sliced Wasserstein distance (synthetic, real, second real), and the
@@ -95,14 +97,15 @@ export function qualityVerdict(perClass: Record<string, ClassQuality>): QualityV
  * The quality measures of one class's synthetic images against that class's real pool: SSIM to
  * the nearest real image, diversity, and the patch sliced Wasserstein distance with its
  * real-to-real floor. Deterministic for `seed`; also used by `synthmix quality` on images made
- * elsewhere (the PyTorch reference).
+ * elsewhere (the PyTorch reference). SSIM and the patch distance run on TensorFlow
+ * (quality-tensors.ts); diversity is a few million operations and stays in JavaScript.
  */
-export function classQuality(synthetic: ImageSet, real: ImageSet, seed: number, name: string): ClassQuality {
+export function classQuality(tf: TF, synthetic: ImageSet, real: ImageSet, seed: number, name: string): ClassQuality {
   const random = createRng(deriveSeed(seed, 'quality', name));
   const asImages = (set: ImageSet) => ({ data: set.images, count: set.count, height: set.height, width: set.width, channels: set.channels });
   const s = subset(synthetic, shuffled(Array.from({ length: synthetic.count }, (_, i) => i), random).slice(0, QUALITY_SAMPLE.synthetic));
   const r = subset(real, shuffled(Array.from({ length: real.count }, (_, i) => i), random).slice(0, QUALITY_SAMPLE.real));
-  const nearest = nearestRealSsim(asImages(s), asImages(r));
+  const nearest = nearestRealSsimTensors(tf, asImages(s), asImages(r));
   const realSample = subset(r, Array.from({ length: Math.min(r.count, QUALITY_SAMPLE.synthetic) }, (_, i) => i));
   // Patch statistics need no learned features: an honest second opinion beside the classifier's.
   // Its scale depends on the data, so it is also given against the distance between two
@@ -123,15 +126,15 @@ export function classQuality(synthetic: ImageSet, real: ImageSet, seed: number, 
       const realB = subset(real, realOrder.slice(side, 2 * side));
       const synth = subset(synthetic, shuffled(Array.from({ length: synthetic.count }, (_, i) => i), random).slice(0, side));
       const options = { seed: deriveSeed(seed, 'swd', name, draw) };
-      swd += slicedWasserstein(asImages(realA), asImages(synth), options).mean / SWD_DRAWS;
-      swdReal += slicedWasserstein(asImages(realA), asImages(realB), options).mean / SWD_DRAWS;
+      swd += slicedWassersteinTensors(tf, asImages(realA), asImages(synth), options).mean / SWD_DRAWS;
+      swdReal += slicedWassersteinTensors(tf, asImages(realA), asImages(realB), options).mean / SWD_DRAWS;
     }
   }
   return { ssimNearestMean: nearest.mean, ssimNearestMax: nearest.max, diversity: meanPairwiseDistance(asImages(s)), realDiversity: meanPairwiseDistance(asImages(realSample)), slicedWasserstein: swd, slicedWassersteinRealFloor: swdReal, slicedWassersteinRatio: swd / swdReal, ...(Number.isNaN(swd) ? {} : { slicedWassersteinSample: side }) };
 }
 
 /** The quality measures per class, synthetic against real, as metric events of the generator. */
-export async function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope): Promise<Record<string, ClassQuality>> {
+export async function syntheticQuality(tf: TF, synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope): Promise<Record<string, ClassQuality>> {
   const synthBy = indicesByClass(synthetic);
   const realBy = indicesByClass(realPool);
   const out: Record<string, ClassQuality> = {};
@@ -140,7 +143,7 @@ export async function syntheticQuality(synthetic: ImageSet, realPool: ImageSet, 
     // Said before each class, with a turn of the event loop, so the dashboard shows what runs.
     progress(c, `measuring ${name} against real images (SSIM, patch distance)`);
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const q = classQuality(subset(synthetic, synthBy[c]), subset(realPool, realBy[c]), seed, name);
+    const q = classQuality(tf, subset(synthetic, synthBy[c]), subset(realPool, realBy[c]), seed, name);
     out[name] = q;
     for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope, name: `quality_${name}_${k}`, value: v, step: 0 });
   }

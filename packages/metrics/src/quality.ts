@@ -1,5 +1,7 @@
 /**
- * Generative quality, per class, synthetic against real (pure TypeScript).
+ * Generative quality, per class, synthetic against real (pure TypeScript, float64). Sweeps run
+ * SSIM and the patch distance on TensorFlow (core's quality-tensors.ts, ~5× faster); these are
+ * the reference that implementation is tested against, and the definitions.
  *
  * - SSIM to the nearest real image: are synthetic images close to some real image (realism), and
  *   how close (memorisation shows as values near 1)?

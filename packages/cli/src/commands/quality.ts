@@ -106,7 +106,7 @@ export const quality: Command = {
     const rows: { source: string; className: string; quality: ClassQuality }[] = [];
     try {
       for (const s of sources) {
-        const q: ClassQuality = classQuality(s.images, realOf(s.className), seed, s.className);
+        const q: ClassQuality = classQuality(backend.tf, s.images, realOf(s.className), seed, s.className);
         if (model?.embed) {
           const inFeatures = (await inClassifierFeatures(model, sweep.testSet, s.images))[s.className];
           q.frechetRealClassifier = inFeatures?.frechet;

@@ -1,0 +1,150 @@
+/**
+ * The image-space quality measures on TensorFlow, batched: SSIM to the nearest real image and
+ * the patch sliced Wasserstein distance. They compute what the reference implementations in
+ * `@synthmix/metrics` (`nearestRealSsim`, `slicedWasserstein`) compute, in float32 instead of
+ * float64: box filters are average pools, projections a matrix product, sorting `topk`. The
+ * random patch positions and directions are drawn by the reference's generator in its order,
+ * so both give the same numbers within {@link QUALITY_TENSOR_TOLERANCE} (quality-tensors.test.ts).
+ * In pure JavaScript these took half of the demo's wall clock; the bench's `quality` row
+ * measures both.
+ */
+import { seededRandom, type Images, type SlicedWassersteinOptions } from '@synthmix/metrics';
+import type { TF } from './contract.js';
+
+type Tensor4D = ReturnType<TF['tensor4d']>;
+type Tensor2D = ReturnType<TF['tensor2d']>;
+
+/**
+ * How far these may be from the float64 reference: SSIM values (absolute) and the patch
+ * distance (relative). Float32 sums over 7 × 7 windows and 49-value projections round at about
+ * 1e-6 (measured: 1.2e-6 for SSIM, 1e-6 relative for the patch distance, 64 px phantoms); the bound leaves
+ * room for other kernels (AVX2, GPU).
+ */
+export const QUALITY_TENSOR_TOLERANCE = { ssim: 1e-4, slicedWassersteinRelative: 1e-4 };
+
+/** [n, h, w, 1] grey in [0, 1] from images in [-1, 1] (channel mean), as the reference's `grey`. */
+function greyTensor(tf: TF, img: Images): Tensor4D {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(img.data, [img.count, img.height, img.width, img.channels]);
+    return x.mean(3, true).add(1).div(2) as Tensor4D;
+  });
+}
+
+/** Synthetic images compared with every real one at a time, in batches of this many. */
+const SSIM_BATCH_PIXELS = 1 << 22;
+
+/**
+ * For each synthetic image, the SSIM (7 × 7 box window, Wang et al. constants, mean over pixels)
+ * of the most similar real image; mean and max over them. TensorFlow's SAME average pool counts
+ * only the pixels inside the image, as the reference's clipped windows do.
+ */
+export function nearestRealSsimTensors(tf: TF, synthetic: Images, real: Images, radius = 3): { mean: number; max: number; values: number[] } {
+  if (synthetic.height !== real.height || synthetic.width !== real.width) throw new Error('SSIM needs images of one size');
+  if (!synthetic.count || !real.count) return { mean: NaN, max: -Infinity, values: [] };
+  const window = 2 * radius + 1;
+  const C1 = 0.01 ** 2;
+  const C2 = 0.03 ** 2;
+  const box = (t: Tensor4D) => tf.avgPool(t, window, 1, 'same');
+  const [h, w] = [real.height, real.width];
+  const batch = Math.max(1, Math.floor(SSIM_BATCH_PIXELS / (real.count * h * w)));
+  const values: number[] = [];
+  const y = greyTensor(tf, real); // [R, h, w, 1]
+  const stats = tf.tidy(() => ({ my: box(y), yy: box(y.square()) }));
+  const x = greyTensor(tf, synthetic); // [S, h, w, 1]
+  try {
+    for (let start = 0; start < synthetic.count; start += batch) {
+      const size = Math.min(batch, synthetic.count - start);
+      const best = tf.tidy(() => {
+        const xb = x.slice([start, 0, 0, 0], [size, h, w, 1]);
+        const mx = box(xb).expandDims(1); // [B, 1, h, w, 1]
+        const xx = box(xb.square()).expandDims(1);
+        // E[xy] for every pair: [B, R, h, w, 1], pooled as [B·R, h, w, 1].
+        const products = xb.expandDims(1).mul(y.expandDims(0)).reshape([size * real.count, h, w, 1]) as Tensor4D;
+        const xy = box(products).reshape([size, real.count, h, w, 1]);
+        const my = stats.my.expandDims(0);
+        const yy = stats.yy.expandDims(0);
+        const vx = xx.sub(mx.square());
+        const vy = yy.sub(my.square());
+        const cov = xy.sub(mx.mul(my));
+        const numerator = mx.mul(my).mul(2).add(C1).mul(cov.mul(2).add(C2));
+        const denominator = mx.square().add(my.square()).add(C1).mul(vx.add(vy).add(C2));
+        return numerator.div(denominator).mean([2, 3, 4]).max(1); // [B]
+      });
+      values.push(...best.dataSync());
+      best.dispose();
+    }
+  } finally {
+    tf.dispose([x, y, stats.my, stats.yy]);
+  }
+  return { mean: values.reduce((a, b) => a + b, 0) / values.length, max: Math.max(...values), values };
+}
+
+/** Flat pixel indices of a `patch` × `patch` window at each corner, row by row: [corners · patch²]. */
+function patchIndices(size: number, patch: number, corners: [number, number][]): Int32Array {
+  const out = new Int32Array(corners.length * patch * patch);
+  let k = 0;
+  for (const [y0, x0] of corners) for (let y = 0; y < patch; y++) for (let x = 0; x < patch; x++) out[k++] = (y0 + y) * size + x0 + x;
+  return out;
+}
+
+/**
+ * Sliced Wasserstein distance between the 7 × 7 patch statistics of two image sets at several
+ * scales: the reference's `slicedWasserstein`, with the same draws, on tensors.
+ */
+export function slicedWassersteinTensors(tf: TF, a: Images, b: Images, options: SlicedWassersteinOptions = {}): { mean: number; levels: number[] } {
+  if (a.height !== b.height || a.width !== b.width || a.height !== a.width) throw new Error('sliced Wasserstein needs square images of one size');
+  const patch = options.patch ?? 7;
+  const perImage = options.patchesPerImage ?? 64;
+  const directions = options.projections ?? 128;
+  const random = seededRandom(options.seed ?? 1);
+  const maxLevels = options.levels ?? 2;
+  const d = patch * patch;
+  // The same number of images from each side, so sorted values pair up one to one.
+  const count = Math.min(a.count, b.count);
+  let size = a.height;
+  let greyA = tf.tidy(() => greyTensor(tf, a).slice(0, count));
+  let greyB = tf.tidy(() => greyTensor(tf, b).slice(0, count));
+  const levels: number[] = [];
+  try {
+    for (let level = 0; level < maxLevels && size >= patch; level++) {
+      // Drawn in the reference's order: the corners, then each direction's Gaussian components.
+      const corners = Array.from({ length: perImage }, (): [number, number] => [Math.floor(random() * (size - patch + 1)), Math.floor(random() * (size - patch + 1))]);
+      const dirs = new Float32Array(d * directions); // [d, K], column k is direction k
+      for (let k = 0; k < directions; k++) {
+        const dir = new Float64Array(d);
+        let norm = 0;
+        for (let j = 0; j < d; j++) {
+          dir[j] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+          norm += dir[j] * dir[j];
+        }
+        norm = Math.sqrt(norm);
+        for (let j = 0; j < d; j++) dirs[j * directions + k] = dir[j] / norm;
+      }
+      const s = size;
+      const distance = tf.tidy(() => {
+        const index = tf.tensor1d(patchIndices(s, patch, corners), 'int32');
+        // [count · perImage, d]: image-major, then corner, as the reference lists them.
+        const patchesOf = (g: Tensor4D) => tf.gather(g.reshape([count, s * s]), index, 1).reshape([count * perImage, d]) as Tensor2D;
+        const pa = patchesOf(greyA);
+        const pb = patchesOf(greyB);
+        // Normalised together: mean and standard deviation of each patch pixel over both sets.
+        const { mean, variance } = tf.moments(tf.concat([pa, pb], 0), 0);
+        const std = variance.maximum(1e-12).sqrt();
+        const projections = tf.tensor2d(dirs, [d, directions]);
+        // [K, n] sorted along n; descending on both sides pairs the same ranks as ascending.
+        const sorted = (p: Tensor2D) => tf.topk(p.sub(mean).div(std).matMul(projections).transpose(), count * perImage, true).values;
+        return sorted(pa).sub(sorted(pb)).abs().mean().mul(1000);
+      });
+      levels.push(distance.dataSync()[0]);
+      distance.dispose();
+      if (size % 2 !== 0) break;
+      const [nextA, nextB] = tf.tidy(() => [tf.avgPool(greyA, 2, 2, 'valid'), tf.avgPool(greyB, 2, 2, 'valid')] as Tensor4D[]);
+      tf.dispose([greyA, greyB]);
+      [greyA, greyB] = [nextA, nextB];
+      size /= 2;
+    }
+  } finally {
+    tf.dispose([greyA, greyB]);
+  }
+  return { mean: levels.reduce((sum, v) => sum + v, 0) / levels.length, levels };
+}
