@@ -54,6 +54,7 @@ export interface CellResult {
 
 export type SweepEvent =
   | { type: 'sweep:start'; time: number; plan: ResolvedPlan; backend: BackendDecision & { backendName: string; tensorflowVersion?: string }; resumed: string[] }
+  | { type: 'data:progress'; time: number; phase: 'reading' | 'decoding'; done: number; total: number }
   | { type: 'data:loaded'; time: number; fingerprint: string; counts: Record<string, number>; skipped: number; groups: number; testPerClass: number; reportFile: string; cached: boolean }
   | { type: 'generator:start'; time: number; seed: number; generator?: string; realPerClass?: number; plugin: string; cached: boolean; stateKey: string }
   | { type: 'generator:progress'; time: number; seed: number; generator?: string; progress: Progress }
@@ -70,6 +71,11 @@ export type SweepEvent =
   | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string; /** Where it goes among the run's artifacts. */ folder?: string }
   | { type: 'warning'; time: number; scope: Scope; message: string }
   | { type: 'sweep:done'; time: number; status: 'finished' | 'failed' | 'interrupted'; results: CellResult[]; outputDir: string; error?: string; /** The sweep's answer in words (answer.ts), when any cell has a baseline to compare with. */ answer?: SweepAnswer };
+
+/** Files between two `data:progress` events of a phase of `total` files: about a hundred events a phase. */
+export function dataProgressStep(total: number): number {
+  return Math.max(1, Math.ceil(total / 100));
+}
 
 export type SweepEventType = SweepEvent['type'];
 export type EventOf<T extends SweepEventType> = Extract<SweepEvent, { type: T }>;

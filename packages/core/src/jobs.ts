@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkClassCounts, DatasetError, readJsonFile, writeJsonAtomic, createRng, deriveSeed, indicesByClass, loadDataset, splitTest, subset, type ImageSet, type LoadedDataset } from '@synthmix/data';
+import { checkClassCounts, DatasetError, readJsonFile, writeJsonAtomic, createRng, deriveSeed, indicesByClass, loadDataset, splitTest, subset, type ImageSet, type LoadedDataset, type LoadOptions } from '@synthmix/data';
 import { loadBackend, type LoadedBackend } from './backend.js';
 import type { CompileSettings, PluginContext, Progress } from './contract.js';
 import type { CellResult, Scope, SweepEventInput } from './events.js';
@@ -130,11 +130,11 @@ let memo: { key: string; value: Promise<SweepData> } | undefined;
  * the dataset fingerprint and the first seed, so every process gets the same test set and pool.
  * Kept for the last plan in this process, so inline jobs do not load it again.
  */
-export function loadSweepData(plan: ResolvedPlan, cacheDir: string): Promise<SweepData> {
+export function loadSweepData(plan: ResolvedPlan, cacheDir: string, onProgress?: LoadOptions['onProgress']): Promise<SweepData> {
   const key = `${plan.manifestHash}\n${cacheDir}`;
   if (memo?.key !== key) {
     const value = (async () => {
-      const data = await loadDataset(plan.dataset, { cacheDir: cacheLayout(cacheDir).datasets });
+      const data = await loadDataset(plan.dataset, { cacheDir: cacheLayout(cacheDir).datasets, ...(onProgress ? { onProgress } : {}) });
       // Enough images per class for the test set and the largest real share of a cell, said plainly.
       const minPool = Math.max(...plan.cells.map((c) => c.realPerClass), 1);
       const countProblems = checkClassCounts(data.report, { testPerClass: plan.dataset.testPerClass, minPoolPerClass: minPool });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { appendLine, describeNoSpace, duplicateGroupsPng, imageGridPng, indicesByClass, isDamagedFileError, isNoSpaceError, isNoSpaceMessage, readJsonFile, subset, writeFileAtomic } from '@synthmix/data';
 import { acquireLock, describeHolder } from './lock.js';
 import { loadBackend, probeMachine, type LoadedBackend } from './backend.js';
-import type { CellResult, SweepEvent, SweepEventInput } from './events.js';
+import { dataProgressStep, type CellResult, type SweepEvent, type SweepEventInput } from './events.js';
 import type { ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
 import { UserError } from './errors.js';
@@ -137,7 +137,12 @@ async function runLocked(plan: ResolvedPlan, options: RunOptions): Promise<Sweep
     if (plan.generator.checkpoints && !generator.snapshots) throw new UserError(`generator.checkpoints: the generator "${generator.name}" cannot generate from earlier epochs (it does not declare \`snapshots\`); remove generator.checkpoints or use a plugin that keeps snapshots (dcgan, ddpm)`);
     await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, options.pluginAliases);
 
-    const { data, realPool, testIds } = await loadSweepData(plan, options.cacheDir);
+    // Progress while files are read and decoded (a large folder takes minutes cold): about a
+    // hundred events per phase, not one per file.
+    // Files finish one at a time, so `done` passes every multiple of the step.
+    const { data, realPool, testIds } = await loadSweepData(plan, options.cacheDir, ({ phase, done, total }) => {
+      if (done % dataProgressStep(total) === 0 || done === total) emit({ type: 'data:progress', phase, done, total });
+    });
     if (data.cacheRebuilt) emit({ type: 'warning', scope: { kind: 'sweep' }, message: `damaged cache entry: ${data.cacheRebuilt}` });
     writeJsonAtomically(files.dataReport, data.report);
     const duplicates = await duplicateGroupsPng(data.set, data.report.groups.largest);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset, type DatasetSpec } from './dataset.js';
+import { loadDataset, type DatasetSpec, type LoadProgress } from './dataset.js';
 import { DatasetError } from './types.js';
 import { decodeImage, hammingDistance } from './decode.js';
 import { phantomDataset } from './phantom.js';
@@ -86,6 +86,31 @@ describe('folder datasets with real-world oddities', () => {
     expect(d.report.groups.crossClass).toEqual([[path.join('yes', 'a.png'), path.join('no', 'a-again.png')].sort((a, b) => (a.startsWith('yes') ? -1 : 1) - (b.startsWith('yes') ? -1 : 1))]);
   });
 
+  it('reports its progress: every file read, then every file decoded; a cached load only reads', async () => {
+    const cacheDir = path.join(tmp, 'cache-progress');
+    const seen: LoadProgress[] = [];
+    const cold = await loadDataset(spec(root), { cacheDir, onProgress: (p) => seen.push(p) });
+    const files = cold.set.count + cold.report.skipped.length;
+    expect(seen.filter((p) => p.phase === 'reading').map((p) => p.done)).toEqual(Array.from({ length: files }, (_, i) => i + 1));
+    expect(seen.filter((p) => p.phase === 'decoding').map((p) => p.done)).toEqual(Array.from({ length: files }, (_, i) => i + 1));
+    expect(seen.findIndex((p) => p.phase === 'decoding')).toBe(files);
+    expect(new Set(seen.map((p) => p.total))).toEqual(new Set([files]));
+    const warm: LoadProgress[] = [];
+    await loadDataset(spec(root), { cacheDir, onProgress: (p) => warm.push(p) });
+    expect(warm.every((p) => p.phase === 'reading')).toBe(true);
+  });
+
+  it('caches the decoded bytes (a quarter of float32) and gives back the same values', async () => {
+    const cacheDir = path.join(tmp, 'cache-bytes');
+    const cold = await loadDataset(spec(root), { cacheDir });
+    const bytes = fs.readdirSync(cacheDir).find((f) => f.endsWith('.u8'))!;
+    expect(fs.statSync(path.join(cacheDir, bytes)).size).toBe(cold.set.images.length);
+    // Every value is a decoded byte v as v / 127.5 − 1.
+    const offGrid = cold.set.images.filter((v) => Math.fround(Math.round((v + 1) * 127.5) / 127.5 - 1) !== v);
+    expect(offGrid.length).toBe(0);
+    expect((await loadDataset(spec(root), { cacheDir })).set.images).toEqual(cold.set.images);
+  });
+
   it('caches preprocessed tensors keyed by content and options', async () => {
     const cacheDir = path.join(tmp, 'cache');
     const cold = await loadDataset(spec(root), { cacheDir });
@@ -102,7 +127,7 @@ describe('folder datasets with real-world oddities', () => {
   it.each(DAMAGES)('rebuilds a cached copy that was damaged (%s), saying which file, never loading it', async (how) => {
     const cacheDir = path.join(tmp, `cache-${how}`);
     const cold = await loadDataset(spec(root), { cacheDir });
-    const tensors = fs.readdirSync(cacheDir).find((f) => f.endsWith('.f32'))!;
+    const tensors = fs.readdirSync(cacheDir).find((f) => f.endsWith('.u8'))!;
     damageFile(path.join(cacheDir, tensors), how);
     const again = await loadDataset(spec(root), { cacheDir });
     expect(again.cached).toBe(false);
@@ -111,7 +136,7 @@ describe('folder datasets with real-world oddities', () => {
     // The rebuilt copy is whole again.
     expect((await loadDataset(spec(root), { cacheDir })).cached).toBe(true);
     // A torn index counts as damage too.
-    damageFile(path.join(cacheDir, tensors.replace(/\.f32$/, '.json')), 'truncate');
+    damageFile(path.join(cacheDir, tensors.replace(/\.u8$/, '.json')), 'truncate');
     expect((await loadDataset(spec(root), { cacheDir })).cacheRebuilt).toMatch(/not valid JSON/);
   });
 

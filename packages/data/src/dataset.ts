@@ -6,7 +6,7 @@ import { DamagedFileError, isDamagedFileError, readJsonFile, readSealed, writeJs
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeImage, type PreprocessOptions } from './decode.js';
+import { decodeImage, toSignedUnit, type PreprocessOptions } from './decode.js';
 import { groupNearDuplicates, groupMembers } from './groups.js';
 import { phantomDataset } from './phantom.js';
 import { DatasetError, type ImageSet } from './types.js';
@@ -60,12 +60,26 @@ export interface LoadedDataset {
   cacheRebuilt?: string;
 }
 
+/** Where a load is: reading (and hashing) the files, then decoding the ones the cache does not have. */
+export interface LoadProgress {
+  phase: 'reading' | 'decoding';
+  done: number;
+  total: number;
+}
+
 export interface LoadOptions {
   /** Folder for preprocessed tensors; no caching when absent. */
   cacheDir?: string;
-  /** Called after each decoded file. */
-  onProgress?: (done: number, total: number) => void;
+  /** Called after each file read and each file decoded. */
+  onProgress?: (progress: LoadProgress) => void;
 }
+
+/**
+ * Files read or decoded at once. Decoding a small image costs less than handing it to libvips'
+ * threads and back, so enough are in flight to keep both cores busy (sharp's work runs on
+ * libuv's pool, four threads by default).
+ */
+const IN_FLIGHT = 16;
 
 const IGNORED = /^(\.|Thumbs\.db$|desktop\.ini$)/i;
 
@@ -98,7 +112,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: nu
 
 interface CacheMeta {
   version: typeof CACHE_VERSION;
-  /** Size and SHA-256 of the `.f32` file: a cached copy that does not match is rebuilt. */
+  /** Size and SHA-256 of the `.u8` file (decoded bytes, a quarter of float32): a cached copy that does not match is rebuilt. */
   images: FileSeal;
   labels: number[];
   ids: string[];
@@ -106,8 +120,8 @@ interface CacheMeta {
   report: DataReport;
 }
 
-// 3: the tensors' seal is recorded and checked.
-const CACHE_VERSION = 3;
+// 3: the tensors' seal is recorded and checked. 4: decoded bytes (.u8) instead of float32.
+const CACHE_VERSION = 4;
 
 export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<LoadedDataset> {
   const classNames = spec.classes.map((c) => c.name);
@@ -120,34 +134,40 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
     return { set, groups, fingerprint, cached: false, report: { source: 'phantom', fingerprint, counts, formats: { phantom: set.count }, sizeRange: [spec.imageSize, spec.imageSize], skipped: [], groups: summariseGroups(groups, set.ids!, set.labels), leakageGuard: spec.leakageGuard } };
   }
   const root = spec.path!;
-  const files: { file: string; label: number; buffer: Buffer; hash: string }[] = [];
+  // Files are listed, then read once to hash them (the fingerprint decides whether the cache
+  // holds them) and read again only to decode: no file's bytes are kept, so memory does not
+  // grow with the dataset's size on disk.
+  const listed: { file: string; label: number }[] = [];
   for (const [label, cls] of spec.classes.entries()) {
     const dir = path.join(root, cls.folder);
     if (!fs.existsSync(dir)) throw new DatasetError(`class "${cls.name}": folder ${dir} does not exist`);
-    for (const file of listFiles(dir)) {
-      const buffer = fs.readFileSync(file);
-      files.push({ file: path.relative(root, file), label, buffer, hash: sha256(buffer) });
-    }
+    for (const file of listFiles(dir)) listed.push({ file: path.relative(root, file), label });
   }
+  let read = 0;
+  const hashes = await mapLimit(listed, IN_FLIGHT, async (f) => {
+    const hash = sha256(await fs.promises.readFile(path.join(root, f.file)));
+    options.onProgress?.({ phase: 'reading', done: ++read, total: listed.length });
+    return hash;
+  });
+  const files = listed.map((f, i) => ({ ...f, hash: hashes[i] }));
   const fingerprint = sha256(files.map((f) => `${spec.classes[f.label].name}\t${f.file}\t${f.hash}`).join('\n'));
   const key = sha256(JSON.stringify({ v: CACHE_VERSION, fingerprint, preprocess, guard: spec.leakageGuard, strict: spec.strict }));
   const cacheBase = options.cacheDir ? path.join(options.cacheDir, `data-${key.slice(0, 24)}`) : undefined;
   let cacheRebuilt: string | undefined;
-  // The index (.json) is written after the tensors: without it the entry was never completed.
+  // The index (.json) is written after the pixels: without it the entry was never completed.
   if (cacheBase && fs.existsSync(`${cacheBase}.json`)) {
     try {
       const meta = readJsonFile<CacheMeta>(`${cacheBase}.json`);
-      if (meta.version !== CACHE_VERSION || !meta.images) throw new DamagedFileError(`${cacheBase}.json`, 'no seal of its tensors');
-      const raw = readSealed(`${cacheBase}.f32`, meta.images);
-      const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-      const set: ImageSet = { images, labels: Int32Array.from(meta.labels), count: meta.labels.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids: meta.ids };
-      if (images.length !== set.count * spec.imageSize * spec.imageSize * spec.channels) throw new DamagedFileError(`${cacheBase}.f32`, `${images.length} values for ${set.count} images`);
+      if (meta.version !== CACHE_VERSION || !meta.images) throw new DamagedFileError(`${cacheBase}.json`, 'no seal of its pixels');
+      const bytes = readSealed(`${cacheBase}.u8`, meta.images);
+      const set: ImageSet = { images: toSignedUnit(bytes), labels: Int32Array.from(meta.labels), count: meta.labels.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids: meta.ids };
+      if (bytes.length !== set.count * spec.imageSize * spec.imageSize * spec.channels) throw new DamagedFileError(`${cacheBase}.u8`, `${bytes.length} values for ${set.count} images`);
       return { set, groups: Int32Array.from(meta.groups), fingerprint, report: meta.report, cached: true };
     } catch (err) {
       if (!isDamagedFileError(err)) throw err;
       cacheRebuilt = `${err.message}; the preprocessed dataset is rebuilt from the image files`;
       fs.rmSync(`${cacheBase}.json`, { force: true });
-      fs.rmSync(`${cacheBase}.f32`, { force: true });
+      fs.rmSync(`${cacheBase}.u8`, { force: true });
     }
   }
 
@@ -156,19 +176,23 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
   let minSide = Infinity;
   let maxSide = 0;
   let done = 0;
-  const decoded = await mapLimit(files, 4, async (f, index) => {
+  const size = spec.imageSize * spec.imageSize * spec.channels;
+  // Decoded bytes go straight into one array (a quarter of float32), in listing order.
+  const bytes = new Uint8Array(files.length * size);
+  const dhashes = await mapLimit(files, IN_FLIGHT, async (f, index) => {
     try {
-      const img = await decodeImage(f.buffer, preprocess);
+      const img = await decodeImage(await fs.promises.readFile(path.join(root, f.file)), preprocess);
+      bytes.set(img.pixels, index * size);
       formats[img.format] = (formats[img.format] ?? 0) + 1;
       minSide = Math.min(minSide, img.width, img.height);
       maxSide = Math.max(maxSide, img.width, img.height);
-      return img;
+      return img.dhash;
     } catch (err) {
       const reason = explainDecodeError(err as Error, preprocess.maxPixels);
       failures.push({ index, file: f.file, reason });
       return undefined;
     } finally {
-      options.onProgress?.(++done, files.length);
+      options.onProgress?.({ phase: 'decoding', done: ++done, total: files.length });
     }
   });
   // Decoding runs in parallel; order failures by listing so reports and strict errors are stable.
@@ -178,20 +202,24 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
     throw new DatasetError(`${failures.length} unreadable file(s) with strict: true:\n  ${shown.join('\n  ')}${failures.length > 20 ? `\n  … and ${failures.length - 20} more` : ''}`);
   }
   const skipped: SkippedFile[] = failures.map(({ file, reason }) => ({ file, reason }));
-  const kept = files.map((f, i) => ({ ...f, img: decoded[i] })).filter((f) => f.img !== undefined);
-  const size = spec.imageSize * spec.imageSize * spec.channels;
-  const images = new Float32Array(kept.length * size);
-  kept.forEach((f, i) => images.set(f.img!.pixels, i * size));
+  const keptIndex = files.flatMap((_, i) => (dhashes[i] ? [i] : []));
+  // Unreadable files leave gaps: the kept images move down in place.
+  keptIndex.forEach((from, to) => {
+    if (from !== to) bytes.copyWithin(to * size, from * size, (from + 1) * size);
+  });
+  const keptBytes = bytes.subarray(0, keptIndex.length * size);
+  const kept = keptIndex.map((i) => ({ ...files[i], dhash: dhashes[i]! }));
+  const images = toSignedUnit(keptBytes);
   const labels = Int32Array.from(kept.map((f) => f.label));
   const ids = kept.map((f) => f.file);
   const groups = spec.leakageGuard.enabled
-    ? groupNearDuplicates(kept.map((f) => f.img!.dhash), kept.map((f) => f.hash), spec.leakageGuard.maxHammingDistance)
+    ? groupNearDuplicates(kept.map((f) => f.dhash), kept.map((f) => f.hash), spec.leakageGuard.maxHammingDistance)
     : Int32Array.from({ length: kept.length }, (_, i) => i);
   const counts = Object.fromEntries(classNames.map((c, k) => [c, kept.filter((f) => f.label === k).length]));
   const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: [...skipped].sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids, labels), leakageGuard: spec.leakageGuard };
   const set: ImageSet = { images, labels, count: kept.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids };
   if (cacheBase) {
-    const seal = writeSealed(`${cacheBase}.f32`, new Uint8Array(images.buffer, images.byteOffset, images.byteLength));
+    const seal = writeSealed(`${cacheBase}.u8`, keptBytes);
     const meta: CacheMeta = { version: CACHE_VERSION, images: seal, labels: [...labels], ids, groups: [...groups], report };
     writeJsonAtomic(`${cacheBase}.json`, meta);
   }

@@ -9,8 +9,8 @@ export interface PreprocessOptions {
 }
 
 export interface DecodedImage {
-  /** size × size × channels, float32 in [-1, 1]. */
-  pixels: Float32Array;
+  /** size × size × channels, 0…255 (as decoded; {@link toSignedUnit} maps them to [-1, 1]). */
+  pixels: Uint8Array;
   /** 256-bit difference hash of the original image, as eight 32-bit words. */
   dhash: Uint32Array;
   format: string;
@@ -50,15 +50,27 @@ export async function decodeImage(buffer: Buffer, options: PreprocessOptions): P
   }
   const { data, info } = decoded;
   const n = options.size * options.size;
-  const pixels = new Float32Array(n * options.channels);
-  for (let p = 0; p < n; p++) {
-    for (let c = 0; c < options.channels; c++) {
-      // A grey source decoded with one band is replicated to three.
-      const src = info.channels === 1 ? data[p] : data[p * info.channels + Math.min(c, info.channels - 1)];
-      pixels[p * options.channels + c] = src / 127.5 - 1;
+  let pixels: Uint8Array;
+  if (info.channels === options.channels) pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  else {
+    pixels = new Uint8Array(n * options.channels);
+    for (let p = 0; p < n; p++) {
+      for (let c = 0; c < options.channels; c++) {
+        // A grey source decoded with one band is replicated to three.
+        pixels[p * options.channels + c] = info.channels === 1 ? data[p] : data[p * info.channels + Math.min(c, info.channels - 1)];
+      }
     }
   }
   return { pixels, dhash: await differenceHash(buffer, options.maxPixels), format: meta.format, width: meta.width, height: meta.height, sourceChannels: meta.channels ?? 0 };
+}
+
+/** Pixel value v (0…255) as the models see it: v / 127.5 − 1, in float32. */
+const SIGNED_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
+
+/** Decoded bytes → [-1, 1], into `out` (a new array when absent). */
+export function toSignedUnit(bytes: Uint8Array, out = new Float32Array(bytes.length)): Float32Array {
+  for (let i = 0; i < bytes.length; i++) out[i] = SIGNED_UNIT[bytes[i]];
+  return out;
 }
 
 /**

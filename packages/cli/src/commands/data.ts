@@ -26,7 +26,13 @@ export const dataInspect: Command = {
     const d = await loadDataset({
       source: 'folder', path: root, classes: folders.map((f) => ({ name: f, folder: f })), phantomPerClass: 0, imageSize: size, channels: 3,
       leakageGuard: { enabled: true, maxHammingDistance: Number(options.threshold ?? 8) }, strict: false, maxPixels: 40_000_000,
-    }, { cacheDir: path.join(project.cacheDir, 'datasets') });
+    }, {
+      cacheDir: path.join(project.cacheDir, 'datasets'),
+      // A large folder takes minutes cold: a line on stderr at every tenth of each phase.
+      onProgress: ({ phase, done, total }) => {
+        if (total >= 1000 && done % Math.ceil(total / 10) === 0) io.stderr.write(`${phase === 'reading' ? 'reading files' : 'decoding'} ${done}/${total}\n`);
+      },
+    });
     // Beside the cache, so SYNTHMIX_HOME moves it too.
     const out = path.resolve(io.cwd, (options.out as string | undefined) ?? path.join(path.dirname(project.cacheDir), 'inspect', path.basename(root)));
     fs.mkdirSync(out, { recursive: true });

@@ -26,6 +26,19 @@ export function Header({ view }: { view: SweepView }) {
   );
 }
 
+/** While the dataset loads: which phase, how far. */
+export function LoadingPanel({ view }: { view: SweepView }) {
+  const l = view.loading;
+  if (!l) return null;
+  return (
+    <Box marginTop={1}>
+      <Text>
+        Dataset · {l.phase === 'reading' ? 'reading and hashing files' : 'decoding and resizing'} {l.done}/{l.total} {progressBar(l.done, l.total, 20)}
+      </Text>
+    </Box>
+  );
+}
+
 export function GeneratorPanel({ view }: { view: SweepView }) {
   const g = view.generator;
   if (!g || g.done) return null;
@@ -130,10 +143,11 @@ export function Summary({ view, results, reportPath }: { view: SweepView; result
 
 export function Dashboard({ view, showHelp = false, width = 80, height = 24, results, reportPath }: { view: SweepView; showHelp?: boolean; width?: number; height?: number; results?: CellResult[]; reportPath?: string }) {
   const generatorLines = view.generator && !view.generator.done ? 3 + Object.keys(view.generator.series).length : 0;
-  const maxRows = Math.max(3, height - 10 - generatorLines);
+  const maxRows = Math.max(3, height - 10 - generatorLines - (view.loading ? 2 : 0));
   return (
     <Box flexDirection="column" width={width}>
       <Header view={view} />
+      <LoadingPanel view={view} />
       <GeneratorPanel view={view} />
       <SweepTable view={view} maxRows={maxRows} width={width} />
       <Warnings view={view} />

@@ -24,6 +24,16 @@ const running = viewAfter([
 ]);
 
 describe('Dashboard', () => {
+  it('shows how far the dataset has loaded, by phase, until it is loaded', () => {
+    const start = { type: 'sweep:start' as const, plan, backend: { choice: 'tensorflow' as const, reasons: [], backendName: 'tensorflow', tensorflowVersion: '2.21.0' }, resumed: [] };
+    const reading = render(<Dashboard view={viewAfter([start, { type: 'data:progress', phase: 'reading', done: 600, total: 3000 }])} width={80} height={30} />).lastFrame()!;
+    expect(reading).toMatch(/Dataset · reading and hashing files 600\/3000 \S+/);
+    const decoding = viewAfter([start, { type: 'data:progress', phase: 'reading', done: 3000, total: 3000 }, { type: 'data:progress', phase: 'decoding', done: 1500, total: 3000 }]);
+    expect(render(<Dashboard view={decoding} width={80} height={30} />).lastFrame()).toMatch(/Dataset · decoding and resizing 1500\/3000/);
+    const loaded = reduce(decoding, { type: 'data:loaded', time: 9_000, fingerprint: 'f', counts: { tumor: 1500, healthy: 1500 }, skipped: 0, groups: 2900, testPerClass: 500, reportFile: '/out/data-report.json', cached: false });
+    expect(render(<Dashboard view={loaded} width={80} height={30} />).lastFrame()).not.toMatch(/Dataset ·/);
+  });
+
   it('shows the header, the generator panel with sparklines, and the queued table', () => {
     const { lastFrame } = render(<Dashboard view={running} width={80} height={30} />);
     const frame = lastFrame()!;

@@ -1,5 +1,5 @@
 /** Plain output for CI, pipes and --no-ui: one readable line per event, with a timestamp. */
-import { cellsInWords, designLabel, designX, modeOf, type SweepEvent } from '@synthmix/core';
+import { cellsInWords, dataProgressStep, designLabel, designX, modeOf, type SweepEvent } from '@synthmix/core';
 import { duration, num, pct } from './format.js';
 
 /** A seed's generator (`generator seed 1`), or a size's own (`generator-seed1-real200`). */
@@ -15,6 +15,9 @@ export function eventLine(e: SweepEvent): string | undefined {
   switch (e.type) {
     case 'sweep:start':
       return `${t} sweep ${e.plan.name}: ${e.plan.cells.length} cells (${cellsInWords(e.plan)}), backend ${e.backend.choice} [${e.backend.backendName}${e.backend.tensorflowVersion ? ` ${e.backend.tensorflowVersion}` : ''}]${e.resumed.length ? `, ${e.resumed.length} already done` : ''}`;
+    case 'data:progress':
+      // A line per tenth in a log; the dashboard shows every step.
+      return e.done === e.total || e.done % (10 * dataProgressStep(e.total)) === 0 ? `${t} data ${e.phase === 'reading' ? 'reading files' : 'decoding'} ${e.done}/${e.total}` : undefined;
     case 'data:loaded':
       return `${t} data ${Object.entries(e.counts).map(([c, n]) => `${c}=${n}`).join(' ')}, ${e.skipped} skipped, ${e.groups} groups, test ${e.testPerClass}/class${e.cached ? ' (cached)' : ''}`;
     case 'generator:start':

@@ -40,6 +40,8 @@ export interface SweepView {
   generator?: GeneratorView;
   warnings: string[];
   data?: { counts: Record<string, number>; skipped: number; groups: number; cached: boolean };
+  /** While the dataset loads: reading (hashing) or decoding, files done of all. */
+  loading?: { phase: 'reading' | 'decoding'; done: number; total: number };
   trackingUrl?: string;
   /** Where jobs run, when not in this process. */
   executor?: string;
@@ -69,7 +71,11 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
       v.rows = e.plan.cells.map((cell, i) => ({ cell, i })).sort((a, b) => sizePerClass(a.cell) - sizePerClass(b.cell) || a.i - b.i).map(({ cell }) => ({ cell, status: 'queued' as const }));
       v.outputDir = e.plan.outputDir;
       break;
+    case 'data:progress':
+      v.loading = { phase: e.phase, done: e.done, total: e.total };
+      break;
     case 'data:loaded':
+      v.loading = undefined;
       v.data = { counts: e.counts, skipped: e.skipped, groups: e.groups, cached: e.cached };
       break;
     case 'generator:start':
