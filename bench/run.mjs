@@ -214,6 +214,7 @@ log(`libtensorflow ${backend.tensorflowVersion}, ${threads} threads, ${repeats} 
 const torch = await startTorch(torchVenv());
 log(`PyTorch ${torch.info.torch} (ATen CPU capability ${torch.info.capability}), variants ${torch.info.variants.join(', ')}`);
 const entries = [];
+const failedVariants = [];
 for (const m of MODELS) {
   const ours = MODES.map((mode) => {
     const run = m.build(mode);
@@ -223,6 +224,11 @@ for (const m of MODELS) {
   const theirs = [];
   for (const variant of torch.info.variants) {
     const ready = await torch.ask({ build: m.key, variant });
+    if (!ready.ready) {
+      log(`${m.name}: PyTorch ${variant} failed, left out: ${ready.error}`);
+      failedVariants.push({ name: m.name, variant, error: ready.error });
+      continue;
+    }
     log(`${m.name}: PyTorch ${variant} ready (warm-up ${ready.warmup_s.toFixed(1)} s)`);
     theirs.push({ side: 'pytorch', label: variant, time: async (n) => (await torch.ask({ time: m.key, variant, steps: n })).seconds_per_step });
   }
@@ -236,7 +242,7 @@ for (const m of MODELS) {
   const best = Object.entries(pytorch).reduce((a, b) => (b[1].median > a[1].median ? b : a));
   for (const o of ours) {
     const s = stats(o.label);
-    const entry = { name: m.name, path: o.label, synthmix_img_per_s: s, pytorch_img_per_s: pytorch, best_pytorch: best[0], ratio_to_default: pytorch.default.median / s.median, ratio_to_best: best[1].median / s.median, ...(m.flop ? { flop_per_img: m.flop, synthmix_gflops: (s.median * m.flop) / 1e9, best_pytorch_gflops: (best[1].median * m.flop) / 1e9 } : {}) };
+    const entry = { name: m.name, path: o.label, synthmix_img_per_s: s, pytorch_img_per_s: pytorch, best_pytorch: best[0], ratio_to_default: pytorch.default ? pytorch.default.median / s.median : undefined, ratio_to_best: best[1].median / s.median, ...(m.flop ? { flop_per_img: m.flop, synthmix_gflops: (s.median * m.flop) / 1e9, best_pytorch_gflops: (best[1].median * m.flop) / 1e9 } : {}) };
     entries.push(entry);
     log(`${m.name} (${o.label}): ${s.median.toFixed(1)} img/s [${s.min.toFixed(1)}–${s.max.toFixed(1)}]; PyTorch best ${best[0]} ${best[1].median.toFixed(1)}; ratio ${entry.ratio_to_best.toFixed(2)}`);
   }
@@ -269,16 +275,17 @@ const quality = timeQuality();
 const data = await timeData();
 
 const machine = `${facts.model} (family ${facts.family} model ${facts.cpuModel}), ${threads} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, Node ${process.version}`;
-const result = { date: new Date().toISOString(), machine, cpu: facts, tensorflow: backend.tensorflowVersion, torch: torch.info.torch, torch_cpu_capability: torch.info.capability, threads, repeats, benchmarks: entries, quality_one_class: quality, data_br35h_64px: data };
+const result = { date: new Date().toISOString(), machine, cpu: facts, tensorflow: backend.tensorflowVersion, torch: torch.info.torch, torch_cpu_capability: torch.info.capability, threads, repeats, benchmarks: entries, failed_variants: failedVariants, quality_one_class: quality, data_br35h_64px: data };
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-const rate = (s) => `${s.median.toFixed(1)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
-const rows = entries.map((e) => `| ${e.name} | ${e.path} | ${rate(e.synthmix_img_per_s)} | ${rate(e.pytorch_img_per_s.default)} | ${rate(e.pytorch_img_per_s.tuned)} | ${rate(e.pytorch_img_per_s.compile)} | ${e.ratio_to_default.toFixed(2)} | **${e.ratio_to_best.toFixed(2)}** (${e.best_pytorch}) | ${e.synthmix_gflops?.toFixed(0) ?? '—'} / ${e.best_pytorch_gflops?.toFixed(0) ?? '—'} |`);
+const rate = (s) => (s ? `${s.median.toFixed(1)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})` : 'failed');
+const rows = entries.map((e) => `| ${e.name} | ${e.path} | ${rate(e.synthmix_img_per_s)} | ${rate(e.pytorch_img_per_s.default)} | ${rate(e.pytorch_img_per_s.tuned)} | ${rate(e.pytorch_img_per_s.compile)} | ${e.ratio_to_default?.toFixed(2) ?? '—'} | **${e.ratio_to_best.toFixed(2)}** (${e.best_pytorch}) | ${e.synthmix_gflops?.toFixed(0) ?? '—'} / ${e.best_pytorch_gflops?.toFixed(0) ?? '—'} |`);
 const md = [
   '', `## ${result.date.slice(0, 10)} — ${machine}${facts.maxIsa !== 'unset' ? ` — ONEDNN_MAX_CPU_ISA=${facts.maxIsa}` : ''}`, '',
   `CPU flags: ${facts.flags.join(' ')}. oneDNN ISA (verbose): ${facts.onednnIsa}; PyTorch ATen capability: ${torch.info.capability}.`,
   `libtensorflow ${result.tensorflow} (tfjs-node 4.22), PyTorch ${result.torch}, ${threads} threads; img/s median (min–max) of ${repeats} interleaved repetitions.`, '',
   '| benchmark | synthmix path | synthmix | PyTorch default | PyTorch channels_last + fused Adam | torch.compile | ratio to default | ratio to best PyTorch | GFLOP/s ours / best |', '|---|---|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
+  ...failedVariants.map((f) => `${f.name}: PyTorch ${f.variant} failed and is left out (${f.error}).`), ...(failedVariants.length ? [''] : []),
   `Quality measures of one class (SSIM 48 × 192, 8 patch distances): ${quality.map((q) => `${q.size} px, ${q.side} a side: JavaScript ${q.javascript_s.toFixed(2)} s, TensorFlow ${q.tensorflow_s.toFixed(2)} s`).join('; ')}.`, '',
   data ? `BR35H load at 64×64 (3,000 files): cold ${data.cold.toFixed(1)} s (decode, hash, group), cached ${data.warm.toFixed(2)} s.` : 'BR35H not found beside the repository: data loading not measured.', '',
 ].join('\n');

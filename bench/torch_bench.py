@@ -15,8 +15,10 @@ DCGAN example computes them (about 9 % more work).
 """
 import json
 import math
+import os
 import sys
 import time
+import traceback
 
 import torch
 from torch import nn
@@ -25,6 +27,10 @@ threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 VARIANTS = ["default", "tuned", "compile"]
+if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() == "avx2":
+    # Under an AVX2 emulation inductor must emit AVX2 code too: left to itself it vectorises for
+    # the host's AVX-512 while ATen runs AVX2 kernels, and the compiled CNN indexes out of bounds.
+    torch._inductor.config.cpp.simdlen = 256
 
 
 def adam(params, lr, variant, **kw):
@@ -220,10 +226,14 @@ def serve():
         elif "build" in msg:
             key = (msg["build"], msg["variant"])
             t = time.perf_counter()
-            steps[key] = BUILDERS[msg["build"]](msg["variant"])
-            for _ in range(3):  # warm-up: first calls allocate, and torch.compile compiles
-                steps[key]()
-            out = {"ready": True, "warmup_s": time.perf_counter() - t}
+            try:
+                steps[key] = BUILDERS[msg["build"]](msg["variant"])
+                for _ in range(3):  # warm-up: first calls allocate, and torch.compile compiles
+                    steps[key]()
+                out = {"ready": True, "warmup_s": time.perf_counter() - t}
+            except Exception as err:  # a variant that fails here is left out of the race, said why
+                traceback.print_exc(file=sys.stderr)
+                out = {"ready": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
         else:
             step = steps[(msg["time"], msg["variant"])]
             t = time.perf_counter()
