@@ -3,12 +3,11 @@
  * the patch sliced Wasserstein distance. They compute what the reference implementations in
  * `@synthmix/metrics` (`nearestRealSsim`, `slicedWasserstein`) compute, in float32 instead of
  * float64: box filters are average pools, projections a matrix product, sorting `topk`. The
- * random patch positions and directions are drawn by the reference's generator in its order,
- * so both give the same numbers within {@link QUALITY_TENSOR_TOLERANCE} (quality-tensors.test.ts).
+ * random patch positions and directions come from the reference's `patchDraws`, so both give the same numbers within {@link QUALITY_TENSOR_TOLERANCE} (quality-tensors.test.ts).
  * In pure JavaScript these took half of the demo's wall clock; the bench's `quality` row
  * measures both.
  */
-import { seededRandom, type Images, type SlicedWassersteinOptions } from '@synthmix/metrics';
+import { patchDraws, seededRandom, type Images, type SlicedWassersteinOptions } from '@synthmix/metrics';
 import type { TF } from './contract.js';
 
 type Tensor4D = ReturnType<TF['tensor4d']>;
@@ -107,22 +106,12 @@ export function slicedWassersteinTensors(tf: TF, a: Images, b: Images, options: 
   const levels: number[] = [];
   try {
     for (let level = 0; level < maxLevels && size >= patch; level++) {
-      // Drawn in the reference's order: the corners, then each direction's Gaussian components.
-      const corners = Array.from({ length: perImage }, (): [number, number] => [Math.floor(random() * (size - patch + 1)), Math.floor(random() * (size - patch + 1))]);
+      const draws = patchDraws(random, size, patch, perImage, directions);
       const dirs = new Float32Array(d * directions); // [d, K], column k is direction k
-      for (let k = 0; k < directions; k++) {
-        const dir = new Float64Array(d);
-        let norm = 0;
-        for (let j = 0; j < d; j++) {
-          dir[j] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-          norm += dir[j] * dir[j];
-        }
-        norm = Math.sqrt(norm);
-        for (let j = 0; j < d; j++) dirs[j * directions + k] = dir[j] / norm;
-      }
+      draws.directions.forEach((dir, k) => dir.forEach((v, j) => (dirs[j * directions + k] = v)));
       const s = size;
       const distance = tf.tidy(() => {
-        const index = tf.tensor1d(patchIndices(s, patch, corners), 'int32');
+        const index = tf.tensor1d(patchIndices(s, patch, draws.corners), 'int32');
         // [count · perImage, d]: image-major, then corner, as the reference lists them.
         const patchesOf = (g: Tensor4D) => tf.gather(g.reshape([count, s * s]), index, 1).reshape([count * perImage, d]) as Tensor2D;
         const pa = patchesOf(greyA);

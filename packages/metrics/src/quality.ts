@@ -230,6 +230,28 @@ function patches(images: Float32Array[], size: number, patch: number, corners: [
   return out;
 }
 
+/**
+ * One pyramid level's random draws for the patch distance: `perImage` patch corners (the same in
+ * both sets, so identical sets are at distance 0), then `directions` unit vectors of `patch²`
+ * Gaussian components (Box–Muller), in that order from `random`. Every implementation of the
+ * distance (this one, core's on tensors) draws through here, so they agree draw for draw.
+ */
+export function patchDraws(random: () => number, size: number, patch: number, perImage: number, directions: number): { corners: [number, number][]; directions: Float64Array[] } {
+  const corners = Array.from({ length: perImage }, (): [number, number] => [Math.floor(random() * (size - patch + 1)), Math.floor(random() * (size - patch + 1))]);
+  const d = patch * patch;
+  const units = Array.from({ length: directions }, () => {
+    const dir = new Float64Array(d);
+    let norm = 0;
+    for (let j = 0; j < d; j++) {
+      dir[j] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      norm += dir[j] * dir[j];
+    }
+    norm = Math.sqrt(norm);
+    return dir.map((v) => v / norm);
+  });
+  return { corners, directions: units };
+}
+
 export interface SlicedWassersteinOptions {
   /** Patch side in pixels (default 7, as in Karras et al.). */
   patch?: number;
@@ -265,10 +287,9 @@ export function slicedWasserstein(a: Images, b: Images, options: SlicedWasserste
   for (let level = 0; level < maxLevels && size >= patch; level++) {
     // The same number of descriptors from each side, so sorted values pair up one to one.
     const count = Math.min(greyA.length, greyB.length);
-    // The same patch positions in both sets, so identical sets are at distance 0.
-    const corners = Array.from({ length: perImage }, (): [number, number] => [Math.floor(random() * (size - patch + 1)), Math.floor(random() * (size - patch + 1))]);
-    const pa = patches(greyA.slice(0, count), size, patch, corners);
-    const pb = patches(greyB.slice(0, count), size, patch, corners);
+    const draws = patchDraws(random, size, patch, perImage, directions);
+    const pa = patches(greyA.slice(0, count), size, patch, draws.corners);
+    const pb = patches(greyB.slice(0, count), size, patch, draws.corners);
     const d = patch * patch;
     const mean = new Float64Array(d);
     const sq = new Float64Array(d);
@@ -285,20 +306,11 @@ export function slicedWasserstein(a: Images, b: Images, options: SlicedWasserste
     let total = 0;
     const projA = new Float64Array(pa.length);
     const projB = new Float64Array(pb.length);
-    for (let k = 0; k < directions; k++) {
-      // A random direction: Gaussian components (Box–Muller), normalised.
-      const dir = new Float64Array(d);
-      let norm = 0;
-      for (let j = 0; j < d; j++) {
-        const g = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-        dir[j] = g;
-        norm += g * g;
-      }
-      norm = Math.sqrt(norm);
+    for (const dir of draws.directions) {
       const project = (p: Float32Array) => {
         let s = 0;
         for (let j = 0; j < d; j++) s += ((p[j] - mean[j]) / std[j]) * dir[j];
-        return s / norm;
+        return s;
       };
       pa.forEach((p, i) => (projA[i] = project(p)));
       pb.forEach((p, i) => (projB[i] = project(p)));
