@@ -4,6 +4,7 @@ import { render } from 'ink-testing-library';
 import type { CellPlan, SweepEvent } from '@synthmix/core';
 import { Dashboard, visibleRows } from './Dashboard.js';
 import { initialView, reduce, type SweepView } from './state.js';
+import { eventLine } from './lines.js';
 import { sparkline } from './format.js';
 
 const cells: CellPlan[] = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1].flatMap((ratio) => [1, 2].map((seed) => {
@@ -22,6 +23,14 @@ const running = viewAfter([
   { type: 'generator:start', seed: 1, plugin: 'synthmix:dcgan', cached: false, stateKey: 'abc' },
   ...[1.2, 0.9, 0.7].map((d, i) => ({ type: 'generator:progress' as const, seed: 1, progress: { step: i + 1, total: 25, unit: 'epoch', label: 'tumor (1/2)', metrics: { tumor_d_loss: d, tumor_g_loss: 2 - d } } })),
 ]);
+
+describe('log lines', () => {
+  it('say the dataset load at every tenth of each phase, and its end', () => {
+    const said = (phase: 'reading' | 'decoding', total: number) => Array.from({ length: total }, (_, i) => eventLine({ type: 'data:progress', time: Date.UTC(2026, 11, 2, 10, 0, 0), phase, done: i + 1, total })).filter(Boolean);
+    expect(said('reading', 3000)).toEqual(Array.from({ length: 10 }, (_, k) => `10:00:00 data reading files ${300 * (k + 1)}/3000`));
+    expect(said('decoding', 25)).toEqual(['10:00:00 data decoding 10/25', '10:00:00 data decoding 20/25', '10:00:00 data decoding 25/25']);
+  });
+});
 
 describe('Dashboard', () => {
   it('shows how far the dataset has loaded, by phase, until it is loaded', () => {
