@@ -3,7 +3,8 @@
  * the patch sliced Wasserstein distance. They compute what the reference implementations in
  * `@synthmix/metrics` (`nearestRealSsim`, `slicedWasserstein`) compute, in float32 instead of
  * float64: box filters are average pools, projections a matrix product, sorting `topk`. The
- * random patch positions and directions come from the reference's `patchDraws`, so both give the same numbers within {@link QUALITY_TENSOR_TOLERANCE} (quality-tensors.test.ts).
+ * random patch positions and directions come from the reference's `patchDraws`, so both give
+ * the same numbers within {@link QUALITY_TENSOR_TOLERANCE} (quality-tensors.test.ts).
  * In pure JavaScript these took half of the demo's wall clock; the bench's `quality` row
  * measures both.
  */
@@ -16,8 +17,8 @@ type Tensor2D = ReturnType<TF['tensor2d']>;
 /**
  * How far these may be from the float64 reference: SSIM values (absolute) and the patch
  * distance (relative). Float32 sums over 7 × 7 windows and 49-value projections round at about
- * 1e-6 (measured: 1.2e-6 for SSIM, 1e-6 relative for the patch distance, 64 px phantoms); the bound leaves
- * room for other kernels (AVX2, GPU).
+ * 1e-6 (measured: 1.2e-6 for SSIM, 1e-6 relative for the patch distance, 64 px phantoms); the
+ * bound leaves room for other kernels (AVX2, GPU).
  */
 export const QUALITY_TENSOR_TOLERANCE = { ssim: 1e-4, slicedWassersteinRelative: 1e-4 };
 

@@ -138,8 +138,8 @@ async function runLocked(plan: ResolvedPlan, options: RunOptions): Promise<Sweep
     await loadPlugin(plan.classifier.plugin, 'classifier', manifestDir, options.pluginAliases);
 
     // Progress while files are read and decoded (a large folder takes minutes cold): about a
-    // hundred events per phase, not one per file.
-    // Files finish one at a time, so `done` passes every multiple of the step.
+    // hundred events per phase, not one per file; files finish one at a time, so `done` passes
+    // every multiple of the step.
     const { data, realPool, testIds } = await loadSweepData(plan, options.cacheDir, ({ phase, done, total }) => {
       if (done % dataProgressStep(total) === 0 || done === total) emit({ type: 'data:progress', phase, done, total });
     });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { duplicateGroupsPng, imageGridPng, loadDataset, subset, writeFileAtomic } from '@synthmix/data';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { findProject } from '../project.js';
+import { loadProgressText } from '../ui/lines.js';
 
 export const dataInspect: Command = {
   name: 'data inspect',
@@ -29,8 +30,9 @@ export const dataInspect: Command = {
     }, {
       cacheDir: path.join(project.cacheDir, 'datasets'),
       // A large folder takes minutes cold: a line on stderr at every tenth of each phase.
-      onProgress: ({ phase, done, total }) => {
-        if (total >= 1000 && done % Math.ceil(total / 10) === 0) io.stderr.write(`${phase === 'reading' ? 'reading files' : 'decoding'} ${done}/${total}\n`);
+      onProgress: (progress) => {
+        const said = progress.total >= 1000 ? loadProgressText(progress) : undefined;
+        if (said) io.stderr.write(`${said}\n`);
       },
     });
     // Beside the cache, so SYNTHMIX_HOME moves it too.

@@ -9,15 +9,25 @@ function stamp(time: number): string {
   return new Date(time).toISOString().slice(11, 19);
 }
 
+/**
+ * How far a dataset load is, at every tenth of each phase and at its end (undefined between):
+ * a log's line; the dashboard shows every step.
+ */
+export function loadProgressText(p: { phase: 'reading' | 'decoding'; done: number; total: number }): string | undefined {
+  if (p.done !== p.total && p.done % (10 * dataProgressStep(p.total)) !== 0) return undefined;
+  return `${p.phase === 'reading' ? 'reading files' : 'decoding'} ${p.done}/${p.total}`;
+}
+
 /** The line for an event, or undefined for events too chatty for a log (per-metric). */
 export function eventLine(e: SweepEvent): string | undefined {
   const t = stamp(e.time);
   switch (e.type) {
     case 'sweep:start':
       return `${t} sweep ${e.plan.name}: ${e.plan.cells.length} cells (${cellsInWords(e.plan)}), backend ${e.backend.choice} [${e.backend.backendName}${e.backend.tensorflowVersion ? ` ${e.backend.tensorflowVersion}` : ''}]${e.resumed.length ? `, ${e.resumed.length} already done` : ''}`;
-    case 'data:progress':
-      // A line per tenth in a log; the dashboard shows every step.
-      return e.done === e.total || e.done % (10 * dataProgressStep(e.total)) === 0 ? `${t} data ${e.phase === 'reading' ? 'reading files' : 'decoding'} ${e.done}/${e.total}` : undefined;
+    case 'data:progress': {
+      const said = loadProgressText(e);
+      return said && `${t} data ${said}`;
+    }
     case 'data:loaded':
       return `${t} data ${Object.entries(e.counts).map(([c, n]) => `${c}=${n}`).join(' ')}, ${e.skipped} skipped, ${e.groups} groups, test ${e.testPerClass}/class${e.cached ? ' (cached)' : ''}`;
     case 'generator:start':
