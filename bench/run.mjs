@@ -33,7 +33,7 @@ const { nearestRealSsim, slicedWasserstein } = await import(path.join(root, 'pac
 const { buildClassifier, buildTrainStep, dropoutMask } = await import(path.join(root, 'packages/cnn-tumor/dist/index.js'));
 const { buildGan, buildGanSteps, latentBatch } = await import(path.join(root, 'packages/gan-dcgan/dist/index.js'));
 const { alphasCumprod, buildDdpmStep, resolveOptions, trainDdpmOneStep, Unet } = await import(path.join(root, 'packages/gen-ddpm/dist/index.js'));
-const { Compiler } = await import(path.join(root, 'packages/compile/dist/index.js'));
+const { Compiler, choiceInWords, readChoices } = await import(path.join(root, 'packages/compile/dist/index.js'));
 const { createRng, normalArray, loadDataset, phantomDataset, subset } = await import(path.join(root, 'packages/data/dist/index.js'));
 const backend = await loadBackend('tensorflow');
 const { tf } = backend;
@@ -56,22 +56,26 @@ const CNN_TRAIN = 3 * CNN_FWD - CNN_LAYERS[0];
 // frozen), G weight and input gradients (none for its first layer): 2D + 2G − g1.
 const DCGAN_STEP = 3 * G_FWD - G_LAYERS[0] + 8 * D_FWD - 2 * D_LAYERS[0];
 
-// Each synthmix benchmark runs the plugin's own training step three ways: eager (op by op,
-// compile: off), compiled (one TensorFlow graph per step, compile: on) and compiled with XLA.
+// Each synthmix benchmark runs the plugin's own training step four ways: eager (op by op,
+// compile: off), compiled (one TensorFlow graph per step, compile: on), compiled with XLA, and
+// the default, compile: auto, which times those three on its first steps and takes the fastest
+// (with a fresh choice file, so it measures here and now; the row says what it took).
+const choicesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-bench-choices-'));
 const MODES = [
   { label: 'eager', mode: 'off', xla: false },
   { label: 'compiled', mode: 'on', xla: false },
   { label: 'compiled + XLA', mode: 'on', xla: true },
+  { label: 'auto', mode: 'auto', trialFromMs: 0 },
 ];
 
 // Each builder returns { step(), dispose() }; step() is one training step of one batch, its loss
 // read back (the training loops read it per batch or epoch; the bench reads it per step).
 
-function buildCnn({ mode, xla }) {
+function buildCnn(compile) {
   const batch = 32;
   const model = buildClassifier(tf, { inputShape: [64, 64, 3], classes: 2, filters: [32, 64, 128], denseUnits: 128, dropout: 0.5, seed: 1 });
   const optimizer = tf.train.adam(1e-3);
-  const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
+  const compiler = new Compiler(tf, { ...compile, owner: 'bench' });
   const step = buildTrainStep(tf, compiler, model, optimizer, true);
   const x = tf.randomUniform([batch, 64, 64, 3], -1, 1);
   const y = tf.randomUniform([batch, 1]).round();
@@ -92,10 +96,10 @@ function buildCnn({ mode, xla }) {
   };
 }
 
-function buildDcgan({ mode, xla }) {
+function buildDcgan(compile) {
   const batch = 64;
   const gan = buildGan(tf, { size: 64, channels: 3, latentDim: 100, ngf: 64, ndf: 64, seed: 1 }, { learningRate: 2e-4, beta1: 0.5 });
-  const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
+  const compiler = new Compiler(tf, { ...compile, owner: 'bench' });
   const steps = buildGanSteps(tf, compiler, gan, 0.9);
   const real = tf.randomUniform([batch, 64, 64, 3], -1, 1);
   let seed = 0;
@@ -115,13 +119,13 @@ function buildDcgan({ mode, xla }) {
   };
 }
 
-function buildDdpm({ mode, xla }) {
+function buildDdpm(compile) {
   const batch = 32;
   // The U-Net bench/torch_bench.py replicates layer for layer (the `cpu` preset before gen-ddpm 0.2.0).
   const o = resolveOptions({ widths: [16, 32, 64], timeDim: 32 });
   const unet = new Unet(tf, { size: 64, channels: 3, widths: o.widths, timeDim: o.timeDim, seed: 1 });
   const model = { unet, ema: new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])), optimizer: tf.train.adam(o.learningRate) };
-  const compiler = new Compiler(tf, { mode, xla, owner: 'bench' });
+  const compiler = new Compiler(tf, { ...compile, owner: 'bench' });
   const step = buildDdpmStep(tf, compiler, model, o.emaDecay);
   const abar = alphasCumprod('linear', 1000);
   const x0 = tf.randomUniform([batch, 64, 64, 3], -1, 1);
@@ -216,10 +220,16 @@ log(`PyTorch ${torch.info.torch} (ATen CPU capability ${torch.info.capability}),
 const entries = [];
 const failedVariants = [];
 for (const m of MODELS) {
-  const ours = MODES.map((mode) => {
-    const run = m.build(mode);
-    for (let i = 0; i < 4; i++) run.step(); // warm-up; a compiled step's first calls record and verify
-    return { side: 'synthmix', label: mode.label, run, time: async (n) => { const t = performance.now(); for (let i = 0; i < n; i++) run.step(); return (performance.now() - t) / 1000 / n; } };
+  const ours = MODES.map(({ label, ...compile }) => {
+    const choices = path.join(choicesDir, `${m.key}.json`);
+    const run = m.build({ ...compile, ...(compile.mode === 'auto' ? { choices } : {}) });
+    for (let i = 0; i < 4; i++) run.step(); // warm-up; a compiled step's first calls record and verify (auto: and time the paths)
+    if (compile.mode === 'auto') {
+      const [choice] = readChoices(choices).values();
+      label = `auto → ${choice ? choiceInWords(choice) : 'compiled (not measured)'}`;
+      log(`${m.name}: ${label}`);
+    }
+    return { side: 'synthmix', label, run, time: async (n) => { const t = performance.now(); for (let i = 0; i < n; i++) run.step(); return (performance.now() - t) / 1000 / n; } };
   });
   const theirs = [];
   for (const variant of torch.info.variants) {

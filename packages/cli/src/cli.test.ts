@@ -73,7 +73,7 @@ Options:
   --workers <n>         Jobs at once for the local and ray executors
   --ray-address <url>   Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)
   --compile <mode>      Training steps as TensorFlow graphs: auto, on or off (overrides the manifest)
-  --xla                 XLA auto-clustering inside compiled steps (opt-in)
+  --xla                 XLA in every compiled step (default: auto measures it)
   --wait                If another run holds the output folder, wait for it instead of refusing
   -h, --help            Show this help
 

@@ -90,7 +90,7 @@ function evaluate(tf: TF, step: ReturnType<typeof buildEvalStep>, set: ImageSet,
   return { loss: loss / set.count, accuracy: correct / set.count };
 }
 
-const compilerFor = (tf: TF, ctx: Pick<PluginContext, 'warn' | 'compile'>) => new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:cnn-tumor', warn: ctx.warn });
+const compilerFor = (tf: TF, ctx: Pick<PluginContext, 'warn' | 'compile'>) => new Compiler(tf, { mode: 'auto', ...ctx.compile, owner: 'synthmix:cnn-tumor', warn: ctx.warn });
 
 export default function cnnTumor(): ClassifierPlugin<CnnOptions> {
   return {

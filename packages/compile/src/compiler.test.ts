@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, loadBackend, type LoadedBackend } from '@synthmix/core';
-import { CompileError, Compiler, optimizerHooks, pathDifference, probeCompiledPath, TOLERANCE, type CompileMode } from './index.js';
+import { CompileError, Compiler, fastestPath, optimizerHooks, pathDifference, probeCompiledPath, readChoices, TOLERANCE, type CompileMode, type CompilerOptions } from './index.js';
 
 let backend: LoadedBackend;
 beforeAll(async () => {
@@ -10,11 +13,11 @@ beforeAll(async () => {
 type Tensor = ReturnType<LoadedBackend['tf']['tensor']>;
 
 /** A small dense network with Adam; `stepFn` wraps its update so tests can bend it. */
-function setup(mode: CompileMode, warnings: string[] = [], stepFn?: (tf: LoadedBackend['tf'], loss: () => Tensor) => Tensor) {
+function setup(mode: CompileMode, warnings: string[] = [], stepFn?: (tf: LoadedBackend['tf'], loss: () => Tensor) => Tensor, options: Partial<CompilerOptions> = {}) {
   const { tf } = backend;
   const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [6], units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }), tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })] });
   const optimizer = tf.train.adam(0.01);
-  const compiler = new Compiler(tf as never, { mode, owner: 'test', warn: (w) => warnings.push(w) });
+  const compiler = new Compiler(tf as never, { mode, owner: 'test', warn: (w) => warnings.push(w), ...options });
   const variables = model.trainableWeights.map((w) => w.read() as unknown as ReturnType<typeof tf.variable>);
   const step = compiler.step('fit step', (x: Tensor, y: Tensor) => {
     const loss = () => tf.losses.meanSquaredError(y, model.apply(x) as Tensor) as Tensor;
@@ -34,8 +37,8 @@ function batch(tf: LoadedBackend['tf'], random: () => number, n: number) {
   return { x, y };
 }
 
-function train(mode: CompileMode, steps: number, sizes: (i: number) => number = () => 16) {
-  const s = setup(mode);
+function train(mode: CompileMode, steps: number, sizes: (i: number) => number = () => 16, options: Partial<CompilerOptions> = {}, warnings: string[] = []) {
+  const s = setup(mode, warnings, undefined, options);
   const random = createRng(5);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -49,8 +52,9 @@ function train(mode: CompileMode, steps: number, sizes: (i: number) => number = 
   const counts = { ...s.step.counts };
   const byShape = Object.fromEntries(s.step.compiledByShape);
   const iterations = (s.optimizer as unknown as { iterations_: number }).iterations_;
+  const choice = Object.fromEntries(s.step.choice);
   s.dispose();
-  return { losses, weights, counts, byShape, iterations };
+  return { losses, weights, counts, byShape, iterations, choice };
 }
 
 describe('compiled steps', () => {
@@ -172,5 +176,114 @@ describe('compiled steps', () => {
   it('works on this machine (the doctor\'s probe), XLA included', () => {
     expect(probeCompiledPath(backend.tf as never)).toMatchObject({ ok: true, tensorflow: backend.tensorflowVersion });
     expect(probeCompiledPath(backend.tf as never, { xla: true })).toMatchObject({ ok: true });
+  });
+});
+
+describe('compile: auto, choosing the fastest path', () => {
+  const folder = () => fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-choices-'));
+  const shape = 'float32[16,6] float32[16,1]';
+
+  it('takes the fastest path, keeping the compiled one unless another is at least 10 % faster', () => {
+    expect(fastestPath({ compiled: 100, xla: 95, eager: 120 })).toBe('compiled');
+    expect(fastestPath({ compiled: 100, xla: 80, eager: 120 })).toBe('xla');
+    expect(fastestPath({ compiled: 100, xla: 80, eager: 50 })).toBe('eager');
+    expect(fastestPath({ xla: 5, eager: 3 })).toBe('eager');
+    expect(() => fastestPath({})).toThrow(/no path was measured/);
+  });
+
+  it('measures each path once per machine and shape, puts the state back, and a later run recalls the choice and repeats the run exactly', () => {
+    const file = path.join(folder(), 'compile-choices.json');
+    const told: { remembered: boolean; path: string }[] = [];
+    const measuring: string[][] = [];
+    const options = { choices: file, trialFromMs: 0, chosen: (c: { remembered: boolean; path: string }) => told.push({ remembered: c.remembered, path: c.path }), measuring: (m: { paths: string[] }) => measuring.push(m.paths) };
+    const measured = train('auto', 10, undefined, options);
+    expect(measuring).toEqual([['compiled', 'xla', 'eager']]);
+    const stored = [...readChoices(file).values()];
+    expect(stored).toHaveLength(1);
+    const [choice] = stored;
+    expect(choice).toMatchObject({ owner: 'test', step: 'fit step', shape, path: measured.choice[shape].path });
+    expect(Object.keys(choice.msPerStep).sort()).toEqual(['compiled', 'eager', 'xla']);
+    expect(Object.values(choice.msPerStep).every((ms) => ms! > 0)).toBe(true);
+    expect(told).toEqual([{ remembered: false, path: choice.path }]);
+    // The timed steps were undone: the optimizer counted the run's 10 steps, no more.
+    expect(measured.iterations).toBe(10);
+
+    const recalled = train('auto', 10, undefined, options);
+    expect(measuring).toHaveLength(1); // not measured again
+    expect(told[1]).toEqual({ remembered: true, path: choice.path });
+    expect(recalled.losses).toEqual(measured.losses);
+    expect(recalled.weights).toEqual(measured.weights);
+    // Whatever it chose, the run agrees with the plain compiled one within the stated tolerance.
+    const d = pathDifference(train('on', 10), measured);
+    expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+  });
+
+  it('each remembered path runs that path: compiled + XLA and eager', () => {
+    for (const chosen of ['xla', 'eager'] as const) {
+      const file = path.join(folder(), 'compile-choices.json');
+      train('auto', 4, undefined, { choices: file, trialFromMs: 0 });
+      const [[key, entry]] = [...readChoices(file)];
+      fs.writeFileSync(file, JSON.stringify({ version: 1, choices: { [key]: { ...entry, path: chosen } } }));
+      const run = train('auto', 8, undefined, { choices: file, trialFromMs: 0 });
+      expect(run.choice[shape].path).toBe(chosen);
+      // Warm-up, two recorded calls (the first run by the plain graph), then the chosen path.
+      expect(run.counts).toEqual(chosen === 'eager' ? { eager: 6, recorded: 3, compiled: 1 } : { eager: 0, recorded: 3, compiled: 7 });
+      const d = pathDifference(train('on', 8), run);
+      expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+      expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+    }
+  });
+
+  it('keeps to the allowed paths: xla: false never measures XLA', () => {
+    const paths: string[][] = [];
+    train('auto', 4, undefined, { choices: path.join(folder(), 'c.json'), trialFromMs: 0, xla: false, measuring: (m) => paths.push(m.paths) });
+    expect(paths).toEqual([['compiled', 'eager']]);
+  });
+
+  it('does not measure without a choice file, under compile: on, or a step quicker than trialFromMs', () => {
+    const paths: string[][] = [];
+    const plain = train('auto', 6, undefined, { trialFromMs: 0, measuring: (m) => paths.push(m.paths) });
+    train('on', 6, undefined, { choices: path.join(folder(), 'c.json'), trialFromMs: 0, measuring: (m) => paths.push(m.paths) });
+    const quick = path.join(folder(), 'c.json');
+    train('auto', 6, undefined, { choices: quick, trialFromMs: 60_000, measuring: (m) => paths.push(m.paths) });
+    expect(paths).toEqual([]);
+    expect(fs.existsSync(quick)).toBe(false);
+    expect(plain.counts).toEqual({ eager: 0, recorded: 3, compiled: 5 });
+  });
+
+  it('reads a damaged choice file as empty and rewrites it', () => {
+    const file = path.join(folder(), 'compile-choices.json');
+    fs.writeFileSync(file, '{"version":1,"choices":{"x":');
+    const warnings: string[] = [];
+    train('auto', 4, undefined, { choices: file, trialFromMs: 0 }, warnings);
+    expect(warnings).toEqual([]);
+    expect(readChoices(file).size).toBe(1);
+  });
+
+  it('a choice file that cannot be written costs a warning, not the run', () => {
+    const dir = folder();
+    fs.writeFileSync(path.join(dir, 'not-a-folder'), '');
+    const file = path.join(dir, 'not-a-folder', 'compile-choices.json');
+    const warnings: string[] = [];
+    const run = train('auto', 6, undefined, { choices: file, trialFromMs: 0 }, warnings);
+    expect(warnings).toEqual([expect.stringMatching(/^test fit step: could not remember the measured path in .*not-a-folder\/compile-choices\.json \(.*(ENOTDIR|EEXIST).*\); the next run measures again$/)]);
+    expect(run.losses).toHaveLength(6);
+  });
+
+  it('leaves no tensors behind when it measures', () => {
+    const s = setup('auto', [], undefined, { choices: path.join(folder(), 'c.json'), trialFromMs: 0 });
+    const random = createRng(1);
+    const once = () => {
+      const { x, y } = batch(s.tf, random, 16);
+      s.tf.dispose([x, y, s.step.run(x, y).loss]);
+    };
+    once(); // warm-up: Adam's slots
+    const before = s.tf.memory().numTensors;
+    for (let i = 0; i < 4; i++) once(); // recorded, measured, compiled
+    s.compiler.sync();
+    expect(s.step.choice.size).toBe(1);
+    expect(s.tf.memory().numTensors).toBe(before);
+    s.dispose();
   });
 });

@@ -6,7 +6,15 @@
  *   warm-up  eager                 a call that creates variables (an optimizer's first)
  *   call 1   recorded, undone, run by the graph made from the recording
  *   call 2   recorded, undone, compared with call 1: identical → graph; else eager for good, with a warning
+ *            (auto with a choice file: the path for this shape is chosen here, see below)
  *   call 3…  one TF_SessionRun     feeds the inputs, fetches the outputs, assigns the variables
+ *
+ * `compile: auto` with a choice file (`choices`) takes the fastest path for each step and input
+ * shape on this machine, like cuDNN's benchmark mode: at call 2 it times a few steps on each
+ * allowed path (compiled, compiled + XLA, eager) from the same state, puts every variable and
+ * optimizer counter back, and goes on with the fastest; the choice is remembered in the file
+ * under the CPU facts, the step, its shapes and its graph, so later runs here take it without
+ * measuring. The paths agree within {@link TOLERANCE}, so a choice never changes results beyond it.
  *
  * Weights live in the session as resource variables while compiled steps run; `sync()` copies
  * them back into the tfjs variables (call it before validation, checkpoints or sampling), and a
@@ -17,7 +25,10 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { buildGraphDef, UnsupportedOp, variableAccessNodes, type StepGraph } from './graph.js';
 import { loadGraphBinding, type GraphBinding, type RunResult } from './native.js';
 import { decodeOpList, encodeConfig, encodeGraphDef, type OpDef } from './proto.js';
-import { differenceBetween, dtypeNumber, recordStep, registeredVariables, type TF, type Trace } from './trace.js';
+import { canonicalLines, differenceBetween, dtypeNumber, recordStep, registeredVariables, type TF, type Trace } from './trace.js';
+import { choiceKey, readChoices, rememberChoice, type StepChoice, type StepPath } from './choices.js';
+import { cpuFacts, machineDescription, machineKey, sessionThreads } from './machine.js';
+import { createHash } from 'node:crypto';
 
 type Tensor = tfjs.Tensor;
 type Variable = tfjs.Variable;
@@ -31,8 +42,29 @@ export interface CompilerOptions {
   /** Who compiles (a plugin name), for warnings and errors. */
   owner: string;
   warn?: (message: string) => void;
-  /** XLA auto-clustering in the session (opt-in). */
+  /**
+   * XLA: true compiles every step with XLA (auto-clustering in the session), false never;
+   * unset, `auto` with `choices` measures whether it is faster per step, and the rest never use it.
+   */
   xla?: boolean;
+  /**
+   * `auto` only: the JSON file where the fastest path per machine and step is remembered
+   * (choices.ts). Without it `auto` does not measure: compiled where possible (deterministic,
+   * as tests want).
+   */
+  choices?: string;
+  /** Told before `auto` times the paths of a step (it takes a few steps per path, XLA's compilation included). */
+  measuring?: (what: { owner: string; step: string; shape: string; paths: StepPath[] }) => void;
+  /** Told the path `auto` took for a step and shape, measured now or remembered. */
+  chosen?: (choice: StepChoice & { remembered: boolean }) => void;
+  /** Steps timed per path when choosing (after one untimed); default 3. */
+  trialSteps?: number;
+  /**
+   * A step whose first compiled call took less than this (milliseconds; default 20) is not
+   * measured: it stays compiled, as the trial (XLA's compilation alone takes seconds) would
+   * cost more than the choice could save.
+   */
+  trialFromMs?: number;
   /** TensorFlow threads per op; default: TF_NUM_INTRAOP_THREADS, as the eager path uses. */
   intraOpThreads?: number;
   interOpThreads?: number;
@@ -60,9 +92,35 @@ interface VariableState {
   unwatch(): void;
 }
 
-type Phase =
-  | { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[]; verified?: boolean; trace?: Trace; /** The variables each call assigns. */ assigned: VariableState[] }
-  | { kind: 'eager' };
+type CompiledPhase = { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[]; verified?: boolean; trace?: Trace; /** The variables each call assigns. */ assigned: VariableState[]; /** How long the first compiled call took (ms). */ firstCallMs?: number };
+type Phase = CompiledPhase | { kind: 'eager' };
+
+/** `auto` prefers the compiled path unless another is at least this much faster (timing noise on a busy machine). */
+const CHOICE_MARGIN = 0.1;
+
+/**
+ * The path to take from median milliseconds per step: the fastest, unless it beats the compiled
+ * path (when measured) by less than {@link CHOICE_MARGIN}, where the compiled one stays.
+ */
+export function fastestPath(msPerStep: Partial<Record<StepPath, number>>): StepPath {
+  const measured = (Object.entries(msPerStep) as [StepPath, number][]).filter(([, ms]) => Number.isFinite(ms));
+  if (!measured.length) throw new Error('no path was measured');
+  const [best, bestMs] = measured.reduce((a, b) => (b[1] < a[1] ? b : a));
+  const compiled = msPerStep.compiled;
+  return compiled !== undefined && Number.isFinite(compiled) && bestMs > compiled * (1 - CHOICE_MARGIN) ? 'compiled' : best;
+}
+
+/**
+ * What a step's speed depends on in its recording: ops, attributes, shapes and wiring — not
+ * weight names, constant values, or the order of the assigns (which follows the order variables
+ * were registered in, different in a run resumed from a checkpoint).
+ */
+function graphHash(trace: Trace): string {
+  const lines = canonicalLines(trace).map((l) => (l.startsWith('variable ') ? l.replace(/^(variable \d+) \S+/, '$1') : l.startsWith('constant ') ? l.replace(/ \S+$/, '') : l));
+  const assigns = lines.filter((l) => l.startsWith('assign ')).sort();
+  lines.splice(lines.findIndex((l) => l.startsWith('assign ')), assigns.length, ...assigns);
+  return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16);
+}
 
 export interface StepCounts { eager: number; recorded: number; compiled: number }
 
@@ -124,25 +182,51 @@ export class Compiler {
     this.variables.clear();
   }
 
+  private machine?: { key: string; description: string };
+  /** @internal The key and words of this machine and session threads, for choices. */
+  machineFacts(): { key: string; description: string } {
+    if (!this.machine) {
+      const facts = cpuFacts();
+      const threads = { intraOp: this.intraOpThreads(), interOp: this.interOpThreads() };
+      this.machine = { key: machineKey(facts, threads, this.native().version()), description: machineDescription(facts) };
+    }
+    return this.machine;
+  }
+
+  private intraOpThreads(): number {
+    return this.options.intraOpThreads ?? sessionThreads().intraOp;
+  }
+
+  private interOpThreads(): number {
+    return this.options.interOpThreads ?? sessionThreads().interOp;
+  }
+
+  /**
+   * @internal Forgets what compiled calls did to these variables in the session: the tfjs
+   * values (unchanged by those calls) are pushed again before the next compiled run.
+   */
+  discardSessionWrites(states: VariableState[]): void {
+    for (const s of states) {
+      s.sessionNewer = false;
+      s.writtenInJs = true;
+    }
+  }
+
   /** @internal */
   native(): GraphBinding {
     this.binding ??= loadGraphBinding();
     return this.binding;
   }
 
-  /** @internal Imports a recorded step; returns what a compiled call needs. */
-  compile(trace: Trace): Extract<Phase, { kind: 'compiled' }> {
+  /** @internal Imports a recorded step (`xla`: marked for XLA, see buildGraphDef); returns what a compiled call needs. */
+  compile(trace: Trace, options: { xla?: boolean } = {}): CompiledPhase {
     if (this.disposed) throw new Error('the compiler was disposed');
     const big = trace.constants.reduce((n, c) => n + (c.values.every((v) => v === c.values[0]) ? 0 : c.values.byteLength), 0);
     if (big > MAX_CONSTANT_BYTES) throw new UnsupportedOp(`the step captures ${(big / 2 ** 20).toFixed(0)} MiB of constants (a dataset?); pass large tensors as inputs`);
     const binding = this.native();
-    this.session ??= binding.open(encodeConfig({
-      intraOpThreads: this.options.intraOpThreads ?? (Number(process.env.TF_NUM_INTRAOP_THREADS) || 0),
-      interOpThreads: this.options.interOpThreads ?? (Number(process.env.TF_NUM_INTEROP_THREADS) || 0),
-      xla: this.options.xla ?? false,
-    }));
+    this.session ??= binding.open(encodeConfig({ intraOpThreads: this.intraOpThreads(), interOpThreads: this.interOpThreads(), xla: this.options.xla ?? false }));
     const prefix = `step${this.graphs++}/`;
-    const graph = buildGraphDef(trace, opDefs(binding), prefix);
+    const graph = buildGraphDef(trace, opDefs(binding), prefix, options);
     binding.importGraph(this.session, encodeGraphDef(graph.nodes, 1087), prefix);
     const variables = trace.variables.map(({ variable, meta }) => this.variableState(variable, meta));
     return { kind: 'compiled', graph, variables, assigned: trace.assigns.map((a) => variables[a.variable]), outputs: trace.outputs.map((o) => ({ name: o.name, dtype: TF_TO_TFJS[o.meta.dtype] ?? 'float32' })) };
@@ -169,7 +253,7 @@ export class Compiler {
   }
 
   /** @internal Runs a compiled step: pushes variables changed in JavaScript, runs, marks assigned ones. */
-  run(phase: Extract<Phase, { kind: 'compiled' }>, inputs: Tensor[], stepName: string): RunResult[] {
+  run(phase: CompiledPhase, inputs: Tensor[], stepName: string): RunResult[] {
     const binding = this.native();
     const push = phase.variables.filter((s) => s.writtenInJs || s.variable.dataId !== s.syncedDataId);
     for (const s of push) {
@@ -208,6 +292,12 @@ function toTensor(tf: TF, r: RunResult, dtype?: 'float32' | 'int32' | 'bool'): T
   return tf.tensor(values, r.shape, d);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function shapeKey(inputs: Tensor[]): string {
   return inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
 }
@@ -236,6 +326,8 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
   readonly counts: StepCounts = { eager: 0, recorded: 0, compiled: 0 };
   /** Calls the graph ran, per input shape (`float32[16,6] float32[16,1]`): which graph ran which batch. */
   readonly compiledByShape = new Map<string, number>();
+  /** The path `auto` chose per input shape (with a choice file), measured or remembered. */
+  readonly choice = new Map<string, StepChoice>();
   private readonly phases = new Map<string, Phase>();
   private fallback?: string;
 
@@ -274,7 +366,7 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     };
     if (trace.unusable) return keepEager(trace.unusable);
     if (trace.createdVariables) return keepEager();
-    let next: Extract<Phase, { kind: 'compiled' }>;
+    let next: CompiledPhase;
     if (phase?.kind === 'compiled') {
       const difference = differenceBetween(phase.trace!, trace);
       if (difference) return keepEager(difference);
@@ -288,15 +380,108 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
       }
     }
     this.phases.set(key, next);
-    // Undo the recorded call; the graph runs it instead.
+    // Undo the recorded call; the graph (or the chosen path) runs it instead.
     saved.restore();
     saved.dispose();
     restoreJs?.();
     tf.dispose(Object.values(result));
-    return this.runCompiled(key, next, inputs);
+    if (next.verified) {
+      const chosen = this.choosePath(key, next, trace, inputs);
+      this.phases.set(key, chosen);
+      if (chosen.kind === 'eager') return this.eager(inputs);
+      return this.runCompiled(key, chosen, inputs);
+    }
+    const start = performance.now();
+    const outputs = this.runCompiled(key, next, inputs);
+    next.firstCallMs = performance.now() - start;
+    return outputs;
   }
 
-  private runCompiled(key: string, phase: Extract<Phase, { kind: 'compiled' }>, inputs: I): O {
+  /**
+   * `auto` with a choice file: the remembered path for this machine, step and shape, else the
+   * fastest measured now from the current state (which is put back) and remembered.
+   */
+  private choosePath(key: string, phase: CompiledPhase, trace: Trace, inputs: I): Phase {
+    const { mode, choices: file, xla, owner, warn, trialFromMs = 20 } = this.compiler.options;
+    if (mode !== 'auto' || !file || !((phase.firstCallMs ?? 0) >= trialFromMs)) return phase;
+    const machine = this.compiler.machineFacts();
+    const id = choiceKey(machine.key, owner, this.name, key, graphHash(trace));
+    const allowed: StepPath[] = xla === true ? ['xla', 'eager'] : xla === false ? ['compiled', 'eager'] : ['compiled', 'xla', 'eager'];
+    let xlaPhase: CompiledPhase | undefined;
+    const phaseOf = (path: StepPath): Phase => {
+      if (path === 'eager') return { kind: 'eager' };
+      // With xla: true the session compiles every graph with XLA, the plain one included.
+      if (path === 'compiled' || xla === true) return phase;
+      xlaPhase ??= { ...this.compiler.compile(trace, { xla: true }), verified: true, trace: undefined };
+      return xlaPhase;
+    };
+    const remembered = readChoices(file).get(id);
+    if (remembered && allowed.includes(remembered.path)) {
+      this.choice.set(key, remembered);
+      this.compiler.options.chosen?.({ ...remembered, remembered: true });
+      return phaseOf(remembered.path);
+    }
+    this.compiler.options.measuring?.({ owner, step: this.name, shape: key, paths: allowed });
+    const msPerStep = this.timePaths(allowed, phaseOf, phase, inputs);
+    const choice: StepChoice = { owner, step: this.name, shape: key, path: fastestPath(msPerStep), msPerStep, measuredAt: new Date().toISOString(), machine: machine.description, machineKey: machine.key };
+    try {
+      rememberChoice(file, id, choice);
+    } catch (e) {
+      warn?.(`${owner} ${this.name}: could not remember the measured path in ${file} (${(e as Error).message.split('\n')[0]}); the next run measures again`);
+    }
+    this.choice.set(key, choice);
+    this.compiler.options.chosen?.({ ...choice, remembered: false });
+    return phaseOf(choice.path);
+  }
+
+  /**
+   * Median milliseconds per step on each path, from the current state: one untimed step, then
+   * `trialSteps` timed, on the call's own inputs. Every variable (tfjs and session) and the
+   * JavaScript counters are put back afterwards, so the run goes on as if nothing was timed.
+   * A path that fails here (XLA unable to compile the graph) is left out, with a warning.
+   */
+  private timePaths(paths: StepPath[], phaseOf: (p: StepPath) => Phase, plain: CompiledPhase, inputs: I): Partial<Record<StepPath, number>> {
+    const { tf } = this.compiler;
+    const { owner, warn, trialSteps = 3 } = this.compiler.options;
+    const restoreJs = this.hooks.snapshot?.();
+    const saved = saveVariables(tf);
+    const ms: Partial<Record<StepPath, number>> = {};
+    const putBack = () => {
+      this.compiler.discardSessionWrites(plain.assigned);
+      saved.restore();
+    };
+    try {
+      for (const path of paths) {
+        const times: number[] = [];
+        try {
+          for (let i = 0; i <= trialSteps; i++) {
+            const start = performance.now();
+            const p = phaseOf(path);
+            if (p.kind === 'eager') {
+              const out = tf.tidy(() => this.fn(...inputs));
+              for (const t of Object.values(out)) t.dataSync();
+              tf.dispose(Object.values(out));
+            } else {
+              this.compiler.run(p, inputs, this.name);
+            }
+            if (i > 0) times.push(performance.now() - start);
+          }
+          ms[path] = median(times);
+        } catch (e) {
+          if (path !== 'xla') throw e;
+          warn?.(`${owner} ${this.name}: XLA could not run this step (${(e as Error).message.split('\n')[0]}); choosing among the other paths`);
+        }
+        putBack();
+      }
+    } finally {
+      putBack();
+      saved.dispose();
+      restoreJs?.();
+    }
+    return ms;
+  }
+
+  private runCompiled(key: string, phase: CompiledPhase, inputs: I): O {
     const results = this.compiler.run(phase, inputs, this.name);
     this.hooks.afterCompiledCall?.();
     this.counts.compiled++;

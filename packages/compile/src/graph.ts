@@ -106,9 +106,11 @@ function isZero(trace: Trace, ref: Ref): boolean {
 
 /**
  * The step as nodes to import under a prefix. Node names: `input<i>`, `const<i>`, `var<i>`
- * (handle), `var<i>/read`, `op<i>`, `var<i>/assign`.
+ * (handle), `var<i>/read`, `op<i>`, `var<i>/assign`. With `xla`, the step's ops are marked for
+ * XLA (`_XlaCompile`, one `_XlaScope`), as `jit_scope` marks them: that graph alone is compiled
+ * by XLA, in a session that compiles no other (auto-clustering is per session).
  */
-export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: string): StepGraph {
+export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: string, options: { xla?: boolean } = {}): StepGraph {
   const nodes: NodeDef[] = [];
   // An op that repeats an earlier one (same type, attributes and inputs; not stateful) is that
   // op: e.g. a GAN step that computes G(z) for the discriminator and again for the generator.
@@ -182,6 +184,12 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
     nodes.push({ name: node, op: 'AssignVariableOp', input: [`var${a.variable}`, name(a.value), `^var${a.variable}/read`], attr: { dtype: { type: v.meta.dtype } } });
     return `${prefix}${node}`;
   });
+  if (options.xla) {
+    for (const node of nodes) {
+      if (node.op === 'Placeholder' || node.op === 'VarHandleOp') continue;
+      node.attr = { ...node.attr, _XlaCompile: { b: true }, _XlaScope: { s: Buffer.from(`${prefix}xla`) } };
+    }
+  }
   return {
     nodes,
     feeds: trace.inputs.map((_, i) => `${prefix}input${i}:0`),

@@ -85,17 +85,45 @@ export interface PluginContext {
   snapshotEpochs?: number[];
   /**
    * How to run training steps (manifest or config `compile`, `--compile`): `auto` compiles them
-   * into TensorFlow graphs where possible (with @synthmix/compile) and warns where not, `on`
-   * fails where not, `off` runs them op by op. Absent means `auto`.
+   * into TensorFlow graphs where possible (with @synthmix/compile), warns where not, and takes
+   * the fastest of compiled, compiled + XLA and eager per step on this machine (measured once,
+   * remembered in `choices`); `on` compiles and fails where it cannot, `off` runs them op by op.
+   * Absent means `auto`. Plugins hand it to their `Compiler` as it is (`{ ...ctx.compile, owner }`).
    */
-  compile?: CompileSettings;
+  compile?: CompileContext;
 }
 
 /** See {@link PluginContext.compile}. */
 export interface CompileSettings {
   mode: 'auto' | 'on' | 'off';
-  /** XLA auto-clustering inside compiled steps (opt-in). */
-  xla: boolean;
+  /** XLA inside compiled steps: true always, false never; absent, `auto` measures whether it is faster. */
+  xla?: boolean;
+}
+
+/** One step's path as `auto` took it (the fields of @synthmix/compile's `StepChoice`). */
+export interface CompilePathChoice {
+  owner: string;
+  step: string;
+  /** The inputs' dtypes and shapes. */
+  shape: string;
+  path: 'compiled' | 'xla' | 'eager';
+  /** Median milliseconds a step took on each path measured. */
+  msPerStep: Partial<Record<'compiled' | 'xla' | 'eager', number>>;
+  machine: string;
+  /** From the choice file (measured by an earlier run on this machine). */
+  remembered: boolean;
+}
+
+/** The compile settings as a plugin gets them: the plan's, where choices are kept, and who is told. */
+export interface CompileContext extends CompileSettings {
+  /** The file where `auto` remembers the fastest path per machine and step (the cache's). */
+  choices?: string;
+  /** A step whose first compiled call is quicker than this (ms; default 20) is not measured: it stays compiled. */
+  trialFromMs?: number;
+  /** Before `auto` times a step's paths (a few steps each, XLA's compilation included). */
+  measuring?(what: { owner: string; step: string; shape: string; paths: ('compiled' | 'xla' | 'eager')[] }): void;
+  /** When `auto` took a path for a step, measured or remembered. */
+  chosen?(choice: CompilePathChoice): void;
 }
 
 interface PluginBase {

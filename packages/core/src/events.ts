@@ -3,7 +3,7 @@
  * tracker and the report consume; core itself never prints.
  */
 import type { SweepAnswer } from './answer.js';
-import type { Progress } from './contract.js';
+import type { CompilePathChoice, Progress } from './contract.js';
 import type { TaskKind } from '@synthmix/metrics';
 import type { BackendDecision } from './backend.js';
 import type { CellPlan, ResolvedPlan } from './manifest.js';
@@ -70,6 +70,10 @@ export type SweepEvent =
   | { type: 'metric'; time: number; scope: Scope; name: string; value: number; step: number }
   | { type: 'artifact'; time: number; scope: Scope; path: string; description?: string; /** Where it goes among the run's artifacts. */ folder?: string }
   | { type: 'warning'; time: number; scope: Scope; message: string }
+  /** `compile: auto` is about to time a step's paths (a few steps each; XLA's compilation takes seconds). */
+  | { type: 'compile:measuring'; time: number; scope: Scope; owner: string; step: string; shape: string; paths: CompilePathChoice['path'][] }
+  /** The path `compile: auto` took for a step and input shape: measured now, or remembered for this machine. */
+  | { type: 'compile:chosen'; time: number; scope: Scope; choice: CompilePathChoice }
   | { type: 'sweep:done'; time: number; status: 'finished' | 'failed' | 'interrupted'; results: CellResult[]; outputDir: string; error?: string; /** The sweep's answer in words (answer.ts), when any cell has a baseline to compare with. */ answer?: SweepAnswer };
 
 /** Files between two `data:progress` events of a phase of `total` files: about a hundred events a phase. */

@@ -160,10 +160,15 @@ export interface JobHooks {
   backend?: LoadedBackend;
 }
 
-function contextFactory(tf: LoadedBackend['tf'], signal: AbortSignal, emit: (e: SweepEventInput) => void, compile: CompileSettings) {
+function contextFactory(tf: LoadedBackend['tf'], signal: AbortSignal, emit: (e: SweepEventInput) => void, compile: CompileSettings, cacheDir: string) {
   return (scope: Scope, seed: number, workDir: string, onProgress: (progress: Progress) => void): PluginContext => ({
     tf,
-    compile,
+    compile: {
+      ...compile,
+      choices: cacheLayout(cacheDir).compileChoices,
+      measuring: (m) => emit({ type: 'compile:measuring', scope, ...m }),
+      chosen: (choice) => emit({ type: 'compile:chosen', scope, choice }),
+    },
     seed,
     random: createRng(deriveSeed(seed, JSON.stringify(scope))),
     signal,
@@ -186,7 +191,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
   const plan = readPlan(job.outputDir);
   const backend = hooks.backend ?? (await loadBackend(plan.backend));
   const manifestDir = path.dirname(plan.manifestFile);
-  const makeContext = contextFactory(backend.tf, hooks.signal, hooks.emit, plan.compile ?? { mode: 'auto', xla: false });
+  const makeContext = contextFactory(backend.tf, hooks.signal, hooks.emit, plan.compile ?? { mode: 'auto' }, job.cacheDir);
   const sweep = await loadSweepData(plan, job.cacheDir);
   const generator = await loadPlugin(plan.generator.plugin, 'generator', manifestDir, job.pluginAliases);
   if (job.kind === 'generator') {

@@ -61,6 +61,8 @@ export function cacheLayout(cacheDir: string) {
   return {
     dir: cacheDir,
     datasets: path.join(cacheDir, 'datasets'),
+    /** Where `compile: auto` remembers the fastest path per machine and step (@synthmix/compile's choices.ts owns the format). */
+    compileChoices: path.join(cacheDir, 'compile-choices.json'),
     generatorDir: (key: string) => path.join(cacheDir, 'generators', key),
     generatorComplete: (key: string) => path.join(cacheDir, 'generators', key, 'complete.json'),
     /** Held while a process trains or samples into the entry (beside it, so dropping the entry keeps the lock). */

@@ -134,13 +134,14 @@ export const COMPILE_MODES = ['auto', 'on', 'off'] as const;
 
 /**
  * The compile settings of a sweep: the command line's `--compile` / `--xla`, else the
- * manifest's `compile` / `xla`, else the project config's, else `auto` without XLA.
+ * manifest's `compile` / `xla`, else the project config's, else `auto` with XLA left to it.
  */
 export function resolveCompile(m: Pick<Manifest, 'compile' | 'xla'>, config?: Pick<ProjectConfig, 'compile' | 'xla'>, flags: { compile?: string; xla?: boolean } = {}): CompileSettings {
   if (flags.compile !== undefined && !(COMPILE_MODES as readonly string[]).includes(flags.compile)) {
     throw new UserError(`--compile ${flags.compile}: expected one of ${COMPILE_MODES.join(', ')}`);
   }
-  return { mode: (flags.compile as CompileSettings['mode'] | undefined) ?? m.compile ?? config?.compile ?? 'auto', xla: flags.xla ?? m.xla ?? config?.xla ?? false };
+  const xla = flags.xla ?? m.xla ?? config?.xla;
+  return { mode: (flags.compile as CompileSettings['mode'] | undefined) ?? m.compile ?? config?.compile ?? 'auto', ...(xla === undefined ? {} : { xla }) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ export function readCellResult(file: string): CellResult {
 }
 
 /** Events a job may report; the runner itself emits the rest (cell start, done, failed). */
-const JOB_EVENT_TYPES = new Set<SweepEvent['type']>(['generator:start', 'generator:progress', 'generator:done', 'quality:warning', 'cell:progress', 'metric', 'artifact', 'warning']);
+const JOB_EVENT_TYPES = new Set<SweepEvent['type']>(['generator:start', 'generator:progress', 'generator:done', 'quality:warning', 'cell:progress', 'metric', 'artifact', 'warning', 'compile:measuring', 'compile:chosen']);
 
 /**
  * Runs a sweep in its output folder, which it holds locked for its whole run: a second run on

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
-import { Compiler, pathDifference, TOLERANCE, type CompileMode } from '@synthmix/compile';
+import { Compiler, pathDifference, readChoices, TOLERANCE, type CompileMode } from '@synthmix/compile';
 import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, latentBatch, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, type DcganOptions } from './index.js';
 
 let backend: LoadedBackend;
@@ -140,6 +140,22 @@ describe('dcgan plugin', () => {
     expect(resumed.progress[1].metrics).toEqual(full.progress[1].metrics);
     expect(backend.tf.memory().numTensors).toBe(before);
     expect(full.artifacts.map((a) => path.basename(a))).toEqual(['epoch-0001.png', 'epoch-0002.png']);
+  });
+
+  it('hands ctx.compile to its compiler: auto with a choice file times the GAN step once, and a resumed run recalls the path with the clean run\'s losses', async () => {
+    const file = path.join(tmp, 'choices', 'compile-choices.json');
+    const told: { path: string; remembered: boolean }[] = [];
+    const auto = (workDir: string, events: ReturnType<typeof newEvents>): PluginContext => ({ ...context(workDir, events), compile: { mode: 'auto', choices: file, trialFromMs: 0, chosen: (c) => told.push({ path: c.path, remembered: c.remembered }) } });
+    const full = newEvents();
+    await dcgan().train(real, small, auto(path.join(tmp, 'auto-full'), full));
+    const choices = [...readChoices(file).values()];
+    expect(choices.map((c) => [c.owner, c.step, c.shape])).toEqual([['synthmix:dcgan', 'GAN step', 'float32[16,16,16,1] float32[16,16]']]);
+    expect(told).toEqual([{ path: choices[0].path, remembered: false }]);
+    const resumed = newEvents();
+    await dcgan().train(real, { ...small, epochs: 1 }, auto(path.join(tmp, 'auto-resumed'), resumed));
+    await dcgan().train(real, small, auto(path.join(tmp, 'auto-resumed'), resumed));
+    expect(told.slice(1)).toEqual([{ path: choices[0].path, remembered: true }, { path: choices[0].path, remembered: true }]);
+    expect(resumed.progress.map((p) => p.metrics)).toEqual(full.progress.map((p) => p.metrics));
   });
 
   it('resumes exactly after a stop at any epoch: every later epoch has the clean run\'s losses, bit for bit', async () => {

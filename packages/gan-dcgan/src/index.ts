@@ -190,7 +190,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
   const ckpt = path.join(dir, 'checkpoint');
   const arch: DcganArchitecture = { size: real.height, channels: real.channels, latentDim: o.latentDim, ngf: o.ngf, ndf: o.ndf, seed: deriveSeed(ctx.seed, 'dcgan', className) % 1_000_000 };
   const gan = buildGan(tf, arch, o);
-  const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:dcgan', warn: ctx.warn });
+  const compiler = new Compiler(tf, { mode: 'auto', ...ctx.compile, owner: 'synthmix:dcgan', warn: ctx.warn });
   const steps = buildGanSteps(tf, compiler, gan, o.realLabel);
   let state: TrainState = { epoch: 0, quietDiscriminatorEpochs: 0 };
   try {

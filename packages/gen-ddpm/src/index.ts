@@ -250,7 +250,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
   const ckpt = path.join(dir, 'checkpoint');
   const abar = alphasCumprod(o.schedule, o.timesteps);
   const model = buildModel(tf, architecture(real, o, deriveSeed(ctx.seed, 'ddpm', className) % 1_000_000), o);
-  const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:ddpm', warn: ctx.warn });
+  const compiler = new Compiler(tf, { mode: 'auto', ...ctx.compile, owner: 'synthmix:ddpm', warn: ctx.warn });
   const trainStep = buildDdpmStep(tf, compiler, model, o.emaDecay);
   const sampleStep = buildDdimStep(tf, compiler, model.unet);
   let state = { epoch: 0 };
@@ -337,7 +337,7 @@ export default function ddpm(): GeneratorPlugin<Partial<DdpmOptions>> {
       return generatePerClass(request, ctx, { name: 'synthmix:ddpm', version: VERSION, details: { epochs: request.epoch ?? options.epochs, samplingSteps: options.samplingSteps, schedule: options.schedule } }, emaFile, (className) => {
         const unet = new Unet(tf, architecture(request, options, 0));
         restore(tf, unet.params, emaFile(className));
-        const compiler = new Compiler(tf, { mode: ctx.compile?.mode ?? 'auto', xla: ctx.compile?.xla, owner: 'synthmix:ddpm', warn: ctx.warn });
+        const compiler = new Compiler(tf, { mode: 'auto', ...ctx.compile, owner: 'synthmix:ddpm', warn: ctx.warn });
         const step = buildDdimStep(tf, compiler, unet);
         return {
           async sample(start, n) {

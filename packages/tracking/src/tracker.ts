@@ -378,6 +378,10 @@ export class MlflowTracker implements SweepTracker {
       case 'cell:failed':
         this.enqueue({ op: 'end-run', key: this.cellKey(event.cellId), status: 'FAILED', tags: { 'synthmix.error': event.error, 'mlflow.note.content': `Failed: ${event.error}` } });
         return;
+      case 'compile:chosen':
+        // On the run whose steps took it: which path, and what was measured (ms a step).
+        this.enqueue({ op: 'log', key: this.scopeKey(event.scope), metrics: [], params: [], tags: [{ key: sanitizeKey(`synthmix.compile.${event.choice.step.replace(/ /g, '_')}`), value: `${event.choice.path} [${event.choice.shape}] ${JSON.stringify(event.choice.msPerStep)}` }] });
+        return;
       case 'sweep:done':
         this.endSweep(event);
         return;

@@ -2,21 +2,28 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { decideBackend, loadBackend, normaliseRayAddress, probeMachine, RayJobsClient, resolveExecution, UserError, type BackendRequest } from '@synthmix/core';
-import { probeCompiledPath } from '@synthmix/compile';
+import { cacheLayout, decideBackend, loadBackend, normaliseRayAddress, probeMachine, RayJobsClient, resolveExecution, UserError, type BackendRequest } from '@synthmix/core';
+import { choiceInWords, cpuFacts, loadGraphBinding, machineDescription, machineKey, probeCompiledPath, readChoices, sessionThreads, type StepChoice } from '@synthmix/compile';
 import { findMlflow, MlflowClient, runningServer } from '@synthmix/tracking';
 import { EXIT, type Command } from '../command.js';
 import { findProject } from '../project.js';
 import { resolveTrackingUri } from '../tracking.js';
 
-function cpuInfo() {
-  const text = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const flags = text.match(/^flags\s*:\s*(.*)$/m)?.[1].split(' ') ?? [];
-  return {
-    model: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.availableParallelism?.() ?? os.cpus().length,
-    features: ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile'].filter((f) => flags.includes(f)),
-  };
+/**
+ * What `compile: auto` measured on this machine (its CPU facts, threads and libtensorflow), from
+ * the project cache's choice file; `others`: choices kept for other machines sharing the cache.
+ */
+function compilePaths(cacheDir: string): { file: string; here: StepChoice[]; others: number } {
+  const file = cacheLayout(cacheDir).compileChoices;
+  const all = [...readChoices(file).values()];
+  let key: string | undefined;
+  try {
+    key = machineKey(cpuFacts(), sessionThreads(), loadGraphBinding().version());
+  } catch {
+    key = undefined; // no graph addon: nothing is compiled here
+  }
+  const here = all.filter((c) => c.machineKey === key).sort((a, b) => `${a.owner} ${a.step} ${a.shape}`.localeCompare(`${b.owner} ${b.step} ${b.shape}`));
+  return { file, here, others: all.length - here.length };
 }
 
 function provenance(pkg: string): Record<string, unknown> | undefined {
@@ -35,6 +42,15 @@ function compiledLine(c: CompiledReport | undefined): string {
   if (!c) return '— (no backend)';
   if (!c.ok) return `NOT available: ${c.error}; training steps run eagerly (op by op)`;
   return `works (graph addon on libtensorflow ${c.tensorflow}; compiled = eager on a probe step); XLA ${c.xla?.ok ? 'works' : `not available: ${c.xla?.error}`}`;
+}
+
+function compilePathLines(c: ReturnType<typeof compilePaths>): string[] {
+  const elsewhere = c.others ? `; ${c.others} more for other machines` : '';
+  if (!c.here.length) return [`auto paths   none measured on this machine yet (a run with compile: auto times each step's paths once)${elsewhere}`];
+  return [
+    `auto paths   ${c.here.length} step${c.here.length === 1 ? '' : 's'} measured on this machine (${c.file})${elsewhere}:`,
+    ...c.here.map((s) => `             ${s.owner} ${s.step} [${s.shape}]: ${choiceInWords(s)}, ${s.measuredAt.slice(0, 10)}`),
+  ];
 }
 
 export const doctor: Command = {
@@ -76,7 +92,9 @@ export const doctor: Command = {
       Object.assign(report, { backend: null, error: err.message });
     }
     report.gpu = { devices: facts.cudaDevices, problem: facts.cudaProblem ?? null, tfjsNodeGpuBinding: facts.gpuPackage, cudaLibraries: ['libcudart.so.12', 'libcudnn.so.9'].map((lib) => ({ lib, found: fs.existsSync(`/usr/lib/x86_64-linux-gnu/${lib}`) || fs.existsSync(`/usr/local/cuda/lib64/${lib}`) })) };
-    report.cpu = cpuInfo();
+    const cpu = cpuFacts();
+    report.cpu = { ...cpu, description: machineDescription(cpu) };
+    report.compilePaths = compilePaths(project.cacheDir);
     report.node = process.version;
     report.platform = `${os.platform()} ${os.release()} ${os.arch()}`;
     const resolved = resolveTrackingUri(project, io.env, undefined, options['tracking-uri'] as string | undefined);
@@ -114,8 +132,9 @@ export const doctor: Command = {
       `tensorflow   ${report.tensorflow ?? 'none (pure JavaScript)'}; tfjs ${report.tfjs ?? '?'}${report.libtensorflow ? `; libtensorflow from ${(report.libtensorflow as { source: string }).source}` : ''}`,
       `threads      ${report.threads ? `intra-op ${(report.threads as { intraOp: number }).intraOp}, inter-op ${(report.threads as { interOp: number }).interOp}` : '—'}`,
       `compiled     ${compiledLine(report.compiled as CompiledReport | undefined)}`,
+      ...compilePathLines(report.compilePaths as ReturnType<typeof compilePaths>),
       `gpu          ${facts.cudaDevices.length ? facts.cudaDevices.join('; ') : `none (${facts.cudaProblem})`}; tfjs-node-gpu binding ${facts.gpuPackage ? 'built' : 'not built'}`,
-      `cpu          ${(report.cpu as { model: string }).model}, ${(report.cpu as { cores: number }).cores} cores, ${(report.cpu as { features: string[] }).features.join(' ')}`,
+      `cpu          ${machineDescription(cpu)}; ${cpu.flags.join(' ')}`,
       `node         ${process.version} (${report.platform})`,
       `mlflow       ${url ? `${url} (from ${resolved?.source ?? 'the embedded server'}) ${(report.mlflow as { reachable: boolean }).reachable ? 'reachable' : 'NOT reachable'}` : 'no server configured or running; the embedded one starts with the first run'}; executable ${mlflowPath ?? 'not found (npm run setup installs it)'}`,
       `executor     ${execution.executor}${execution.executor !== 'inline' ? `, ${execution.workers} at once` : ''}, ${execution.retries} retr${execution.retries === 1 ? 'y' : 'ies'}${executorReport.rayVersion ? `; Ray ${executorReport.rayVersion as string} at ${execution.address} (${(['CPU', 'GPU', 'memory'] as const).flatMap((k) => { const v = (executorReport.resources as Record<string, number>)[k]; return v === undefined ? [] : [k === 'memory' ? `${(v / 2 ** 30).toFixed(1)} GiB` : `${v} ${k}`]; }).join(', ')}, ${executorReport.nodes as number} node(s))` : ''}${executorReport.error ? `; Ray: ${executorReport.error as string}` : ''}`,

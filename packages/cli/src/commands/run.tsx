@@ -88,7 +88,7 @@ export const run: Command = {
     workers: { type: 'string', valueName: 'n', description: 'Jobs at once for the local and ray executors' },
     'ray-address': { type: 'string', valueName: 'url', description: 'Ray dashboard address for the ray executor (else manifest, RAY_ADDRESS)' },
     compile: { type: 'string', valueName: 'mode', description: 'Training steps as TensorFlow graphs: auto, on or off (overrides the manifest)' },
-    xla: { type: 'boolean', description: 'XLA auto-clustering inside compiled steps (opt-in)' },
+    xla: { type: 'boolean', description: 'XLA in every compiled step (default: auto measures it)' },
     wait: { type: 'boolean', description: 'If another run holds the output folder, wait for it instead of refusing' },
   },
   details: [

@@ -19,6 +19,8 @@ export function Header({ view }: { view: SweepView }) {
         elapsed {duration(elapsed)} · ETA {duration(eta(view))}{view.trackingUrl ? ` · MLflow ${view.trackingUrl}` : ''}
       </Text>
       {view.executor ? <Text dimColor>jobs on {view.executor}</Text> : null}
+      {view.compilePaths ? <Text dimColor wrap="truncate-end">steps: {Object.entries(view.compilePaths).map(([step, path]) => `${step.replace(/^synthmix:/, '')} ${path}`).join(' · ')}</Text> : null}
+      {view.measuring ? <Text color="yellow" wrap="truncate-end">{view.measuring}</Text> : null}
       {(view.qualityWarnings ?? []).map((w) => (
         <Text key={w} color="red" bold wrap="wrap">⚠ {w}</Text>
       ))}
@@ -143,7 +145,8 @@ export function Summary({ view, results, reportPath }: { view: SweepView; result
 
 export function Dashboard({ view, showHelp = false, width = 80, height = 24, results, reportPath }: { view: SweepView; showHelp?: boolean; width?: number; height?: number; results?: CellResult[]; reportPath?: string }) {
   const generatorLines = view.generator && !view.generator.done ? 3 + Object.keys(view.generator.series).length : 0;
-  const maxRows = Math.max(3, height - 10 - generatorLines - (view.loading ? 2 : 0));
+  const headerLines = (view.compilePaths ? 1 : 0) + (view.measuring ? 1 : 0);
+  const maxRows = Math.max(3, height - 10 - generatorLines - headerLines - (view.loading ? 2 : 0));
   return (
     <Box flexDirection="column" width={width}>
       <Header view={view} />

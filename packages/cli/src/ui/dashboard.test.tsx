@@ -30,6 +30,15 @@ describe('log lines', () => {
     expect(said('reading', 3000)).toEqual(Array.from({ length: 10 }, (_, k) => `10:00:00 data reading files ${300 * (k + 1)}/3000`));
     expect(said('decoding', 25)).toEqual(['10:00:00 data decoding 10/25', '10:00:00 data decoding 20/25', '10:00:00 data decoding 25/25']);
   });
+
+  it('say when compile: auto times a step\'s paths and which it took, not each cell\'s recall of it', () => {
+    const time = Date.UTC(2026, 11, 2, 10, 0, 0);
+    const scope = { kind: 'generator' as const, seed: 1 };
+    const choice = { owner: 'synthmix:dcgan', step: 'GAN step', shape: 'float32[64,64,64,3] float32[64,100]', path: 'xla' as const, msPerStep: { compiled: 612.4, xla: 420, eager: 1130 }, machine: 'x', remembered: false };
+    expect(eventLine({ type: 'compile:measuring', time, scope, owner: choice.owner, step: choice.step, shape: choice.shape, paths: ['compiled', 'xla', 'eager'] })).toBe('10:00:00 synthmix:dcgan GAN step [float32[64,64,64,3] float32[64,100]]: timing compiled, compiled + XLA, eager to take the fastest on this machine');
+    expect(eventLine({ type: 'compile:chosen', time, scope, choice })).toBe('10:00:00 synthmix:dcgan GAN step [float32[64,64,64,3] float32[64,100]]: compiled + XLA (compiled 612 ms, compiled + XLA 420 ms, eager 1.13 s a step); remembered for this machine');
+    expect(eventLine({ type: 'compile:chosen', time, scope: { kind: 'cell', cellId: 'c' }, choice: { ...choice, remembered: true } })).toBeUndefined();
+  });
 });
 
 describe('Dashboard', () => {
@@ -54,6 +63,19 @@ describe('Dashboard', () => {
     expect(frame).toContain('q stop · ? help');
     // Never wider than the terminal: rows are cut, not wrapped.
     for (const line of frame.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
+  it('shows which path each compiled step took, and the timing while auto measures', () => {
+    const scope = { kind: 'generator' as const, seed: 1 };
+    const measuring = viewAfter([...[{ type: 'sweep:start' as const, plan, backend: { choice: 'tensorflow' as const, reasons: [], backendName: 'tensorflow', tensorflowVersion: '2.21.0' }, resumed: [] }], { type: 'compile:measuring', scope, owner: 'synthmix:dcgan', step: 'GAN step', shape: 's', paths: ['compiled', 'xla', 'eager'] }]);
+    expect(render(<Dashboard view={measuring} width={100} height={30} />).lastFrame()).toContain('synthmix:dcgan GAN step: timing compiled, compiled + XLA, eager to take the fastest here');
+    const chosen = [
+      { type: 'compile:chosen' as const, scope, choice: { owner: 'synthmix:dcgan', step: 'GAN step', shape: 's', path: 'xla' as const, msPerStep: { compiled: 2, xla: 1 }, machine: 'm', remembered: false } },
+      { type: 'compile:chosen' as const, scope: { kind: 'cell' as const, cellId: 'c' }, choice: { owner: 'synthmix:cnn-tumor', step: 'train step', shape: 's', path: 'compiled' as const, msPerStep: {}, machine: 'm', remembered: true } },
+    ];
+    const frame = render(<Dashboard view={[measuring, ...chosen].reduce((v, e) => reduce(v as SweepView, { ...e, time: 9_000 } as SweepEvent)) as SweepView} width={100} height={30} />).lastFrame()!;
+    expect(frame).toContain('steps: dcgan GAN step compiled + XLA · cnn-tumor train step compiled');
+    expect(frame).not.toContain('timing');
   });
 
   it('summarises rows that do not fit', () => {

@@ -1,5 +1,6 @@
 /** Plain output for CI, pipes and --no-ui: one readable line per event, with a timestamp. */
 import { cellsInWords, dataProgressStep, designLabel, designX, modeOf, type SweepEvent } from '@synthmix/core';
+import { choiceInWords, STEP_PATH_WORDS } from '@synthmix/compile';
 import { duration, num, pct } from './format.js';
 
 /** A seed's generator (`generator seed 1`), or a size's own (`generator-seed1-real200`). */
@@ -58,6 +59,11 @@ export function eventLine(e: SweepEvent): string | undefined {
       return `${t} ${who(e)}: FAILED: ${e.error}`;
     case 'warning':
       return `${t} warning: ${e.message}`;
+    case 'compile:measuring':
+      return `${t} ${e.owner} ${e.step} [${e.shape}]: timing ${e.paths.map((p) => STEP_PATH_WORDS[p]).join(', ')} to take the fastest on this machine`;
+    case 'compile:chosen':
+      // A remembered choice is the one logged when it was measured; every cell recalls it.
+      return e.choice.remembered ? undefined : `${t} ${e.choice.owner} ${e.choice.step} [${e.choice.shape}]: ${choiceInWords(e.choice)}; remembered for this machine`;
     case 'sweep:done':
       return `${t} sweep ${e.status}: ${e.results.length} cells${e.error ? `; ${e.error}` : ''}; output in ${e.outputDir}`;
     default:

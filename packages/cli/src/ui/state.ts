@@ -1,5 +1,6 @@
 /** The dashboard's view of a sweep, folded from core's events (pure, so it is easy to test). */
 import { sizePerClass } from '@synthmix/core';
+import { STEP_PATH_WORDS } from '@synthmix/compile';
 import type { CellMetrics, CellPlan, SweepEvent } from '@synthmix/core';
 
 export type CellStatus = 'queued' | 'training' | 'evaluating' | 'done' | 'cached' | 'failed';
@@ -45,6 +46,10 @@ export interface SweepView {
   trackingUrl?: string;
   /** Where jobs run, when not in this process. */
   executor?: string;
+  /** The path each compiled step took (`synthmix:dcgan GAN step` → `compiled + XLA`), as `compile: auto` chose it. */
+  compilePaths?: Record<string, string>;
+  /** While `compile: auto` times a step's paths: which step, which paths. */
+  measuring?: string;
   /** Generators whose images are far from the real ones: shown above everything else. */
   qualityWarnings?: string[];
   status: 'running' | 'finished' | 'failed' | 'interrupted' | 'stopping';
@@ -131,6 +136,13 @@ export function reduce(view: SweepView, e: SweepEvent): SweepView {
       break;
     case 'warning':
       v.warnings = [...v.warnings, e.message].slice(-50);
+      break;
+    case 'compile:measuring':
+      v.measuring = `${e.owner} ${e.step}: timing ${e.paths.map((p) => STEP_PATH_WORDS[p]).join(', ')} to take the fastest here`;
+      break;
+    case 'compile:chosen':
+      v.measuring = undefined;
+      v.compilePaths = { ...v.compilePaths, [`${e.choice.owner} ${e.choice.step}`]: STEP_PATH_WORDS[e.choice.path] };
       break;
     case 'sweep:done':
       v.status = e.status;
