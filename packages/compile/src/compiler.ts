@@ -5,16 +5,18 @@
  *
  *   warm-up  eager                 a call that creates variables (an optimizer's first)
  *   call 1   recorded, undone, run by the graph made from the recording
- *   call 2   recorded, undone, compared with call 1: identical → graph; else eager for good, with a warning
  *            (auto with a choice file: the path for this shape is chosen here, see below)
+ *   call 2   recorded, undone, compared with call 1: identical → graph; else eager for good, with a warning
  *   call 3…  one TF_SessionRun     feeds the inputs, fetches the outputs, assigns the variables
  *
  * `compile: auto` with a choice file (`choices`) takes the fastest path for each step and input
- * shape on this machine, like cuDNN's benchmark mode: at call 2 it times a few steps on each
+ * shape on this machine, like cuDNN's benchmark mode: at call 1 it times a few steps on each
  * allowed path (compiled, compiled + XLA, eager) from the same state, puts every variable and
  * optimizer counter back, and goes on with the fastest; the choice is remembered in the file
  * under the CPU facts, the step, its shapes and its graph, so later runs here take it without
- * measuring. The paths agree within {@link TOLERANCE}, so a choice never changes results beyond it.
+ * measuring. A step quicker than `trialFromMs` compiled is not measured (the trial would cost
+ * more than it could save). The paths agree within {@link TOLERANCE}, so a choice never changes
+ * results beyond it, and a run that recalls a choice repeats the run that measured it exactly.
  *
  * Weights live in the session as resource variables while compiled steps run; `sync()` copies
  * them back into the tfjs variables (call it before validation, checkpoints or sampling), and a
@@ -60,9 +62,9 @@ export interface CompilerOptions {
   /** Steps timed per path when choosing (after one untimed); default 3. */
   trialSteps?: number;
   /**
-   * A step whose first compiled call took less than this (milliseconds; default 20) is not
-   * measured: it stays compiled, as the trial (XLA's compilation alone takes seconds) would
-   * cost more than the choice could save.
+   * A step whose compiled call takes less than this (milliseconds; default 50; one call timed
+   * when nothing is remembered) is not measured and stays compiled: the trial (XLA's compilation
+   * alone takes seconds) would cost more than a choice could save over a run's steps.
    */
   trialFromMs?: number;
   /** TensorFlow threads per op; default: TF_NUM_INTRAOP_THREADS, as the eager path uses. */
@@ -92,7 +94,7 @@ interface VariableState {
   unwatch(): void;
 }
 
-type CompiledPhase = { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[]; verified?: boolean; trace?: Trace; /** The variables each call assigns. */ assigned: VariableState[]; /** How long the first compiled call took (ms). */ firstCallMs?: number };
+type CompiledPhase = { kind: 'compiled'; graph: StepGraph; variables: VariableState[]; outputs: { name: string; dtype: 'float32' | 'int32' | 'bool' }[]; verified?: boolean; trace?: Trace; /** The variables each call assigns. */ assigned: VariableState[] };
 type Phase = CompiledPhase | { kind: 'eager' };
 
 /** `auto` prefers the compiled path unless another is at least this much faster (timing noise on a busy machine). */
@@ -385,16 +387,15 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     saved.dispose();
     restoreJs?.();
     tf.dispose(Object.values(result));
-    if (next.verified) {
+    if (!next.verified) {
+      // The path is chosen before the graph's first call, so every call after the warm-up runs
+      // the same way whether the choice is measured now or remembered (exact resume).
       const chosen = this.choosePath(key, next, trace, inputs);
       this.phases.set(key, chosen);
       if (chosen.kind === 'eager') return this.eager(inputs);
-      return this.runCompiled(key, chosen, inputs);
+      next = chosen;
     }
-    const start = performance.now();
-    const outputs = this.runCompiled(key, next, inputs);
-    next.firstCallMs = performance.now() - start;
-    return outputs;
+    return this.runCompiled(key, next, inputs);
   }
 
   /**
@@ -402,8 +403,8 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
    * fastest measured now from the current state (which is put back) and remembered.
    */
   private choosePath(key: string, phase: CompiledPhase, trace: Trace, inputs: I): Phase {
-    const { mode, choices: file, xla, owner, warn, trialFromMs = 20 } = this.compiler.options;
-    if (mode !== 'auto' || !file || !((phase.firstCallMs ?? 0) >= trialFromMs)) return phase;
+    const { mode, choices: file, xla, owner, warn, trialFromMs = 50 } = this.compiler.options;
+    if (mode !== 'auto' || !file) return phase;
     const machine = this.compiler.machineFacts();
     const id = choiceKey(machine.key, owner, this.name, key, graphHash(trace));
     const allowed: StepPath[] = xla === true ? ['xla', 'eager'] : xla === false ? ['compiled', 'eager'] : ['compiled', 'xla', 'eager'];
@@ -412,7 +413,7 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
       if (path === 'eager') return { kind: 'eager' };
       // With xla: true the session compiles every graph with XLA, the plain one included.
       if (path === 'compiled' || xla === true) return phase;
-      xlaPhase ??= { ...this.compiler.compile(trace, { xla: true }), verified: true, trace: undefined };
+      xlaPhase ??= { ...this.compiler.compile(trace, { xla: true }), trace: phase.trace, verified: phase.verified };
       return xlaPhase;
     };
     const remembered = readChoices(file).get(id);
@@ -421,6 +422,7 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
       this.compiler.options.chosen?.({ ...remembered, remembered: true });
       return phaseOf(remembered.path);
     }
+    if (trialFromMs > 0 && !(this.timeCompiledCall(phase, inputs) >= trialFromMs)) return phase;
     this.compiler.options.measuring?.({ owner, step: this.name, shape: key, paths: allowed });
     const msPerStep = this.timePaths(allowed, phaseOf, phase, inputs);
     const choice: StepChoice = { owner, step: this.name, shape: key, path: fastestPath(msPerStep), msPerStep, measuredAt: new Date().toISOString(), machine: machine.description, machineKey: machine.key };
@@ -432,6 +434,21 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
     this.choice.set(key, choice);
     this.compiler.options.chosen?.({ ...choice, remembered: false });
     return phaseOf(choice.path);
+  }
+
+  /**
+   * Milliseconds of a compiled call from the current state, which is put back (the tfjs
+   * variables hold it); the graph's first call (Grappler optimises it then) is not timed.
+   */
+  private timeCompiledCall(phase: CompiledPhase, inputs: I): number {
+    try {
+      this.compiler.run(phase, inputs, this.name);
+      const start = performance.now();
+      this.compiler.run(phase, inputs, this.name);
+      return performance.now() - start;
+    } finally {
+      this.compiler.discardSessionWrites(phase.assigned);
+    }
   }
 
   /**

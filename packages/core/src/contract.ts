@@ -118,7 +118,7 @@ export interface CompilePathChoice {
 export interface CompileContext extends CompileSettings {
   /** The file where `auto` remembers the fastest path per machine and step (the cache's). */
   choices?: string;
-  /** A step whose first compiled call is quicker than this (ms; default 20) is not measured: it stays compiled. */
+  /** A step whose compiled call is quicker than this (ms; default 50) is not measured: it stays compiled. */
   trialFromMs?: number;
   /** Before `auto` times a step's paths (a few steps each, XLA's compilation included). */
   measuring?(what: { owner: string; step: string; shape: string; paths: ('compiled' | 'xla' | 'eager')[] }): void;

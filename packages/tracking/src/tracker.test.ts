@@ -52,7 +52,15 @@ describe('MlflowTracker', () => {
     const p = await plan('nested');
     const client = new MlflowClient({ trackingUri: server.url });
     const tracker = new MlflowTracker({ client, outputDir: p.outputDir, experimentName: p.tracking.experiment });
-    await runSweep(p, { cacheDir: path.join(root, 'cache'), backend, bootstrapResamples: 20, onEvent: (e) => tracker.handle(e) });
+    // The path compile: auto took, as a cell's classifier reports it (whether the tiny steps here are measured depends on the machine).
+    const choice = { owner: 'synthmix:cnn-tumor', step: 'train step', shape: 'float32[8,16,16,1]', path: 'xla' as const, msPerStep: { compiled: 12, xla: 9.5 }, machine: 'm', remembered: true };
+    await runSweep(p, {
+      cacheDir: path.join(root, 'cache'), backend, bootstrapResamples: 20,
+      onEvent: (e) => {
+        tracker.handle(e);
+        if (e.type === 'cell:start' && e.cell.id === 'real10-synth10-seed1') tracker.handle({ type: 'compile:chosen', time: e.time, scope: { kind: 'cell', cellId: e.cell.id }, choice });
+      },
+    });
     expect(await tracker.flush()).toBe(0);
     const experimentId = tracker.experimentId!;
     const parents = await client.searchRuns([experimentId], "tags.`mlflow.runName` = 'nested'");
@@ -76,6 +84,7 @@ describe('MlflowTracker', () => {
     expect(cellMetrics.test_accuracy).toBeGreaterThanOrEqual(0);
     expect(cellMetrics.test_auc_ci_low).toBeLessThanOrEqual(cellMetrics.test_auc_ci_high);
     expect((cell.data.params ?? []).find((x) => x.key === 'ratio')?.value).toBe('0.5');
+    expect((cell.data.tags ?? []).find((t) => t.key === 'synthmix.compile.train_step')?.value).toBe('xla [float32[8,16,16,1]] {"compiled":12,"xla":9.5}');
     expect((await client.listArtifacts(cell.info)).map((f) => f.path).sort()).toEqual(['model', 'predictions.csv', 'result.json']); // the saved model is a folder of its own
     const generator = children.find((r) => r.info.run_name === 'generator-seed1')!;
     expect((await client.getMetricHistory(generator.info.run_id, 'loss')).map((m) => m.step)).toEqual([1, 2, 3]);
