@@ -58,8 +58,8 @@ function load(dir, classes, cacheDir) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-const { cpuFacts, cpuLine } = await import(path.join(root, 'scripts/cpu-facts.mjs'));
-const facts = cpuFacts();
+const { cpuFactsWithIsa, cpuLine } = await import(path.join(root, 'scripts/cpu-facts.mjs'));
+const facts = await cpuFactsWithIsa();
 log(cpuLine(facts));
 const cases = [];
 const br35h = path.resolve(root, '../shared/datasets/br35h');

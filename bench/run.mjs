@@ -26,7 +26,7 @@ const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const { cpuFacts, cpuLine } = await import(path.join(root, 'scripts/cpu-facts.mjs'));
+const { cpuFactsWithIsa, cpuLine } = await import(path.join(root, 'scripts/cpu-facts.mjs'));
 const { loadBackend } = await import(path.join(root, 'packages/core/dist/index.js'));
 const { nearestRealSsimTensors, slicedWassersteinTensors } = await import(path.join(root, 'packages/core/dist/quality-tensors.js'));
 const { nearestRealSsim, slicedWasserstein } = await import(path.join(root, 'packages/metrics/dist/index.js'));
@@ -212,7 +212,7 @@ const MODELS = [
   { key: 'ddpm', name: 'ddpm-cpu-train-step-64x64-b32', batch: 32, build: buildDdpm, perRepeat: 6 },
 ].filter((m) => !only || only.includes(m.key));
 
-const facts = cpuFacts();
+const facts = await cpuFactsWithIsa();
 log(cpuLine(facts));
 log(`libtensorflow ${backend.tensorflowVersion}, ${threads} threads, ${repeats} interleaved repetitions`);
 const torch = await startTorch(torchVenv());

@@ -6,8 +6,6 @@
  * `node scripts/cpu-facts.mjs` prints one line; `--json` the object.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,26 +22,17 @@ export function onednnIsa(env = process.env) {
   }
 }
 
-export function cpuFacts(env = process.env) {
-  const info = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const field = (name) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
-  const flags = (field('flags') ?? '').split(/\s+/).filter((f) => /^(avx|fma|amx|sse4)/.test(f)).sort();
-  return {
-    model: field('model name') ?? os.cpus()[0]?.model ?? 'unknown',
-    family: field('cpu family'),
-    cpuModel: field('model'),
-    cores: os.cpus().length,
-    flags,
-    maxIsa: env.ONEDNN_MAX_CPU_ISA ?? 'unset',
-    onednnIsa: onednnIsa(env),
-  };
+/** The CPU facts of packages/compile's machine.ts (their one owner; built by setup), with oneDNN's ISA. */
+export async function cpuFactsWithIsa(env = process.env) {
+  const { cpuFacts: facts } = await import(path.join(root, 'packages/compile/dist/machine.js'));
+  return { ...facts(env), onednnIsa: onednnIsa(env) };
 }
 
-export function cpuLine(facts = cpuFacts()) {
+export function cpuLine(facts) {
   return `cpu: ${facts.model} (family ${facts.family ?? '?'} model ${facts.cpuModel ?? '?'}, ${facts.cores} cores); flags: ${facts.flags.join(' ')}; ONEDNN_MAX_CPU_ISA=${facts.maxIsa}; oneDNN ISA: ${facts.onednnIsa}`;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const facts = cpuFacts();
+  const facts = await cpuFactsWithIsa();
   process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(facts, null, 2)}\n` : `${cpuLine(facts)}\n`);
 }

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
 // @ts-expect-error a plain ES module of the project's scripts, without types
-import { cpuLine } from '../scripts/cpu-facts.mjs';
+import { cpuFactsWithIsa, cpuLine } from '../scripts/cpu-facts.mjs';
 
 export const SUMMARY_FILE = path.resolve(import.meta.dirname, '../.synthmix/test-summary.txt');
 
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+  async onTestRunEnd(modules: ReadonlyArray<TestModule>): Promise<void> {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
@@ -29,7 +29,7 @@ export default class SummaryReporter implements Reporter {
     }
     const line = `tests: ${passed} passed, ${failed} failed, ${skipped} skipped`;
     const label = process.env.SYNTHMIX_TEST_LABEL;
-    const cpu = (cpuLine as () => string)();
+    const cpu = (cpuLine as (facts: unknown) => string)(await (cpuFactsWithIsa as () => Promise<unknown>)());
     process.stdout.write(`\n${cpu}\n${line}\n`);
     // .ci/run repeats these at the very end of the log (vitest's own summary prints after us).
     fs.mkdirSync(path.dirname(SUMMARY_FILE), { recursive: true });
