@@ -2,14 +2,16 @@
  * The image-space quality measures on TensorFlow, batched: SSIM to the nearest real image and
  * the patch sliced Wasserstein distance. They compute what the reference implementations in
  * `@synthmix/metrics` (`nearestRealSsim`, `slicedWasserstein`) compute, in float32 instead of
- * float64: box filters are average pools, projections a matrix product, sorting `topk`. The
- * random patch positions and directions come from the reference's `patchDraws`, so both give
- * the same numbers within {@link QUALITY_TENSOR_TOLERANCE} (quality-tensors.test.ts).
- * In pure JavaScript these took half of the demo's wall clock; the bench's `quality` row
- * measures both.
+ * float64: box filters are average pools, projections a matrix product. The projected values are
+ * sorted in JavaScript by a radix sort on both cores (sort-rows.ts): TensorFlow's `topk` at
+ * k = n took 90 % of the measures' time. The random patch positions and
+ * directions come from the reference's `patchDraws`, so both give the same numbers within
+ * {@link QUALITY_TENSOR_TOLERANCE} (quality-tensors.test.ts). In pure JavaScript these took half
+ * of the demo's wall clock; the bench's `quality` row measures both.
  */
 import { patchDraws, seededRandom, type Images, type SlicedWassersteinOptions } from '@synthmix/metrics';
 import type { TF } from './contract.js';
+import { sortRowsInParallel } from './sort-rows.js';
 
 type Tensor4D = ReturnType<TF['tensor4d']>;
 type Tensor2D = ReturnType<TF['tensor2d']>;
@@ -111,22 +113,28 @@ export function slicedWassersteinTensors(tf: TF, a: Images, b: Images, options: 
       const dirs = new Float32Array(d * directions); // [d, K], column k is direction k
       draws.directions.forEach((dir, k) => dir.forEach((v, j) => (dirs[j * directions + k] = v)));
       const s = size;
-      const distance = tf.tidy(() => {
+      const n = count * perImage;
+      // [2K, n]: row k the projections of a's patches on direction k, row K + k those of b's.
+      const projected = tf.tidy(() => {
         const index = tf.tensor1d(patchIndices(s, patch, draws.corners), 'int32');
-        // [count · perImage, d]: image-major, then corner, as the reference lists them.
-        const patchesOf = (g: Tensor4D) => tf.gather(g.reshape([count, s * s]), index, 1).reshape([count * perImage, d]) as Tensor2D;
+        // [n, d]: image-major, then corner, as the reference lists them.
+        const patchesOf = (g: Tensor4D) => tf.gather(g.reshape([count, s * s]), index, 1).reshape([n, d]) as Tensor2D;
         const pa = patchesOf(greyA);
         const pb = patchesOf(greyB);
         // Normalised together: mean and standard deviation of each patch pixel over both sets.
         const { mean, variance } = tf.moments(tf.concat([pa, pb], 0), 0);
         const std = variance.maximum(1e-12).sqrt();
         const projections = tf.tensor2d(dirs, [d, directions]);
-        // [K, n] sorted along n; descending on both sides pairs the same ranks as ascending.
-        const sorted = (p: Tensor2D) => tf.topk(p.sub(mean).div(std).matMul(projections).transpose(), count * perImage, true).values;
-        return sorted(pa).sub(sorted(pb)).abs().mean().mul(1000);
+        const project = (p: Tensor2D) => p.sub(mean).div(std).matMul(projections).transpose();
+        return tf.concat([project(pa), project(pb)], 0);
       });
-      levels.push(distance.dataSync()[0]);
-      distance.dispose();
+      const values = sortRowsInParallel(projected.dataSync() as Float32Array, 2 * directions, n);
+      projected.dispose();
+      // The 1-D Wasserstein distance of each direction is the mean gap of equal ranks.
+      let gap = 0;
+      const offsetB = directions * n;
+      for (let i = 0; i < offsetB; i++) gap += Math.abs(values[i] - values[offsetB + i]);
+      levels.push((gap / offsetB) * 1000);
       if (size % 2 !== 0) break;
       const [nextA, nextB] = tf.tidy(() => [tf.avgPool(greyA, 2, 2, 'valid'), tf.avgPool(greyB, 2, 2, 'valid')] as Tensor4D[]);
       tf.dispose([greyA, greyB]);
