@@ -101,6 +101,35 @@ describe('a damaged cache entry is refused by name and rebuilt, never used', () 
     expect(metricsOf(summary.results)).toEqual(clean);
   });
 
+  it('the pool\'s quality measures are kept beside it: a rerun reads them; damaged (each way), they are measured again', async () => {
+    const cache = path.join(root, 'cache-quality');
+    const labels = (events: SweepEvent[]) => events.flatMap((e) => (e.type === 'generator:progress' && e.progress.unit === 'class' ? [e.progress.label] : []));
+    const qualityFile = (p: ResolvedPlan) => fs.readFileSync(sweepLayout(p.outputDir).quality(1), 'utf8');
+    const metricEvents = (events: SweepEvent[]) => events.filter((e) => e.type === 'metric' && e.name.startsWith('quality_')).map((e) => ({ name: (e as { name: string }).name, value: (e as { value: number }).value }));
+    const first = await plan('quality-a');
+    const measured = await run(first, cache);
+    expect(labels(measured.events)).toEqual(['measuring tumor against real images (SSIM, patch distance)', 'measuring healthy against real images (SSIM, patch distance)', 'quality measured']);
+    const { dir, pool } = entry(cache);
+    const kept = path.join(dir, pool.replace(/\.f32$/, '.quality.json'));
+    expect(fs.existsSync(kept)).toBe(true);
+
+    const again = await plan('quality-b');
+    const read = await run(again, cache);
+    expect(labels(read.events)).toEqual(['quality read from the cache']);
+    expect(qualityFile(again)).toBe(qualityFile(first));
+    // The same metrics reach the tracker, NaN included.
+    expect(metricEvents(read.events)).toEqual(metricEvents(measured.events));
+
+    for (const how of DAMAGES) {
+      damageFile(kept, how);
+      const p = await plan(`quality-${how}`);
+      const { events, warnings } = await run(p, cache);
+      expect(warnings.filter((w) => w.startsWith('damaged cache entry'))).toEqual([expect.stringMatching(/^damaged cache entry: damaged file .*\.quality\.json: .*; the synthetic images' quality is measured again$/)]);
+      expect(labels(events)).toEqual(labels(measured.events));
+      expect(qualityFile(p)).toBe(qualityFile(first));
+    }
+  });
+
   it('a damaged cell result: the cell runs again instead of being read', async () => {
     const cache = path.join(root, 'cache-result');
     const p = await plan('result');

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { checkImageSet, DatasetError, DamagedFileError, isDamagedFileError, readJsonFile, readSealed, sealFolder, verifyFolder, writeJsonAtomic, writeSealed, type FileSeal, createRng, deriveSeed, indicesByClass, shuffled, subset, type ImageSet } from '@synthmix/data';
+import { checkImageSet, DatasetError, DamagedFileError, isDamagedFileError, readJsonFile, readSealed, readSealedJson, sealFolder, verifyFolder, writeJsonAtomic, writeSealed, writeSealedJson, type FileSeal, createRng, deriveSeed, indicesByClass, shuffled, subset, type ImageSet } from '@synthmix/data';
 import type { GeneratedSet, PluginContext } from './contract.js';
 import type { SweepEventInput } from './events.js';
 import { cacheLayout } from './layout.js';
@@ -15,6 +15,7 @@ import { JobInterrupted } from './errors.js';
 import type { MakeContext, SweepData } from './jobs.js';
 import { acquireLock, describeHolder } from './lock.js';
 import { generatorOf, sizePerClass, type GeneratorPlan } from './design.js';
+import { QUALITY_MEASURES_VERSION, type ClassQuality, type QualityCache } from './quality-checks.js';
 
 function hash(value: unknown): string {
   return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
@@ -121,6 +122,43 @@ export function tryReadPool(...args: Parameters<typeof readPool>): GeneratedSet 
 export function writePool(file: string, meta: string, made: GeneratedSet): void {
   const images = writeSealed(file, new Uint8Array(made.images.buffer, made.images.byteOffset, made.images.byteLength));
   writeJsonAtomic(meta, { ...made, images, labels: [...made.labels] } satisfies PoolIndex);
+}
+
+/** A pool's cached quality measures: of which pool (its pixels' seal) and by which measures. */
+interface PoolQualityRecord {
+  version: number;
+  pool: string;
+  perClass: Record<string, ClassQuality>;
+}
+
+/**
+ * The quality measures of a cached pool, kept beside it (sealed): a rerun on a cached generator
+ * reads them instead of measuring again. They hold while the pool's pixels (their seal) and
+ * {@link QUALITY_MEASURES_VERSION} are the same; the real images they were measured against are
+ * the generator's own, which its key fixes. A damaged file is said and measured again.
+ */
+export function poolQualityCache(plan: ResolvedPlan, generator: AnyGenerator, sweep: SweepData, g: GeneratorPlan, cacheDir: string, emit: (e: SweepEventInput) => void, epoch?: number): QualityCache {
+  const { key, meta } = poolFiles(plan, generator, sweep, g, cacheDir, epoch);
+  const file = cacheLayout(cacheDir).poolQuality(key, g.poolPerClass, epoch);
+  const poolSeal = () => readJsonFile<PoolIndex>(meta).images.sha256;
+  return {
+    read() {
+      if (!fs.existsSync(file)) return undefined;
+      try {
+        const record = readSealedJson<PoolQualityRecord>(file);
+        if (record.version !== QUALITY_MEASURES_VERSION || record.pool !== poolSeal()) return undefined;
+        // JSON has no NaN: a measure that came out NaN was written as null.
+        return Object.fromEntries(Object.entries(record.perClass).map(([name, q]) => [name, Object.fromEntries(Object.entries(q).map(([k, v]) => [k, v ?? NaN])) as unknown as ClassQuality]));
+      } catch (err) {
+        if (!isDamagedFileError(err)) throw err;
+        emit({ type: 'warning', scope: generatorScope(g), message: `damaged cache entry: ${err.message}; the synthetic images' quality is measured again` });
+        return undefined;
+      }
+    },
+    write(perClass) {
+      writeSealedJson(file, { version: QUALITY_MEASURES_VERSION, pool: poolSeal(), perClass } satisfies PoolQualityRecord);
+    },
+  };
 }
 
 /** complete.json of a generator entry: written when training finished, with the seal of every file it left. */

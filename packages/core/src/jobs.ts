@@ -19,7 +19,7 @@ import { cacheLayout, sweepLayout } from './layout.js';
 import type { ResolvedPlan } from './manifest.js';
 import { loadPlugin } from './plugins.js';
 import { UserError } from './errors.js';
-import { readPool, trainOrLoadGenerator, tryReadPool, generatorRealSet, generatorScope, sizeOfGenerator } from './generator-cache.js';
+import { poolQualityCache, readPool, trainOrLoadGenerator, tryReadPool, generatorRealSet, generatorScope, sizeOfGenerator } from './generator-cache.js';
 import { runCell } from './cell.js';
 import { classQuality, qualityVerdict, syntheticQuality, type SeedQuality } from './quality-checks.js';
 import { generatorOf, type GeneratorPlan } from './design.js';
@@ -201,7 +201,7 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
     const learnedFrom = generatorRealSet(sweep, g, plan);
     const size = g.realPerClass === undefined ? undefined : sizeOfGenerator(plan, g);
     const pool = await trainOrLoadGenerator(plan, generator, sweep, g, job.cacheDir, hooks.emit, makeContext, hooks.signal);
-    const perClass = await syntheticQuality(backend.tf, pool, learnedFrom, job.seed, hooks.emit, scope);
+    const perClass = await syntheticQuality(backend.tf, pool, learnedFrom, job.seed, hooks.emit, scope, poolQualityCache(plan, generator, sweep, g, job.cacheDir, hooks.emit));
     const verdict = qualityVerdict(perClass);
     writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, undefined, size), { seed: job.seed, ...(size ? { trainingSetSize: size } : {}), perClass, verdict } satisfies SeedQuality);
     const where = size ? ` (generator of the ${size}-image sets)` : '';
@@ -213,9 +213,14 @@ export async function runJob(job: JobDescription, hooks: JobHooks): Promise<Cell
     // The snapshots of a GAN-epoch ablation are measured the same way (no warning: they are meant to be early).
     for (const epoch of plan.generator.checkpoints ?? []) {
       const snapshot = readPool(plan, generator, sweep, g, job.cacheDir, epoch);
+      const cache = poolQualityCache(plan, generator, sweep, g, job.cacheDir, hooks.emit, epoch);
       const byClass = indicesByClass(snapshot);
       const realBy = indicesByClass(learnedFrom);
-      const q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(backend.tf, subset(snapshot, byClass[c]), subset(learnedFrom, realBy[c]), job.seed, name)]));
+      let q = cache.read();
+      if (!q) {
+        q = Object.fromEntries(snapshot.classNames.map((name, c) => [name, classQuality(backend.tf, subset(snapshot, byClass[c]), subset(learnedFrom, realBy[c]), job.seed, name)]));
+        cache.write(q);
+      }
       writeJsonAtomically(sweepLayout(plan.outputDir).quality(job.seed, epoch, size), { seed: job.seed, epoch, ...(size ? { trainingSetSize: size } : {}), perClass: q, verdict: qualityVerdict(q) } satisfies SeedQuality);
     }
     return undefined;

@@ -69,5 +69,7 @@ export function cacheLayout(cacheDir: string) {
     generatorLock: (key: string) => path.join(cacheDir, 'generators', `${key}.lock`),
     /** Synthetic pool of a generator state; `epoch` for the snapshot after that epoch. */
     pool: (key: string, perClass: number, epoch?: number) => path.join(cacheDir, 'generators', key, `pool-${perClass}${epoch === undefined ? '' : `-epoch${epoch}`}.f32`),
+    /** The quality measures of that pool against the real images its generator learned from. */
+    poolQuality: (key: string, perClass: number, epoch?: number) => path.join(cacheDir, 'generators', key, `pool-${perClass}${epoch === undefined ? '' : `-epoch${epoch}`}.quality.json`),
   };
 }

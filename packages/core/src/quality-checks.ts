@@ -18,6 +18,12 @@ import { nearestRealSsimTensors, slicedWassersteinTensors } from './quality-tens
  * smaller side is recorded and said next to the verdict.
  */
 export const SWD_SAMPLE = 256;
+/**
+ * The version of the measures in {@link classQuality}: part of every cached measurement, so a
+ * change to a measure, its sample sizes or its draws measures cached pools again.
+ */
+export const QUALITY_MEASURES_VERSION = 1;
+
 /** Draws averaged for the patch distance and its floor. */
 const SWD_DRAWS = 4;
 
@@ -133,20 +139,40 @@ export function classQuality(tf: TF, synthetic: ImageSet, real: ImageSet, seed: 
   return { ssimNearestMean: nearest.mean, ssimNearestMax: nearest.max, diversity: meanPairwiseDistance(asImages(s)), realDiversity: meanPairwiseDistance(asImages(realSample)), slicedWasserstein: swd, slicedWassersteinRealFloor: swdReal, slicedWassersteinRatio: swd / swdReal, ...(Number.isNaN(swd) ? {} : { slicedWassersteinSample: side }) };
 }
 
-/** The quality measures per class, synthetic against real, as metric events of the generator. */
-export async function syntheticQuality(tf: TF, synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope): Promise<Record<string, ClassQuality>> {
+/** Where a pool's measures are kept between runs (generator-cache.ts keeps them beside the pool). */
+export interface QualityCache {
+  /** The measures of this pool by these measures' version, or undefined when they were not kept. */
+  read(): Record<string, ClassQuality> | undefined;
+  write(perClass: Record<string, ClassQuality>): void;
+}
+
+/**
+ * The quality measures per class, synthetic against real, as metric events of the generator;
+ * read from `cache` when it has them (a rerun on a cached generator), else measured and kept there.
+ */
+export async function syntheticQuality(tf: TF, synthetic: ImageSet, realPool: ImageSet, seed: number, emit: (e: SweepEventInput) => void, scope: Scope, cache?: QualityCache): Promise<Record<string, ClassQuality>> {
   const synthBy = indicesByClass(synthetic);
   const realBy = indicesByClass(realPool);
-  const out: Record<string, ClassQuality> = {};
   const progress = (step: number, label: string) => emit({ type: 'generator:progress', seed: scope.kind === 'generator' ? scope.seed : seed, ...(scope.kind === 'generator' && scope.generator ? { generator: scope.generator } : {}), progress: { step, total: synthetic.classNames.length, unit: 'class', label } });
+  const emitMetrics = (name: string, q: ClassQuality) => {
+    for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope, name: `quality_${name}_${k}`, value: v, step: 0 });
+  };
+  const kept = cache?.read();
+  if (kept && synthetic.classNames.every((name) => kept[name])) {
+    for (const name of synthetic.classNames) emitMetrics(name, kept[name]);
+    progress(synthetic.classNames.length, 'quality read from the cache');
+    return Object.fromEntries(synthetic.classNames.map((name) => [name, kept[name]]));
+  }
+  const out: Record<string, ClassQuality> = {};
   for (const [c, name] of synthetic.classNames.entries()) {
     // Said before each class, with a turn of the event loop, so the dashboard shows what runs.
     progress(c, `measuring ${name} against real images (SSIM, patch distance)`);
     await new Promise<void>((resolve) => setImmediate(resolve));
     const q = classQuality(tf, subset(synthetic, synthBy[c]), subset(realPool, realBy[c]), seed, name);
     out[name] = q;
-    for (const [k, v] of Object.entries(q)) emit({ type: 'metric', scope, name: `quality_${name}_${k}`, value: v, step: 0 });
+    emitMetrics(name, q);
   }
+  cache?.write(out);
   progress(synthetic.classNames.length, 'quality measured');
   return out;
 }

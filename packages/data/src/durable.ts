@@ -104,6 +104,23 @@ export function readJsonFile<T>(file: string): T {
 }
 
 /**
+ * A JSON cache file that carries its own seal, for a record no index seals: `{ seal, value }`,
+ * the seal over the value's JSON text. Written atomically.
+ */
+export function writeSealedJson(file: string, value: unknown): void {
+  const text = JSON.stringify(value);
+  writeFileAtomic(file, JSON.stringify({ seal: sealOf(Buffer.from(text)), value: JSON.parse(text) as unknown }));
+}
+
+/** Reads {@link writeSealedJson}'s file: torn, garbled or changed since written is a {@link DamagedFileError}. */
+export function readSealedJson<T>(file: string): T {
+  const record = readJsonFile<{ seal?: FileSeal; value?: unknown }>(file);
+  if (!record || typeof record !== 'object' || !record.seal?.sha256 || !('value' in record)) throw new DamagedFileError(file, 'no seal of its content');
+  checkSeal(file, Buffer.from(JSON.stringify(record.value)), record.seal);
+  return record.value as T;
+}
+
+/**
  * Lines of a JSON Lines file that was appended to. A line torn by a crash or a full disk — the
  * last one, or an earlier one that {@link appendLine} closed off when the next writer came — is
  * skipped (and reported through `onTorn`): each line is one record, so the others stand.
