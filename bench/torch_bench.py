@@ -5,6 +5,8 @@ A line protocol on stdin/stdout, one JSON object per line:
   {"build": model, "variant": v}          -> {"ready": true, "warmup_s": ...}   (builds, warms up)
   {"time": model, "variant": v, "steps": n} -> {"seconds_per_step": ...}
   {"info": true}                          -> {"torch": version, "threads": n, "variants": [...]}
+  {"profile": model, "variant": v, "steps": n} -> {"ops": [{"name", "calls", "self_us"}, ...]}
+                                             (torch.profiler over n steps: self CPU time per op)
 Models: cnn, dcgan, ddpm. Variants:
   default  the model as written (NCHW, Adam's default implementation);
   tuned    channels_last tensors and weights, Adam(fused=True) (foreach where fused is refused);
@@ -234,6 +236,12 @@ def serve():
             except Exception as err:  # a variant that fails here is left out of the race, said why
                 traceback.print_exc(file=sys.stderr)
                 out = {"ready": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
+        elif "profile" in msg:
+            step = steps[(msg["profile"], msg["variant"])]
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                for _ in range(msg["steps"]):
+                    step()
+            out = {"ops": [{"name": e.key, "calls": e.count, "self_us": e.self_cpu_time_total} for e in prof.key_averages()]}
         else:
             step = steps[(msg["time"], msg["variant"])]
             t = time.perf_counter()

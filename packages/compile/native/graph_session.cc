@@ -9,8 +9,11 @@
 //   opList(): Uint8Array                         serialized OpList of every registered op
 //   open(configProto: Uint8Array): Session       a graph and a session (ConfigProto bytes)
 //   importGraph(s, graphDef: Uint8Array, prefix: string): void
-//   run(s, feeds: {name, dtype, shape, data}[], fetches: string[], targets: string[])
-//       : {dtype, shape, data}[]                 one TF_SessionRun
+//   run(s, feeds: {name, dtype, shape, data}[], fetches: string[], targets: string[],
+//       runOptions?: Uint8Array)
+//       : {dtype, shape, data}[]                 one TF_SessionRun; with runOptions (a serialized
+//                                                RunOptions, e.g. a trace level) the array also
+//                                                has `metadata`, the serialized RunMetadata
 //   close(s): void
 //   version(): string
 #include <node_api.h>
@@ -230,11 +233,26 @@ size_t DtypeSize(TF_DataType dtype) {
 }
 
 napi_value Run(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   Session *s = Unwrap(env, argv[0]);
   if (s == nullptr) return nullptr;
+  // Optional RunOptions: step statistics for a profile, at the cost of tracing every op.
+  const void *options_data = nullptr;
+  size_t options_length = 0;
+  bool traced = false;
+  if (argc >= 5) {
+    napi_valuetype type;
+    napi_typeof(env, argv[4], &type);
+    if (type != napi_undefined && type != napi_null) {
+      if (!ReadBytes(env, argv[4], &options_data, &options_length)) {
+        napi_throw_type_error(env, nullptr, "run: runOptions must be a Uint8Array (a serialized RunOptions)");
+        return nullptr;
+      }
+      traced = true;
+    }
+  }
 
   std::vector<TF_Output> feed_outputs, fetch_outputs;
   std::vector<TF_Tensor *> feed_values;
@@ -330,14 +348,24 @@ napi_value Run(napi_env env, napi_callback_info info) {
 
   std::vector<TF_Tensor *> fetch_values(fetch_outputs.size(), nullptr);
   TF_Status *status = TF_NewStatus();
-  TF_SessionRun(s->session, nullptr, feed_outputs.data(), feed_values.data(), static_cast<int>(feed_outputs.size()),
+  TF_Buffer *run_options = traced ? TF_NewBufferFromString(options_data, options_length) : nullptr;
+  TF_Buffer *run_metadata = traced ? TF_NewBuffer() : nullptr;
+  TF_SessionRun(s->session, run_options, feed_outputs.data(), feed_values.data(), static_cast<int>(feed_outputs.size()),
                 fetch_outputs.data(), fetch_values.data(), static_cast<int>(fetch_outputs.size()), targets.data(),
-                static_cast<int>(targets.size()), nullptr, status);
+                static_cast<int>(targets.size()), run_metadata, status);
   free_feeds();
-  if (!Succeeded(env, "the compiled step failed in TensorFlow", status)) return nullptr;
+  if (run_options) TF_DeleteBuffer(run_options);
+  if (!Succeeded(env, "the compiled step failed in TensorFlow", status)) {
+    if (run_metadata) TF_DeleteBuffer(run_metadata);
+    return nullptr;
+  }
 
   napi_value results;
   napi_create_array_with_length(env, fetch_values.size(), &results);
+  if (run_metadata) {
+    napi_set_named_property(env, results, "metadata", Bytes(env, run_metadata->data, run_metadata->length));
+    TF_DeleteBuffer(run_metadata);
+  }
   for (size_t i = 0; i < fetch_values.size(); i++) {
     TF_Tensor *t = fetch_values[i];
     napi_value result, dtype_v, shape_v;

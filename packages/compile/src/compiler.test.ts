@@ -57,6 +57,24 @@ function train(mode: CompileMode, steps: number, sizes: (i: number) => number = 
   return { losses, weights, counts, byShape, iterations, choice };
 }
 
+describe('op timings of compiled calls (a profile)', () => {
+  it('hands every compiled call\'s ops with their kernel time, and the run is the plain compiled run bit for bit', () => {
+    const calls: { ops: string[]; micros: number[]; step: string }[] = [];
+    const traced = train('on', 8, () => 16, { opTimings: (timings, step) => calls.push({ ops: timings.map((t) => t.op), micros: timings.map((t) => t.micros), step }) });
+    const plain = train('on', 8);
+    expect(traced.losses).toEqual(plain.losses);
+    expect(traced.weights).toEqual(plain.weights);
+    // One profile per compiled call, none for the recorded ones.
+    expect(calls).toHaveLength(traced.counts.compiled);
+    for (const call of calls) {
+      expect(call.step).toBe('fit step');
+      // The dense layers' products, read from the timeline labels (Grappler may rename them).
+      expect(call.ops.some((op) => /MatMul/.test(op))).toBe(true);
+      expect(call.micros.every((us) => Number.isFinite(us) && us >= 0)).toBe(true);
+    }
+  });
+});
+
 describe('compiled steps', () => {
   // Eager and compiled are two code paths: Grappler may fuse ops, and oneDNN picks kernels per
   // CPU (AVX-512 or AVX2), so they agree within the stated tolerance, not bit for bit (on an AVX2

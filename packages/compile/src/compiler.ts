@@ -26,7 +26,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { buildGraphDef, UnsupportedOp, variableAccessNodes, type StepGraph } from './graph.js';
 import { loadGraphBinding, type GraphBinding, type RunResult } from './native.js';
-import { decodeOpList, encodeConfig, encodeGraphDef, type OpDef } from './proto.js';
+import { decodeOpList, decodeOpTimings, encodeConfig, encodeGraphDef, TRACE_RUN_OPTIONS, type OpDef, type OpTiming } from './proto.js';
 import { canonicalLines, differenceBetween, dtypeNumber, recordStep, registeredVariables, type TF, type Trace } from './trace.js';
 import { choiceKey, readChoices, rememberChoice, type StepChoice, type StepPath } from './choices.js';
 import { cpuFacts, machineDescription, machineKey, sessionThreads } from './machine.js';
@@ -67,6 +67,11 @@ export interface CompilerOptions {
    * alone takes seconds) would cost more than a choice could save over a run's steps.
    */
   trialFromMs?: number;
+  /**
+   * A profile: every compiled call is traced (FULL_TRACE) and its ops' timings handed here.
+   * Tracing slows each op; for finding where a step's time goes (bench/profile.mjs), not for runs.
+   */
+  opTimings?: (timings: OpTiming[], step: string) => void;
   /** TensorFlow threads per op; default: TF_NUM_INTRAOP_THREADS, as the eager path uses. */
   intraOpThreads?: number;
   interOpThreads?: number;
@@ -269,8 +274,10 @@ export class Compiler {
       });
     }
     const feeds = inputs.map((t, i) => ({ name: phase.graph.feeds[i], dtype: dtypeNumber(t.dtype), shape: [...t.shape], data: t.dataSync() }));
-    const results = binding.run(this.session!, feeds, phase.graph.fetches, phase.graph.targets);
+    const profile = this.options.opTimings;
+    const results = binding.run(this.session!, feeds, phase.graph.fetches, phase.graph.targets, profile ? TRACE_RUN_OPTIONS : undefined);
     for (const s of phase.assigned) s.sessionNewer = true;
+    if (profile && results.metadata) profile(decodeOpTimings(results.metadata), stepName);
     return results;
   }
 }

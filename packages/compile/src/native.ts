@@ -16,7 +16,8 @@ export interface GraphBinding {
   opList(): Uint8Array;
   open(config: Uint8Array): object;
   importGraph(session: object, graphDef: Uint8Array, prefix: string): void;
-  run(session: object, feeds: RunFeed[], fetches: string[], targets: string[]): RunResult[];
+  /** With `runOptions` (a serialized RunOptions), the results also carry the run's serialized RunMetadata. */
+  run(session: object, feeds: RunFeed[], fetches: string[], targets: string[], runOptions?: Uint8Array): RunResult[] & { metadata?: Uint8Array };
   close(session: object): void;
 }
 

@@ -115,6 +115,37 @@ message GPUOptions {
   string visible_device_list = 5;
 }
 
+message RunOptions {
+  enum TraceLevel { NO_TRACE = 0; SOFTWARE_TRACE = 1; HARDWARE_TRACE = 2; FULL_TRACE = 3; }
+  TraceLevel trace_level = 1;
+}
+
+message NodeExecStats {
+  string node_name = 1;
+  int64 all_start_micros = 2;
+  int64 op_start_rel_micros = 3;
+  int64 op_end_rel_micros = 4;
+  int64 all_end_rel_micros = 5;
+  string timeline_label = 8;
+  uint32 thread_id = 10;
+  int64 all_start_nanos = 13;
+  int64 op_start_rel_nanos = 14;
+  int64 op_end_rel_nanos = 15;
+}
+
+message DeviceStepStats {
+  string device = 1;
+  repeated NodeExecStats node_stats = 2;
+}
+
+message StepStats {
+  repeated DeviceStepStats dev_stats = 1;
+}
+
+message RunMetadata {
+  StepStats step_stats = 1;
+}
+
 message ConfigProto {
   int32 intra_op_parallelism_threads = 2;
   int32 inter_op_parallelism_threads = 5;
@@ -129,6 +160,45 @@ const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
 export const GraphDef = root.lookupType('tensorflow.GraphDef');
 export const OpList = root.lookupType('tensorflow.OpList');
 export const ConfigProto = root.lookupType('tensorflow.ConfigProto');
+const RunOptions = root.lookupType('tensorflow.RunOptions');
+const RunMetadata = root.lookupType('tensorflow.RunMetadata');
+
+/** RunOptions that ask a session run for every op's timings (FULL_TRACE). */
+export const TRACE_RUN_OPTIONS: Uint8Array = RunOptions.encode(RunOptions.fromObject({ trace_level: 3 })).finish();
+
+/** One op execution of a traced run: the node (after Grappler's rewrites), its op type, when and how long it ran. */
+export interface OpTiming {
+  node: string;
+  op: string;
+  device: string;
+  thread: number;
+  /** Start, microseconds since the epoch (nanosecond resolution where TensorFlow gives it). */
+  startMicros: number;
+  /** Time inside the op's kernel. */
+  micros: number;
+}
+
+/**
+ * The op timings in a serialized RunMetadata. The op type is read from the timeline label
+ * (`name = Op(inputs)`), since Grappler renames and fuses nodes (`_FusedConv2D`, `_MklFusedBatchNorm…`).
+ */
+export function decodeOpTimings(metadata: Uint8Array): OpTiming[] {
+  type Stats = { node_name: string; timeline_label: string; thread_id: number; all_start_micros: number; op_start_rel_micros: number; op_end_rel_micros: number; all_start_nanos: number; op_start_rel_nanos: number; op_end_rel_nanos: number };
+  const m = RunMetadata.toObject(RunMetadata.decode(metadata), { defaults: true, longs: Number, arrays: true }) as { step_stats?: { dev_stats: { device: string; node_stats: Stats[] }[] } };
+  return (m.step_stats?.dev_stats ?? []).flatMap((d) =>
+    d.node_stats.map((n) => {
+      const nanos = n.all_start_nanos > 0;
+      return {
+        node: n.node_name,
+        op: /^[^=]*=\s*([\w.]+)\(/.exec(n.timeline_label)?.[1] ?? n.node_name.replace(/.*\//, ''),
+        device: d.device,
+        thread: n.thread_id,
+        startMicros: nanos ? n.all_start_nanos / 1000 : n.all_start_micros,
+        micros: nanos ? (n.op_end_rel_nanos - n.op_start_rel_nanos) / 1000 : n.op_end_rel_micros - n.op_start_rel_micros,
+      };
+    }),
+  );
+}
 
 /** TensorFlow's DataType numbers (types.proto), the ones tfjs tensors can have. */
 export const DT = { FLOAT: 1, INT32: 3, UINT8: 4, STRING: 7, COMPLEX64: 8, INT64: 9, BOOL: 10, RESOURCE: 20 } as const;
