@@ -1,5 +1,6 @@
 /** DCGAN networks (Radford et al. 2016), sized for 2^k × 2^k images. */
 import type { TF } from '@synthmix/core';
+import { batchNormalization, relu } from './fused-layers.js';
 
 export interface DcganArchitecture {
   size: number;
@@ -33,12 +34,12 @@ export function buildGenerator(tf: TF, a: DcganArchitecture) {
   // The paper's first layer is a 4×4 transposed conv on a 1×1 input; a dense layer is the same map.
   g.add(tf.layers.dense({ inputShape: [a.latentDim], units: 4 * 4 * top, useBias: false, kernelInitializer: init(tf, a.seed) }));
   g.add(tf.layers.reshape({ targetShape: [4, 4, top] }));
-  g.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, gammaInitializer: tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: a.seed + 1 }) }));
-  g.add(tf.layers.reLU());
+  g.add(batchNormalization(tf, { momentum: 0.9, epsilon: 1e-5, gammaInitializer: tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: a.seed + 1 }) }));
+  g.add(relu(tf));
   for (let i = 1; i < k; i++) {
     g.add(tf.layers.conv2dTranspose({ filters: a.ngf * 2 ** (k - 1 - i), kernelSize: 4, strides: 2, padding: 'same', useBias: false, kernelInitializer: init(tf, a.seed + 10 * i) }));
-    g.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, gammaInitializer: tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: a.seed + 10 * i + 1 }) }));
-    g.add(tf.layers.reLU());
+    g.add(batchNormalization(tf, { momentum: 0.9, epsilon: 1e-5, gammaInitializer: tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: a.seed + 10 * i + 1 }) }));
+    g.add(relu(tf));
   }
   g.add(tf.layers.conv2dTranspose({ filters: a.channels, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', kernelInitializer: init(tf, a.seed + 99) }));
   return g;
@@ -52,11 +53,11 @@ export function buildDiscriminator(tf: TF, a: DcganArchitecture) {
   const k = stages(a.size);
   const d = tf.sequential({ name: 'dcgan_discriminator' });
   d.add(tf.layers.conv2d({ inputShape: [a.size, a.size, a.channels], filters: a.ndf, kernelSize: 4, strides: 2, padding: 'same', kernelInitializer: init(tf, a.seed + 1000) }));
-  d.add(tf.layers.leakyReLU({ alpha: 0.2 }));
+  d.add(relu(tf, 0.2));
   for (let i = 1; i < k; i++) {
     d.add(tf.layers.conv2d({ filters: a.ndf * 2 ** i, kernelSize: 4, strides: 2, padding: 'same', useBias: false, kernelInitializer: init(tf, a.seed + 1000 + 10 * i) }));
-    d.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, gammaInitializer: tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: a.seed + 1001 + 10 * i }) }));
-    d.add(tf.layers.leakyReLU({ alpha: 0.2 }));
+    d.add(batchNormalization(tf, { momentum: 0.9, epsilon: 1e-5, gammaInitializer: tf.initializers.randomNormal({ mean: 1, stddev: 0.02, seed: a.seed + 1001 + 10 * i }) }));
+    d.add(relu(tf, 0.2));
   }
   // The paper's last layer is a 4×4 valid conv to 1×1×1; flatten + dense is the same map.
   d.add(tf.layers.flatten());
