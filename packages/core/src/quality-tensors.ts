@@ -114,27 +114,29 @@ export function slicedWassersteinTensors(tf: TF, a: Images, b: Images, options: 
       draws.directions.forEach((dir, k) => dir.forEach((v, j) => (dirs[j * directions + k] = v)));
       const s = size;
       const n = count * perImage;
-      // [2K, n]: row k the projections of a's patches on direction k, row K + k those of b's.
+      // [K, 2n]: row k the projections of a's patches on direction k, then b's — read as 2K rows
+      // of n, a's and b's alternating.
       const projected = tf.tidy(() => {
         const index = tf.tensor1d(patchIndices(s, patch, draws.corners), 'int32');
-        // [n, d]: image-major, then corner, as the reference lists them.
-        const patchesOf = (g: Tensor4D) => tf.gather(g.reshape([count, s * s]), index, 1).reshape([n, d]) as Tensor2D;
-        const pa = patchesOf(greyA);
-        const pb = patchesOf(greyB);
-        // Normalised together: mean and standard deviation of each patch pixel over both sets.
-        const { mean, variance } = tf.moments(tf.concat([pa, pb], 0), 0);
+        // [2n, d]: a's patches then b's, each image-major, then corner, as the reference lists them.
+        const patches = tf.gather(tf.concat([greyA, greyB], 0).reshape([2 * count, s * s]), index, 1).reshape([2 * n, d]) as Tensor2D;
+        // Normalised together: mean and standard deviation of each patch pixel over both sets,
+        // folded into the directions: ((p − μ) / σ) · u = p · (u / σ) − (μ / σ) · u.
+        const { mean, variance } = tf.moments(patches, 0);
         const std = variance.maximum(1e-12).sqrt();
-        const projections = tf.tensor2d(dirs, [d, directions]);
-        const project = (p: Tensor2D) => p.sub(mean).div(std).matMul(projections).transpose();
-        return tf.concat([project(pa), project(pb)], 0);
+        const scaled = tf.tensor2d(dirs, [d, directions]).div(std.reshape([d, 1])); // [d, K]
+        const offset = mean.reshape([1, d]).matMul(scaled).reshape([directions, 1]); // [K, 1]
+        return scaled.matMul(patches, true, true).sub(offset);
       });
       const values = sortRowsInParallel(projected.dataSync() as Float32Array, 2 * directions, n);
       projected.dispose();
       // The 1-D Wasserstein distance of each direction is the mean gap of equal ranks.
       let gap = 0;
-      const offsetB = directions * n;
-      for (let i = 0; i < offsetB; i++) gap += Math.abs(values[i] - values[offsetB + i]);
-      levels.push((gap / offsetB) * 1000);
+      for (let k = 0; k < directions; k++) {
+        const rowA = 2 * k * n;
+        for (let i = 0; i < n; i++) gap += Math.abs(values[rowA + i] - values[rowA + n + i]);
+      }
+      levels.push((gap / (directions * n)) * 1000);
       if (size % 2 !== 0) break;
       const [nextA, nextB] = tf.tidy(() => [tf.avgPool(greyA, 2, 2, 'valid'), tf.avgPool(greyB, 2, 2, 'valid')] as Tensor4D[]);
       tf.dispose([greyA, greyB]);

@@ -109,25 +109,23 @@ export function sortRowsInParallel(values: Float32Array, rows: number, n: number
   if (values.length !== rows * n) throw new Error(`sortRows: ${values.length} values are not ${rows} rows of ${n}`);
   const thread = values.length >= PARALLEL_FROM && rows > 1 ? secondThread() : null;
   if (!thread) return sortRows(values, rows, n);
-  const shared = new SharedArrayBuffer(values.byteLength);
-  const copy = new Float32Array(shared);
-  copy.set(values);
+  // The later rows go to the thread through shared memory; this thread sorts the first ones in place.
   const mine = Math.ceil(rows / 2);
+  const shared = new Float32Array(new SharedArrayBuffer((rows - mine) * n * 4));
+  shared.set(values.subarray(mine * n));
   // [busy, rows, n, first row, failed]
   const control = new Int32Array(new SharedArrayBuffer(5 * 4));
-  control.set([1, rows - mine, n, mine, 0]);
-  thread.postMessage({ control, values: shared });
+  control.set([1, rows - mine, n, 0, 0]);
+  thread.postMessage({ control, values: shared.buffer });
   const started = performance.now();
-  sortRows(copy, mine, n);
+  sortRows(values, mine, n);
   // A thread that is not done long after this half was is given up (it died, or the machine
   // starves it): its half is sorted here from the untouched values, never from the shared copy
   // it may still be writing.
   const deadline = performance.now() + Math.max(5000, 20 * (performance.now() - started));
   while (Atomics.load(control, 0) !== 0 && performance.now() < deadline) Atomics.wait(control, 0, 1, 100);
-  const threadDone = Atomics.load(control, 0) === 0 && control[4] === 0;
-  values.set(copy.subarray(0, mine * n));
-  if (threadDone) {
-    values.set(copy.subarray(mine * n), mine * n);
+  if (Atomics.load(control, 0) === 0 && control[4] === 0) {
+    values.set(shared, mine * n);
     rowsOnSecondThread += rows - mine;
   } else {
     if (Atomics.load(control, 0) !== 0) {
