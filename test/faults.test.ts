@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MlflowClient, startMlflowServer, type StartedServer } from '@synthmix/tracking';
 import { startFlakyProxy, type FlakyProxy } from './flaky-proxy.js';
-import { runProcess } from './processes.js';
+import { runProcess, type Finished } from './processes.js';
 import { writeTinySweep } from './tiny-sweep.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -22,7 +22,8 @@ afterAll(() => {
 });
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, SYNTHMIX_HOME: path.join(tmp, 'home'), NO_COLOR: '1' });
-const synthmix = (...args: string[]) => runProcess('node', [bin, ...args], { cwd: tmp, env: env(), timeout: 300_000 });
+const synthmixWith = (options: { onStderr?: (stderr: string) => void }, ...args: string[]) => runProcess('node', [bin, ...args], { cwd: tmp, env: env(), timeout: 300_000, ...options });
+const synthmix = (...args: string[]) => synthmixWith({}, ...args);
 
 /** Lines of stderr that are ours (libtensorflow logs a few lines of its own while it loads). */
 const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !/^(I0000|WARNING: All log messages|W0000)/.test(l));
@@ -67,11 +68,22 @@ describe('two runs on one output folder', () => {
     const lock = path.join(tmp, 'runs', 'twice', '.synthmix.lock');
     const deadline = Date.now() + 60_000;
     while (!fs.existsSync(lock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const second = await synthmix('run', manifest, '--no-ui', '--no-tracking');
-    expect(second.status).toBe(2);
     const holder = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid: number };
-    expect(ourLines(second.stderr)).toEqual([expect.stringMatching(new RegExp(`^synthmix run: the output folder .*runs/twice is in use by pid ${holder.pid} on ${os.hostname()} since \\S+ \\(.*\\) \\(lock .*\\.synthmix\\.lock\\); wait for it to finish, or pass --wait to queue behind it$`))]);
-    const queued = synthmix('run', manifest, '--no-ui', '--no-tracking', '--wait');
+    // The first is paused while the others start, so that it cannot finish before they meet its
+    // lock (a tiny sweep takes a few seconds, about as long as a process takes to start).
+    process.kill(holder.pid, 'SIGSTOP');
+    let queued: Promise<Finished>;
+    try {
+      const second = await synthmix('run', manifest, '--no-ui', '--no-tracking');
+      expect(second.status).toBe(2);
+      expect(ourLines(second.stderr)).toEqual([expect.stringMatching(new RegExp(`^synthmix run: the output folder .*runs/twice is in use by pid ${holder.pid} on ${os.hostname()} since \\S+ \\(.*\\) \\(lock .*\\.synthmix\\.lock\\); wait for it to finish, or pass --wait to queue behind it$`))]);
+      let saidWaiting = () => {};
+      const waiting = new Promise<void>((resolve) => (saidWaiting = resolve));
+      queued = synthmixWith({ onStderr: (text) => /waiting for the output folder/.test(text) && saidWaiting() }, 'run', manifest, '--no-ui', '--no-tracking', '--wait');
+      await Promise.race([waiting, queued]);
+    } finally {
+      process.kill(holder.pid, 'SIGCONT');
+    }
     expect((await first).status).toBe(0);
     const waited = await queued;
     expect(waited.status).toBe(0);

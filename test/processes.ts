@@ -12,15 +12,21 @@ export interface Finished {
   stderr: string;
 }
 
-/** Runs `command` to its end (killed after `timeout` ms), like spawnSync but without blocking. */
-export function runProcess(command: string, args: string[], options: SpawnOptions & { timeout?: number } = {}): Promise<Finished> {
-  const { timeout, ...spawnOptions } = options;
+/**
+ * Runs `command` to its end (killed after `timeout` ms), like spawnSync but without blocking;
+ * `onStderr` is told the standard error so far whenever more arrives.
+ */
+export function runProcess(command: string, args: string[], options: SpawnOptions & { timeout?: number; onStderr?: (stderr: string) => void } = {}): Promise<Finished> {
+  const { timeout, onStderr, ...spawnOptions } = options;
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      onStderr?.(stderr);
+    });
     const timer = timeout ? setTimeout(() => child.kill('SIGKILL'), timeout) : undefined;
     child.on('error', reject);
     child.on('close', (status, signal) => {
