@@ -18,7 +18,6 @@ const root = path.resolve(here, '..');
 const quick = process.argv.includes('--quick');
 const repeats = quick ? 3 : 7;
 const only = process.argv.includes('--models') ? process.argv[process.argv.indexOf('--models') + 1].split(',') : undefined;
-const threads = os.availableParallelism?.() ?? os.cpus().length;
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
@@ -29,7 +28,7 @@ const { nearestRealSsimTensors, slicedWassersteinTensors } = await import(path.j
 const { nearestRealSsim, slicedWasserstein } = await import(path.join(root, 'packages/metrics/dist/index.js'));
 const { choiceInWords, readChoices } = await import(path.join(root, 'packages/compile/dist/index.js'));
 const { loadDataset, phantomDataset, subset } = await import(path.join(root, 'packages/data/dist/index.js'));
-const { backend, buildCnn, buildDcgan, buildDdpm, startTorch, torchVenv } = await import(path.join(here, 'models.mjs'));
+const { backend, buildCnn, buildDcgan, buildDdpm, startTorch, threads, torchVenv } = await import(path.join(here, 'models.mjs'));
 const { tf } = backend;
 
 // --- FLOP counts (multiply-adds × 2), per image: the work each step needs --------------------

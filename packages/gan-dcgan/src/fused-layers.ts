@@ -159,8 +159,8 @@ export function relu(tf: TF, alpha = 0): ReluLayer {
   const Fused = subclassOf<ReluLayer>(tf, className, (Base) => class FusedGradientRelu extends Base {
     call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor | Tensor[] {
       const input = Array.isArray(inputs) ? inputs[0] : inputs;
-      const maxValue = (this as unknown as { maxValue?: number | null }).maxValue;
-      const slope = alpha === 0 ? 0 : (this as unknown as { alpha: number }).alpha;
+      // tfjs's ReLU layer has a maxValue (none here) and no slope; LeakyReLU has its alpha.
+      const { maxValue, alpha: slope = 0 } = this as unknown as { maxValue?: number | null; alpha?: number };
       if (maxValue != null) return super.call(inputs, kwargs);
       return fusedRelu(tf, input, slope) ?? super.call(inputs, kwargs);
     }
