@@ -15,7 +15,7 @@ import { acquireLock, LockHeldError } from './lock.js';
 import type { ResolvedPlan } from './manifest.js';
 import { loadTensors, saveTensors } from './plugin-kit.js';
 import { runSweep } from './runner.js';
-import { calls } from './__fixtures__/fake-plugins.js';
+import { calls, trainingGate } from './__fixtures__/fake-plugins.js';
 import { sweepFixture } from './__fixtures__/sweep-fixture.js';
 
 const fixture = sweepFixture('durable');
@@ -40,9 +40,9 @@ trainingSetSize: 20
 
 const plan = (name: string) => fixture.plan(name, manifest);
 
-async function run(p: ResolvedPlan, cacheDir: string) {
+async function run(p: ResolvedPlan, cacheDir: string, onEvent: (e: SweepEvent) => void = () => {}) {
   const events: SweepEvent[] = [];
-  const summary = await runSweep(p, { cacheDir, backend: fixture.backend, onEvent: (e) => events.push(e), bootstrapResamples: 20 });
+  const summary = await runSweep(p, { cacheDir, backend: fixture.backend, onEvent: (e) => (events.push(e), onEvent(e)), bootstrapResamples: 20 });
   const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
   return { summary, events, warnings };
 }
@@ -164,7 +164,16 @@ describe('a damaged cache entry is refused by name and rebuilt, never used', () 
 
   it('two sweeps sharing the cache train a generator entry once: the second waits, then reuses it', async () => {
     const cache = path.join(root, 'cache-shared');
-    const [a, b] = await Promise.all([run(await plan('shared-a'), cache), run(await plan('shared-b'), cache)]);
+    Object.assign(calls, { train: 0 });
+    // The first training holds on until the other sweep has met its lock and said it waits (or
+    // 30 s pass, and the assertions below fail): without it the two raced, and a quick training
+    // could be over before the other sweep reached the lock.
+    let release = () => {};
+    trainingGate.next = new Promise<void>((resolve) => (release = resolve));
+    const giveUp = setTimeout(() => release(), 30_000);
+    const onEvent = (e: SweepEvent) => e.type === 'warning' && e.message.startsWith('waiting for the generator cache entry') && release();
+    const [a, b] = await Promise.all([run(await plan('shared-a'), cache, onEvent), run(await plan('shared-b'), cache, onEvent)]);
+    clearTimeout(giveUp);
     expect(calls.train).toBe(1);
     expect([a, b].map((x) => x.summary.status)).toEqual(['finished', 'finished']);
     const starts = [a, b].map((x) => (x.events.find((e) => e.type === 'generator:start') as { cached: boolean }).cached).sort();

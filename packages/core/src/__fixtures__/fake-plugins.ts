@@ -10,6 +10,9 @@ import { createRng, readJsonFile, writeJsonAtomic } from '@synthmix/data';
 
 export const calls = { train: 0, generate: 0, fit: 0 };
 
+/** When set, the next training waits for it before it starts: for tests that need a training in progress. */
+export const trainingGate: { next?: Promise<void> } = {};
+
 function classMeans(set: ImageSet): Float32Array[] {
   const size = set.height * set.width * set.channels;
   const means = set.classNames.map(() => new Float32Array(size));
@@ -29,6 +32,9 @@ export function meanGenerator(): GeneratorPlugin<{ noise: number; epochs: number
     optionsSchema: { type: 'object', additionalProperties: false, properties: { noise: { type: 'number', default: 0.1 }, epochs: { type: 'integer', minimum: 1, default: 2 }, failAtEpoch: { type: 'integer' } } },
     async train(real, options, ctx) {
       calls.train++;
+      const gate = trainingGate.next;
+      trainingGate.next = undefined;
+      if (gate) await gate;
       // Its checkpoint, read as the real plugins read theirs: a torn one is a DamagedFileError.
       const progressFile = path.join(ctx.workDir, 'epoch.json');
       let start = fs.existsSync(progressFile) ? readJsonFile<{ epoch: number }>(progressFile).epoch : 0;
