@@ -109,7 +109,8 @@ export function readJsonFile<T>(file: string): T {
  */
 export function writeSealedJson(file: string, value: unknown): void {
   const text = JSON.stringify(value);
-  writeFileAtomic(file, JSON.stringify({ seal: sealOf(Buffer.from(text)), value: JSON.parse(text) as unknown }));
+  // The value's own text goes in as it is: the reader stringifies what it parses, the same text.
+  writeFileAtomic(file, `{"seal":${JSON.stringify(sealOf(Buffer.from(text)))},"value":${text}}`);
 }
 
 /** Reads {@link writeSealedJson}'s file: torn, garbled or changed since written is a {@link DamagedFileError}. */

@@ -86,11 +86,11 @@ interface BatchNormFields {
   movingVariance: { read(): Tensor; write(value: Tensor): void };
 }
 
+type LayerClass = new (args: never) => { call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor | Tensor[] };
+
 const classes = new WeakMap<object, Map<string, LayerClass>>();
 
 /** tfjs's layer class of that name, subclassed once per tfjs namespace by `extend`. */
-type LayerClass = new (args: never) => { call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor | Tensor[] };
-
 function subclassOf<T>(tf: TF, className: string, extend: (base: LayerClass) => LayerClass): new (args: never) => T {
   let mine = classes.get(tf);
   if (!mine) classes.set(tf, (mine = new Map()));
@@ -110,21 +110,21 @@ function subclassOf<T>(tf: TF, className: string, extend: (base: LayerClass) => 
  */
 export function batchNormalization(tf: TF, args: LayerArgs): BatchNormLayer {
   const Fused = subclassOf<BatchNormLayer>(tf, 'BatchNormalization', (Base) => class FusedTrainingBatchNormalization extends Base {
-      call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor | Tensor[] {
-        const input = Array.isArray(inputs) ? inputs[0] : inputs;
-        const self = this as unknown as BatchNormFields;
-        const lastAxis = self.axis === -1 || self.axis === input.rank - 1;
-        if (!kwargs?.training || !lastAxis || !self.center || !self.scale) return super.call(inputs, kwargs);
-        const decay = 1 - self.momentum;
-        const updateMovingAverages = (mean: Tensor, variance: Tensor) => {
-          for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
-            const current = variable.read();
-            variable.write(tf.sub(current, tf.mul(tf.sub(current, value), decay)));
-          }
-        };
-        return tf.tidy(() => fusedBatchNormTraining(tf, input, self.gamma.read(), self.beta.read(), self.epsilon, updateMovingAverages) ?? (super.call(inputs, kwargs) as Tensor));
-      }
-    });
+    call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor | Tensor[] {
+      const input = Array.isArray(inputs) ? inputs[0] : inputs;
+      const self = this as unknown as BatchNormFields;
+      const lastAxis = self.axis === -1 || self.axis === input.rank - 1;
+      if (!kwargs?.training || !lastAxis || !self.center || !self.scale) return super.call(inputs, kwargs);
+      const decay = 1 - self.momentum;
+      const updateMovingAverages = (mean: Tensor, variance: Tensor) => {
+        for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
+          const current = variable.read();
+          variable.write(tf.sub(current, tf.mul(tf.sub(current, value), decay)));
+        }
+      };
+      return tf.tidy(() => fusedBatchNormTraining(tf, input, self.gamma.read(), self.beta.read(), self.epsilon, updateMovingAverages) ?? (super.call(inputs, kwargs) as Tensor));
+    }
+  });
   return new Fused(args as never);
 }
 
