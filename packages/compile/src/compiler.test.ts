@@ -91,6 +91,29 @@ describe('compiled steps', () => {
     expect(compiled.iterations).toBe(eager.iterations);
   });
 
+  it('runs tfjs\'s Adam update as one ResourceApplyAdam per variable, whose moments match eager\'s within the tolerance', async () => {
+    const run = async (mode: CompileMode) => {
+      const ops: string[] = [];
+      const s = setup(mode, [], undefined, { opTimings: (timings) => ops.push(...timings.map((t) => t.op)) });
+      const random = createRng(5);
+      for (let i = 0; i < 10; i++) {
+        const { x, y } = batch(s.tf, random, 16);
+        s.tf.dispose([x, y, s.step.run(x, y).loss]);
+      }
+      s.compiler.sync();
+      const moments = await Promise.all(((await s.optimizer.getWeights()) as { tensor: Tensor }[]).map((w) => w.tensor.data()));
+      s.dispose();
+      return { ops, moments };
+    };
+    const compiled = await run('on');
+    const eager = await run('off');
+    // 4 variables (two kernels, two biases), 9 compiled calls (the first creates Adam's slots).
+    expect(compiled.ops.filter((o) => o === 'ResourceApplyAdam')).toHaveLength(4 * 9);
+    expect(compiled.ops.filter((o) => o === 'Sqrt')).toHaveLength(9); // only √(1 − β2^t), for ε̂
+    expect(compiled.moments.length).toBe(eager.moments.length);
+    compiled.moments.forEach((m, i) => m.forEach((value, j) => expect(Math.abs(value - eager.moments[i][j])).toBeLessThanOrEqual(TOLERANCE.weightAbsolute * Math.max(1, Math.abs(eager.moments[i][j])))));
+  });
+
   it('a compiled run repeats itself exactly on one machine', () => {
     const first = train('on', 12);
     const second = train('on', 12);

@@ -7,7 +7,9 @@
  */
 import type { AttrValue, NodeDef, OpDef } from './proto.js';
 import type { Constant, OpAttr, RecordedOp, Ref, Trace } from './trace.js';
+import { findAdamUpdates } from './fuse-adam.js';
 
+const DT_FLOAT = 1;
 const DT_INT32 = 3;
 
 /** TF_AttrType (tensorflow/c/tf_attrtype.h). */
@@ -115,9 +117,12 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
   // An op that repeats an earlier one (same type, attributes and inputs; not stateful) is that
   // op: e.g. a GAN step that computes G(z) for the discriminator and again for the generator.
   const sameAs = new Map<number, number>();
+  const adam = findAdamUpdates(trace);
+  // A fused update's new value is read back from its variable (after the update).
+  const updatedBy = new Map(adam.updates.map((u, k) => [u.newValue, k]));
   const name = (ref: Ref): string => {
     switch (ref.kind) {
-      case 'op': return `op${sameAs.get(ref.node) ?? ref.node}:${ref.index}`;
+      case 'op': return updatedBy.has(ref.node) ? `adam${updatedBy.get(ref.node)}/value:0` : `op${sameAs.get(ref.node) ?? ref.node}:${ref.index}`;
       case 'variable': return `var${ref.index}/read:0`;
       case 'input': return `input${ref.index}:0`;
       case 'constant': return `const${ref.index}:0`;
@@ -158,6 +163,7 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
   const seen = new Map<string, number>();
   const activationOf = activations(trace);
   trace.ops.forEach((o, i) => {
+    if (adam.replaced.has(i)) return;
     const def = opDefs.get(o.op);
     if (!def) throw new UnsupportedOp(`op ${o.op} is not registered in this libtensorflow`);
     // tfjs's ReLU / leaky-ReLU gradients test the pre-activation (x > 0); the activation's output
@@ -178,11 +184,32 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
     nodes.push({ name: `op${i}`, op: biasAdd(o, shapeOf) ? 'BiasAdd' : o.op, input, attr: biasAdd(o, shapeOf) ? { T: attr.T } : attr });
   });
   // Each assign waits for its variable's read, so every op of the step sees the old value.
-  const targets = trace.assigns.map((a) => {
+  const targets = trace.assigns.filter((a) => !adam.assigned.has(a.variable)).map((a) => {
     const v = trace.variables[a.variable];
     const node = `var${a.variable}/assign`;
     nodes.push({ name: node, op: 'AssignVariableOp', input: [`var${a.variable}`, name(a.value), `^var${a.variable}/read`], attr: { dtype: { type: v.meta.dtype } } });
     return `${prefix}${node}`;
+  });
+  // A fused Adam update (see fuse-adam.ts) updates its variable and moments in place, after their
+  // reads (TensorFlow copies a buffer a read still holds before updating it).
+  const scalarFloat = (node: string, value: number): NodeDef => ({ name: node, op: 'Const', input: [], attr: { dtype: { type: DT_FLOAT }, value: { tensor: { dtype: DT_FLOAT, tensor_shape: { dim: [] }, tensor_content: new Uint8Array(Float32Array.of(value).buffer) } } } });
+  const float = { T: { type: DT_FLOAT } };
+  const roots = new Map<string, string>();
+  adam.updates.forEach((u, k) => {
+    const at = `adam${k}`;
+    nodes.push(scalarFloat(`${at}/lr`, u.learningRate), scalarFloat(`${at}/beta1`, u.beta1), scalarFloat(`${at}/beta2`, u.beta2), scalarFloat(`${at}/epsilon`, u.epsilon));
+    // ε̂ = ε·√(1 − β2^t): TensorFlow adds ε to the uncorrected √v, tfjs to the corrected one.
+    // One root per optimizer (its updates share 1 − β2^t).
+    const oneMinus = name(u.oneMinusBeta2Power);
+    if (!roots.has(oneMinus)) {
+      roots.set(oneMinus, `${at}/rootOneMinusBeta2Power`);
+      nodes.push({ name: `${at}/rootOneMinusBeta2Power`, op: 'Sqrt', input: [oneMinus], attr: float });
+    }
+    nodes.push({ name: `${at}/epsilonHat`, op: 'Mul', input: [`${at}/epsilon`, roots.get(oneMinus)!], attr: float });
+    const reads = [u.value, u.m, u.v].map((v) => `^var${v}/read`);
+    nodes.push({ name: at, op: 'ResourceApplyAdam', input: [`var${u.value}`, `var${u.m}`, `var${u.v}`, `var${u.beta1PowerVariable}/read`, `var${u.beta2PowerVariable}/read`, `${at}/lr`, `${at}/beta1`, `${at}/beta2`, `${at}/epsilonHat`, name(u.gradient), ...reads], attr: { T: { type: DT_FLOAT }, use_locking: { b: false }, use_nesterov: { b: false } } });
+    nodes.push({ name: `${at}/value`, op: 'ReadVariableOp', input: [`var${u.value}`, `^${at}`], attr: { dtype: { type: DT_FLOAT } } });
+    targets.push(`${prefix}${at}`);
   });
   if (options.xla) {
     for (const node of nodes) {

@@ -89,9 +89,15 @@ describe('compiled DDPM steps', () => {
     const eager = run('off');
     const compiled = run('on');
     expect(compiled.counts).toEqual([{ eager: 0, recorded: 3, compiled: 19 }, { eager: 0, recorded: 2, compiled: 6 }]);
-    const d = pathDifference(eager, compiled);
+    // Weights and EMA within the weight tolerance.
+    const d = pathDifference({ ...eager, weights: eager.weights.slice(0, -1) }, { ...compiled, weights: compiled.weights.slice(0, -1) });
     expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
     expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+    // DDIM's first step predicts x0 = (x_T − √(1−ᾱ_T)·ε̂)/√ᾱ_T: a difference in ε̂ (from weights
+    // within their tolerance) reaches the samples divided by √ᾱ_T (≈ 0.007 here; the fused Adam
+    // update rounds differently from tfjs's ops, weights ≈ 4·10⁻⁷ apart, samples ≈ 4·10⁻⁴).
+    const samples = pathDifference({ losses: [], weights: eager.weights.slice(-1) }, { losses: [], weights: compiled.weights.slice(-1) });
+    expect(samples.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute / Math.sqrt(abar[abar.length - 1]));
     x0.dispose();
   });
 });
