@@ -38,7 +38,9 @@ const SSIM_BATCH_PIXELS = 1 << 22;
 /**
  * For each synthetic image, the SSIM (7 × 7 box window, Wang et al. constants, mean over pixels)
  * of the most similar real image; mean and max over them. TensorFlow's SAME average pool counts
- * only the pixels inside the image, as the reference's clipped windows do.
+ * only the pixels inside the image, as the reference's clipped windows do; the window is pooled
+ * as a row then a column (the inside of a clipped window is a rectangle, so the mean of the row
+ * means is the window's mean), 14 reads a pixel instead of 49.
  */
 export function nearestRealSsimTensors(tf: TF, synthetic: Images, real: Images, radius = 3): { mean: number; max: number; values: number[] } {
   if (synthetic.height !== real.height || synthetic.width !== real.width) throw new Error('SSIM needs images of one size');
@@ -46,37 +48,39 @@ export function nearestRealSsimTensors(tf: TF, synthetic: Images, real: Images, 
   const window = 2 * radius + 1;
   const C1 = 0.01 ** 2;
   const C2 = 0.03 ** 2;
-  const box = (t: Tensor4D) => tf.avgPool(t, window, 1, 'same');
+  const box = (t: Tensor4D) => tf.avgPool(tf.avgPool(t, [1, window], 1, 'same'), [window, 1], 1, 'same');
   const [h, w] = [real.height, real.width];
   const batch = Math.max(1, Math.floor(SSIM_BATCH_PIXELS / (real.count * h * w)));
   const values: number[] = [];
   const y = greyTensor(tf, real); // [R, h, w, 1]
-  const stats = tf.tidy(() => ({ my: box(y), yy: box(y.square()) }));
+  // Per real image: μy, μy² and σy², as [1, R, h, w, 1].
+  const stats = tf.tidy(() => {
+    const my = box(y);
+    return { my: my.expandDims(0), my2: my.square().expandDims(0), vy: box(y.square()).sub(my.square()).expandDims(0) };
+  });
   const x = greyTensor(tf, synthetic); // [S, h, w, 1]
   try {
     for (let start = 0; start < synthetic.count; start += batch) {
       const size = Math.min(batch, synthetic.count - start);
       const best = tf.tidy(() => {
         const xb = x.slice([start, 0, 0, 0], [size, h, w, 1]);
-        const mx = box(xb).expandDims(1); // [B, 1, h, w, 1]
-        const xx = box(xb.square()).expandDims(1);
+        const mx = box(xb); // [B, h, w, 1]
+        const vx = box(xb.square()).sub(mx.square());
         // E[xy] for every pair: [B, R, h, w, 1], pooled as [B·R, h, w, 1].
         const products = xb.expandDims(1).mul(y.expandDims(0)).reshape([size * real.count, h, w, 1]) as Tensor4D;
         const xy = box(products).reshape([size, real.count, h, w, 1]);
-        const my = stats.my.expandDims(0);
-        const yy = stats.yy.expandDims(0);
-        const vx = xx.sub(mx.square());
-        const vy = yy.sub(my.square());
-        const cov = xy.sub(mx.mul(my));
-        const numerator = mx.mul(my).mul(2).add(C1).mul(cov.mul(2).add(C2));
-        const denominator = mx.square().add(my.square()).add(C1).mul(vx.add(vy).add(C2));
+        // Pair-sized work kept to the few ops SSIM needs: (2μxμy + C1)(2(E[xy] − μxμy) + C2) /
+        // ((μx² + C1 + μy²)(σx² + C2 + σy²)), the per-image terms summed before they broadcast.
+        const mxy = mx.expandDims(1).mul(stats.my);
+        const numerator = mxy.mul(2).add(C1).mul(xy.sub(mxy).mul(2).add(C2));
+        const denominator = mx.square().add(C1).expandDims(1).add(stats.my2).mul(vx.add(C2).expandDims(1).add(stats.vy));
         return numerator.div(denominator).mean([2, 3, 4]).max(1); // [B]
       });
       values.push(...best.dataSync());
       best.dispose();
     }
   } finally {
-    tf.dispose([x, y, stats.my, stats.yy]);
+    tf.dispose([x, y, stats.my, stats.my2, stats.vy]);
   }
   return { mean: values.reduce((a, b) => a + b, 0) / values.length, max: Math.max(...values), values };
 }

@@ -28,6 +28,25 @@ describe('sortRows', () => {
     }
   });
 
+  it('sorts rows whose values share their top 22 bits (clustered tighter than 2⁻¹³): a few, many, and all of them', () => {
+    const random = seededRandom(9);
+    const n = 4000;
+    // Row 0: normal spread with a cluster of 40; row 1: half the row in one cluster; row 2: every
+    // value distinct within 1 ± 2⁻¹⁴, in random order (the insertion pass would be quadratic).
+    const clustered = (share: number) => Float32Array.from({ length: n }, (_, i) => (i < share * n ? 1 + (random() - 0.5) * 2 ** -14 : (random() - 0.5) * 100));
+    const values = new Float32Array(3 * n);
+    values.set(clustered(0.01), 0);
+    values.set(clustered(0.5), n);
+    values.set(clustered(1), 2 * n);
+    const original = values.slice();
+    sortRows(values, 3, n);
+    expectSortedLikeTypedArraySort(values, original, 3, n);
+    // Reverse order inside a cluster, and negative clusters.
+    const reversed = Float32Array.from({ length: n }, (_, i) => -1 - i * 2 ** -23);
+    const copy = reversed.slice();
+    expectSortedLikeTypedArraySort(sortRows(reversed, 1, n), copy, 1, n);
+  });
+
   it('sorts only the rows it is given from firstRow on', () => {
     const values = rowsOf(4, 100, 5);
     const original = values.slice();
