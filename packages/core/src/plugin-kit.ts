@@ -181,3 +181,23 @@ export async function restoreOptimizerState(optimizer: Optimizer, saved: NamedTe
     acc.accBeta2.assign(b2);
   }
 }
+
+/** An attribute of a TensorFlow op as tfjs-node's binding takes it (type: a TF_AttrType number). */
+export interface TensorFlowOpAttr { name: string; type: number; value: unknown }
+
+/**
+ * The parts of tfjs-node's kernel backend that run a TensorFlow op by name: for the fused kernels
+ * and gradient kernels tfjs does not expose (FusedBatchNormV3, ReluGrad, SigmoidGrad, …), which
+ * a compiled step then records like any other op.
+ */
+export interface TensorFlowKernels {
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_FLOAT: number; TF_ATTR_BOOL: number; TF_ATTR_STRING: number; TF_FLOAT: number };
+  executeSingleOutput(name: string, attrs: TensorFlowOpAttr[], inputs: Tensor[]): Tensor;
+  executeMultipleOutputs(name: string, attrs: TensorFlowOpAttr[], inputs: Tensor[], outputs: number): Tensor[];
+}
+
+/** tfjs-node's kernel backend, or undefined when the active backend is not TensorFlow's (tfjs's own op-by-op path then). */
+export function tensorFlowKernels(tf: TF): TensorFlowKernels | undefined {
+  const b = tf.backend() as unknown as Partial<TensorFlowKernels>;
+  return typeof b.executeMultipleOutputs === 'function' && typeof b.executeSingleOutput === 'function' && b.binding ? (b as TensorFlowKernels) : undefined;
+}

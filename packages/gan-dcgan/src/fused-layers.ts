@@ -11,24 +11,11 @@
  * rounding (fused-layers.test.ts). Inference, and any backend without TensorFlow's ops, keep
  * tfjs's own path.
  */
-import type { TF } from '@synthmix/core';
+import { tensorFlowKernels, type TensorFlowOpAttr, type TF } from '@synthmix/core';
 
 type Tensor = ReturnType<TF['tensor']>;
 type LayerArgs = Parameters<TF['layers']['batchNormalization']>[0];
 type BatchNormLayer = ReturnType<TF['layers']['batchNormalization']>;
-
-/** The parts of tfjs-node's kernel backend that run a TensorFlow op by name. */
-interface OpAttr { name: string; type: number; value: unknown }
-interface TensorFlowBackend {
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_FLOAT: number; TF_ATTR_BOOL: number; TF_ATTR_STRING: number; TF_FLOAT: number };
-  executeSingleOutput(name: string, attrs: OpAttr[], inputs: Tensor[]): Tensor;
-  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: Tensor[], outputs: number): Tensor[];
-}
-
-function tensorFlowBackend(tf: TF): TensorFlowBackend | undefined {
-  const b = tf.backend() as unknown as Partial<TensorFlowBackend>;
-  return typeof b.executeMultipleOutputs === 'function' && b.binding ? (b as TensorFlowBackend) : undefined;
-}
 
 /**
  * Training-mode batch normalisation of x [n, h, w, c] over n, h and w with TensorFlow's fused
@@ -39,10 +26,10 @@ function tensorFlowBackend(tf: TF): TensorFlowBackend | undefined {
  * backend is not TensorFlow.
  */
 export function fusedBatchNormTraining(tf: TF, x: Tensor, gamma: Tensor, beta: Tensor, epsilon: number, withStats?: (mean: Tensor, variance: Tensor) => void): Tensor | undefined {
-  const backend = tensorFlowBackend(tf);
+  const backend = tensorFlowKernels(tf);
   if (!backend || x.rank !== 4 || x.dtype !== 'float32') return undefined;
   const { binding } = backend;
-  const attrs: OpAttr[] = [
+  const attrs: TensorFlowOpAttr[] = [
     { name: 'T', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
     { name: 'U', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
     { name: 'epsilon', type: binding.TF_ATTR_FLOAT, value: epsilon },
@@ -134,7 +121,7 @@ export function batchNormalization(tf: TF, args: LayerArgs): BatchNormLayer {
  * the backend is not TensorFlow or alpha is negative.
  */
 export function fusedRelu(tf: TF, x: Tensor, alpha: number): Tensor | undefined {
-  const backend = tensorFlowBackend(tf);
+  const backend = tensorFlowKernels(tf);
   if (!backend || alpha < 0 || x.dtype !== 'float32') return undefined;
   const { binding } = backend;
   const type = { name: 'T', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT };

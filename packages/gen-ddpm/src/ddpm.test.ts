@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, normalArray, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
-import { Compiler, pathDifference, TOLERANCE, type CompileMode } from '@synthmix/compile';
+import { Compiler, optimizerHooks, pathDifference, TOLERANCE, type CompileMode } from '@synthmix/compile';
+import { swish } from './unet.js';
 import ddpm, { alphasCumprod, buildDdimStep, buildDdpmStep, ddimSample, PRESETS, resolveOptions, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
 
 let backend: LoadedBackend;
@@ -20,6 +21,36 @@ const real = phantomDataset({ classNames: ['tumor'], perClass: 64, size: 16, cha
 function context(workDir: string, progress: Progress[] = [], compile: CompileMode = 'auto'): PluginContext {
   return { compile: { mode: compile, xla: false }, tf: backend.tf, seed: 5, random: createRng(5), signal: new AbortController().signal, workDir, progress: async (p) => void progress.push(p), metric() {}, artifact() {}, warn() {} };
 }
+
+describe('swish with TensorFlow\'s sigmoid gradient', () => {
+  it('gives tfjs\'s values and, within float32 rounding, its gradient; a compiled step runs SigmoidGrad', () => {
+    const { tf } = backend;
+    const x = tf.tensor4d(Float32Array.from({ length: 2 * 5 * 5 * 3 }, (_, i) => Math.sin(i * 1.7) * (i % 7)), [2, 5, 5, 3]);
+    const dy = tf.tensor4d(Float32Array.from({ length: 2 * 5 * 5 * 3 }, (_, i) => Math.cos(i)), [2, 5, 5, 3]);
+    const ours = tf.grad((input) => swish(tf as never, input as never) as never)(x as never, dy as never);
+    const theirs = tf.grad((input) => tf.mul(input, tf.sigmoid(input)))(x, dy);
+    expect(Array.from(swish(tf as never, x as never).dataSync())).toEqual(Array.from(tf.mul(x, tf.sigmoid(x)).dataSync()));
+    const [a, b] = [ours.dataSync(), theirs.dataSync()];
+    a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(b[i]))));
+
+    // Inside a compiled step: the gradient is SigmoidGrad, and no tensors are left behind.
+    const w = tf.variable(tf.ones([3]));
+    const optimizer = tf.train.adam(0.01);
+    const ops: string[] = [];
+    const compiler = new Compiler(tf as never, { mode: 'on', owner: 'test', opTimings: (timings) => ops.push(...timings.map((t) => t.op)) });
+    const step = compiler.step('swish step', (input: typeof x) => ({ loss: optimizer.minimize(() => tf.sum(swish(tf as never, tf.mul(input, w) as never) as never), true, [w])! }), optimizerHooks(optimizer));
+    const run = () => tf.dispose(step.run(x).loss);
+    for (let i = 0; i < 3; i++) run();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) run();
+    compiler.sync();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(ops).toContain('SigmoidGrad');
+    compiler.dispose();
+    optimizer.dispose();
+    tf.dispose([x, dy, ours, theirs, w]);
+  });
+});
 
 describe('DDPM pieces', () => {
   it('schedules fall from 1 towards 0', () => {
