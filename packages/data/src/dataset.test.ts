@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, type DatasetSpec, type LoadProgress } from './dataset.js';
-import { DatasetError } from './types.js';
+import { concat, DatasetError, imageBytes, imageSetFromBytes, subset, toSignedUnit } from './types.js';
 import { decodeImage, hammingDistance } from './decode.js';
 import { phantomDataset } from './phantom.js';
 import { splitTest } from './split.js';
@@ -109,6 +109,32 @@ describe('folder datasets with real-world oddities', () => {
     const offGrid = cold.set.images.filter((v) => Math.fround(Math.round((v + 1) * 127.5) / 127.5 - 1) !== v);
     expect(offGrid.length).toBe(0);
     expect((await loadDataset(spec(root), { cacheDir })).set.images).toEqual(cold.set.images);
+  });
+
+  it('keeps a loaded set as its uint8 bytes, cold and cached: float32 only for what is read', async () => {
+    const cacheDir = path.join(tmp, 'cache-lazy');
+    for (const loaded of [await loadDataset(spec(root), { cacheDir }), await loadDataset(spec(root), { cacheDir })]) {
+      const bytes = imageBytes(loaded.set)!;
+      expect(bytes).toBeInstanceOf(Uint8Array);
+      expect(bytes.length).toBe(loaded.set.count * 16 * 16 * 3);
+      expect(loaded.set.images).toEqual(toSignedUnit(bytes));
+    }
+  });
+
+  it('a set made from bytes makes its float32 pixels on first read; subset and concat take rows from the bytes without making them', () => {
+    const size = 2 * 2 * 1;
+    const bytes = Uint8Array.from({ length: 3 * size }, (_, i) => i * 20);
+    const set = imageSetFromBytes(bytes, { labels: Int32Array.from([0, 1, 0]), count: 3, height: 2, width: 2, channels: 1, classNames: ['a', 'b'], ids: ['x', 'y', 'z'] });
+    const picked = subset(set, [2, 0]);
+    const joined = concat(picked, subset(set, [1]));
+    // Changed after subset and concat: had they read `images`, it would hold the old value.
+    bytes[0] = 255;
+    expect(set.images[0]).toBe(1);
+    expect(Array.from(picked.images)).toEqual(Array.from(toSignedUnit(Uint8Array.from([160, 180, 200, 220, 0, 20, 40, 60]))));
+    expect(picked).toMatchObject({ count: 2, labels: Int32Array.from([0, 0]), ids: ['z', 'x'], height: 2, width: 2, channels: 1, classNames: ['a', 'b'] });
+    expect(imageBytes(picked)).toBeUndefined();
+    expect(joined.ids).toEqual(['z', 'x', 'y']);
+    expect(Array.from(joined.images.subarray(8))).toEqual(Array.from(toSignedUnit(Uint8Array.from([80, 100, 120, 140]))));
   });
 
   it('caches preprocessed tensors keyed by content and options', async () => {

@@ -6,10 +6,10 @@ import { DamagedFileError, isDamagedFileError, readJsonFile, readSealed, writeJs
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeImage, toSignedUnit, type PreprocessOptions } from './decode.js';
+import { decodeImage, type PreprocessOptions } from './decode.js';
 import { groupNearDuplicates, groupMembers } from './groups.js';
 import { phantomDataset } from './phantom.js';
-import { DatasetError, type ImageSet } from './types.js';
+import { DatasetError, imageSetFromBytes, type ImageSet } from './types.js';
 
 export interface DatasetSpec {
   source: 'folder' | 'phantom';
@@ -160,7 +160,7 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
       const meta = readJsonFile<CacheMeta>(`${cacheBase}.json`);
       if (meta.version !== CACHE_VERSION || !meta.images) throw new DamagedFileError(`${cacheBase}.json`, 'no seal of its pixels');
       const bytes = readSealed(`${cacheBase}.u8`, meta.images);
-      const set: ImageSet = { images: toSignedUnit(bytes), labels: Int32Array.from(meta.labels), count: meta.labels.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids: meta.ids };
+      const set = imageSetFromBytes(bytes, { labels: Int32Array.from(meta.labels), count: meta.labels.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids: meta.ids });
       if (bytes.length !== set.count * spec.imageSize * spec.imageSize * spec.channels) throw new DamagedFileError(`${cacheBase}.u8`, `${bytes.length} values for ${set.count} images`);
       return { set, groups: Int32Array.from(meta.groups), fingerprint, report: meta.report, cached: true };
     } catch (err) {
@@ -209,7 +209,6 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
   });
   const keptBytes = bytes.subarray(0, keptIndex.length * size);
   const kept = keptIndex.map((i) => ({ ...files[i], dhash: dhashes[i]! }));
-  const images = toSignedUnit(keptBytes);
   const labels = Int32Array.from(kept.map((f) => f.label));
   const ids = kept.map((f) => f.file);
   const groups = spec.leakageGuard.enabled
@@ -217,7 +216,7 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
     : Int32Array.from({ length: kept.length }, (_, i) => i);
   const counts = Object.fromEntries(classNames.map((c, k) => [c, kept.filter((f) => f.label === k).length]));
   const report: DataReport = { source: root, fingerprint, counts, formats, sizeRange: [minSide, maxSide], skipped: [...skipped].sort((a, b) => a.file.localeCompare(b.file)), groups: summariseGroups(groups, ids, labels), leakageGuard: spec.leakageGuard };
-  const set: ImageSet = { images, labels, count: kept.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids };
+  const set = imageSetFromBytes(keptBytes, { labels, count: kept.length, height: spec.imageSize, width: spec.imageSize, channels: spec.channels, classNames, ids });
   if (cacheBase) {
     const seal = writeSealed(`${cacheBase}.u8`, keptBytes);
     const meta: CacheMeta = { version: CACHE_VERSION, images: seal, labels: [...labels], ids, groups: [...groups], report };

@@ -9,7 +9,7 @@ export interface PreprocessOptions {
 }
 
 export interface DecodedImage {
-  /** size × size × channels, 0…255 (as decoded; {@link toSignedUnit} maps them to [-1, 1]). */
+  /** size × size × channels, 0…255 (as decoded; types.ts's toSignedUnit maps them to [-1, 1]). */
   pixels: Uint8Array;
   /** 256-bit difference hash of the original image, as eight 32-bit words. */
   dhash: Uint32Array;
@@ -62,15 +62,6 @@ export async function decodeImage(buffer: Buffer, options: PreprocessOptions): P
     }
   }
   return { pixels, dhash: await differenceHash(buffer, options.maxPixels), format: meta.format, width: meta.width, height: meta.height, sourceChannels: meta.channels ?? 0 };
-}
-
-/** Pixel value v (0…255) as the models see it: v / 127.5 − 1, in float32. */
-const SIGNED_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
-
-/** Decoded bytes → [-1, 1], into `out` (a new array when absent). */
-export function toSignedUnit(bytes: Uint8Array, out = new Float32Array(bytes.length)): Float32Array {
-  for (let i = 0; i < bytes.length; i++) out[i] = SIGNED_UNIT[bytes[i]];
-  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Image grids as PNG, for sample sheets and data reports. */
 import sharp from 'sharp';
-import type { ImageSet } from './types.js';
+import { subset, type ImageSet } from './types.js';
 
 /** Tiles images (NHWC, [-1, 1]) into a PNG grid with `columns` columns and a 2-px gap. */
 export async function imageGridPng(set: Pick<ImageSet, 'images' | 'height' | 'width' | 'channels'>, count: number, columns = 8): Promise<Buffer> {
@@ -40,10 +40,9 @@ export async function duplicateGroupsPng(set: ImageSet, largest: string[][], gro
   const ids = largest.slice(0, groups).flatMap((g) => g.slice(0, 8));
   if (!ids.length || !set.ids) return undefined;
   const index = new Map(set.ids.map((id, i) => [id, i]));
-  const size = set.height * set.width * set.channels;
-  const images = new Float32Array(ids.length * size);
-  ids.forEach((id, k) => images.set(set.images.subarray(index.get(id)! * size, (index.get(id)! + 1) * size), k * size));
-  return imageGridPng({ images, height: set.height, width: set.width, channels: set.channels }, ids.length, 8);
+  // subset, not set.images: a loaded dataset keeps its bytes and makes float32 only of what is read.
+  const members = subset(set, ids.map((id) => index.get(id)!));
+  return imageGridPng(members, ids.length, 8);
 }
 
 /**
