@@ -1,6 +1,7 @@
 /**
  * Helpers for plugin authors: what every generator needs and none should write again — tensor
- * files for checkpoints, a folder per class, and the per-class training loop.
+ * files for checkpoints, a folder per class, the per-class training loop, and TensorFlow's own
+ * kernels where tfjs composes small ops.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -127,6 +127,7 @@ describe('folder datasets with real-world oddities', () => {
     const set = imageSetFromBytes(bytes, { labels: Int32Array.from([0, 1, 0]), count: 3, height: 2, width: 2, channels: 1, classNames: ['a', 'b'], ids: ['x', 'y', 'z'] });
     const picked = subset(set, [2, 0]);
     const joined = concat(picked, subset(set, [1]));
+    const withWhole = concat(subset(set, [1]), set);
     // Changed after subset and concat: had they read `images`, it would hold the old value.
     bytes[0] = 255;
     expect(set.images[0]).toBe(1);
@@ -135,6 +136,9 @@ describe('folder datasets with real-world oddities', () => {
     expect(imageBytes(picked)).toBeUndefined();
     expect(joined.ids).toEqual(['z', 'x', 'y']);
     expect(Array.from(joined.images.subarray(8))).toEqual(Array.from(toSignedUnit(Uint8Array.from([80, 100, 120, 140]))));
+    // concat with the bytes-backed set itself took its rows before the change too.
+    expect(withWhole.count).toBe(4);
+    expect(Array.from(withWhole.images.subarray(4))).toEqual(Array.from(toSignedUnit(Uint8Array.from({ length: 12 }, (_, i) => i * 20))));
   });
 
   it('caches preprocessed tensors keyed by content and options', async () => {

@@ -73,9 +73,16 @@ export function concat(a: ImageSet, b: ImageSet): ImageSet {
   if (a.height !== b.height || a.width !== b.width || a.channels !== b.channels) {
     throw new Error(`cannot concatenate ${a.height}×${a.width}×${a.channels} and ${b.height}×${b.width}×${b.channels} images`);
   }
-  const images = new Float32Array(a.images.length + b.images.length);
-  images.set(a.images);
-  images.set(b.images, a.images.length);
+  const size = a.height * a.width * a.channels;
+  const images = new Float32Array((a.count + b.count) * size);
+  // Each side from its bytes when it keeps them (reading `images` would make its float32 copy).
+  const copy = (set: ImageSet, at: number) => {
+    const bytes = imageBytes(set);
+    if (bytes) toSignedUnit(bytes.subarray(0, set.count * size), images.subarray(at, at + set.count * size));
+    else images.set(set.images.subarray(0, set.count * size), at);
+  };
+  copy(a, 0);
+  copy(b, a.count * size);
   const labels = new Int32Array(a.count + b.count);
   labels.set(a.labels);
   labels.set(b.labels, a.count);
