@@ -18,7 +18,7 @@ export interface ImageSet {
 const SIGNED_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
 
 /** Decoded bytes → [-1, 1], into `out` (a new array when absent). */
-export function toSignedUnit(bytes: Uint8Array, out = new Float32Array(bytes.length)): Float32Array {
+export function toSignedUnit(bytes: Uint8Array, out: Float32Array = new Float32Array(bytes.length)): Float32Array {
   for (let i = 0; i < bytes.length; i++) out[i] = SIGNED_UNIT[bytes[i]];
   return out;
 }
@@ -51,17 +51,26 @@ function fieldsOf(set: ImageSet): Omit<ImageSet, 'images'> {
   return out as unknown as Omit<ImageSet, 'images'>;
 }
 
+/**
+ * Images `first` … `first + count − 1` of a set as float32 into `out` from index `at`: from the
+ * bytes when the set keeps them (reading `images` would make its whole float32 copy).
+ */
+function copyImages(set: ImageSet, first: number, count: number, out: Float32Array, at: number): void {
+  const size = set.height * set.width * set.channels;
+  const bytes = imageBytes(set);
+  if (bytes) toSignedUnit(bytes.subarray(first * size, (first + count) * size), out.subarray(at, at + count * size));
+  else out.set(set.images.subarray(first * size, (first + count) * size), at);
+}
+
 /** The images at `indices`, in that order (float32; from the bytes when the set keeps them). */
 export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   const size = set.height * set.width * set.channels;
   const images = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);
   const ids: string[] | undefined = set.ids ? [] : undefined;
-  const bytes = imageBytes(set);
   for (let i = 0; i < indices.length; i++) {
     const j = indices[i];
-    if (bytes) toSignedUnit(bytes.subarray(j * size, (j + 1) * size), images.subarray(i * size, (i + 1) * size));
-    else images.set(set.images.subarray(j * size, (j + 1) * size), i * size);
+    copyImages(set, j, 1, images, i * size);
     labels[i] = set.labels[j];
     ids?.push(set.ids![j]);
   }
@@ -75,14 +84,8 @@ export function concat(a: ImageSet, b: ImageSet): ImageSet {
   }
   const size = a.height * a.width * a.channels;
   const images = new Float32Array((a.count + b.count) * size);
-  // Each side from its bytes when it keeps them (reading `images` would make its float32 copy).
-  const copy = (set: ImageSet, at: number) => {
-    const bytes = imageBytes(set);
-    if (bytes) toSignedUnit(bytes.subarray(0, set.count * size), images.subarray(at, at + set.count * size));
-    else images.set(set.images.subarray(0, set.count * size), at);
-  };
-  copy(a, 0);
-  copy(b, a.count * size);
+  copyImages(a, 0, a.count, images, 0);
+  copyImages(b, 0, b.count, images, a.count * size);
   const labels = new Int32Array(a.count + b.count);
   labels.set(a.labels);
   labels.set(b.labels, a.count);
