@@ -3,7 +3,7 @@
  * Brain Tumor Classification" (three 3×3 conv blocks, dense 128, dropout, sigmoid/softmax).
  */
 import type { ClassifierPlugin, ImageSet, PluginContext, TF, TrainedClassifier } from '@synthmix/core';
-import { packageVersion, createRng, deriveSeed, shuffled } from '@synthmix/core';
+import { packageVersion, createRng, deriveSeed, imageRows, shuffled } from '@synthmix/core';
 import { Compiler } from '@synthmix/compile';
 import { buildClassifier } from './model.js';
 import { buildEvalStep, buildPredictStep, buildTrainStep, dropoutMask } from './train.js';
@@ -65,12 +65,11 @@ function rows(values: Float32Array, rowSize: number, idx: number[]): Float32Arra
 
 /** Batches of a set in order: x [b, h, w, c], y [b, dim]. */
 function* batches(tf: TF, set: ImageSet, y: { values: Float32Array; dim: number }, order: number[], size: number) {
-  const pixels = set.height * set.width * set.channels;
   for (let start = 0; start < order.length; start += size) {
     const idx = order.slice(start, start + size);
     yield {
       idx,
-      x: tf.tensor4d(rows(set.images, pixels, idx), [idx.length, set.height, set.width, set.channels]),
+      x: tf.tensor4d(imageRows(set, idx), [idx.length, set.height, set.width, set.channels]),
       y: tf.tensor2d(rows(y.values, y.dim, idx), [idx.length, y.dim]),
     };
   }
@@ -166,10 +165,9 @@ export function trainedClassifier(tf: TF, model: LayersModel, k: number, ctx: Pi
       compiler ??= compilerFor(tf, ctx);
       predictStep ??= buildPredictStep(tf, compiler, model);
       const out = new Float32Array(images.count * k);
-      const pixels = images.height * images.width * images.channels;
       for (let start = 0; start < images.count; start += 128) {
         const n = Math.min(128, images.count - start);
-        const x = tf.tensor4d(images.images.subarray(start * pixels, (start + n) * pixels), [n, images.height, images.width, images.channels]);
+        const x = tf.tensor4d(imageRows(images, Array.from({ length: n }, (_, i) => start + i)), [n, images.height, images.width, images.channels]);
         const { p } = predictStep.run(x);
         const probs = p.dataSync();
         for (let i = 0; i < n; i++) {

@@ -16,5 +16,5 @@ export * from './execution.js';
 export * from './lock.js';
 export * from './design.js';
 export * from './answer.js';
-export { appendLine, createRng, DamagedFileError, deriveSeed, describeNoSpace, isDamagedFileError, isNoSpaceError, normalArray, readJsonFile, readJsonLines, shuffled, writeFileAtomic, writeJsonAtomic } from '@synthmix/data';
+export { appendLine, createRng, DamagedFileError, deriveSeed, describeNoSpace, imageRows, isDamagedFileError, isNoSpaceError, normalArray, readJsonFile, readJsonLines, shuffled, writeFileAtomic, writeJsonAtomic } from '@synthmix/data';
 export * from './plugin-kit.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, type DatasetSpec, type LoadProgress } from './dataset.js';
-import { concat, DatasetError, imageBytes, imageSetFromBytes, subset, toSignedUnit } from './types.js';
+import { concat, DatasetError, imageBytes, imageRows, imageSetFromBytes, subset, toSignedUnit } from './types.js';
 import { decodeImage, hammingDistance } from './decode.js';
 import { phantomDataset } from './phantom.js';
 import { splitTest } from './split.js';
@@ -133,12 +133,35 @@ describe('folder datasets with real-world oddities', () => {
     expect(set.images[0]).toBe(1);
     expect(Array.from(picked.images)).toEqual(Array.from(toSignedUnit(Uint8Array.from([160, 180, 200, 220, 0, 20, 40, 60]))));
     expect(picked).toMatchObject({ count: 2, labels: Int32Array.from([0, 0]), ids: ['z', 'x'], height: 2, width: 2, channels: 1, classNames: ['a', 'b'] });
-    expect(imageBytes(picked)).toBeUndefined();
+    // A subset of a bytes-backed set keeps the bytes of its rows; so does concat of two such sets.
+    expect(Array.from(imageBytes(picked)!)).toEqual([160, 180, 200, 220, 0, 20, 40, 60]);
+    expect(Array.from(imageBytes(joined)!)).toEqual([160, 180, 200, 220, 0, 20, 40, 60, 80, 100, 120, 140]);
     expect(joined.ids).toEqual(['z', 'x', 'y']);
     expect(Array.from(joined.images.subarray(8))).toEqual(Array.from(toSignedUnit(Uint8Array.from([80, 100, 120, 140]))));
     // concat with the bytes-backed set itself took its rows before the change too.
     expect(withWhole.count).toBe(4);
     expect(Array.from(withWhole.images.subarray(4))).toEqual(Array.from(toSignedUnit(Uint8Array.from({ length: 12 }, (_, i) => i * 20))));
+  });
+
+  it('imageRows reads rows as float32 from the bytes or the float32 pixels; a float32 set\'s subsets and a mixed concat are float32', () => {
+    const bytes = Uint8Array.from({ length: 3 * 4 }, (_, i) => i * 20);
+    const fields = { labels: Int32Array.from([0, 1, 0]), count: 3, height: 2, width: 2, channels: 1, classNames: ['a', 'b'] };
+    const fromBytes = imageSetFromBytes(bytes, fields);
+    const plain = { ...fields, images: toSignedUnit(bytes) };
+    const want = Array.from(toSignedUnit(Uint8Array.from([160, 180, 200, 220, 0, 20, 40, 60])));
+    expect(Array.from(imageRows(fromBytes, [2, 0]))).toEqual(want);
+    expect(Array.from(imageRows(plain, [2, 0]))).toEqual(want);
+    const out = new Float32Array(12).fill(7);
+    expect(imageRows(fromBytes, [1], out)).toBe(out);
+    expect(Array.from(out)).toEqual([...Array.from(toSignedUnit(Uint8Array.from([80, 100, 120, 140]))), 7, 7, 7, 7, 7, 7, 7, 7]);
+    expect(() => imageRows(fromBytes, [0, 1, 2, 0], out)).toThrow('imageRows: room for 3 images, 4 asked');
+    // imageRows never makes the bytes-backed set's float32 copy.
+    Object.defineProperty(fromBytes, 'images', { get: () => { throw new Error('read images'); } });
+    expect(imageRows(fromBytes, [0]).length).toBe(4);
+    expect(imageBytes(subset(plain, [0]))).toBeUndefined();
+    const mixed = concat(subset(fromBytes, [0]), subset(plain, [1]));
+    expect(imageBytes(mixed)).toBeUndefined();
+    expect(Array.from(mixed.images)).toEqual(Array.from(toSignedUnit(bytes.subarray(0, 8))));
   });
 
   it('caches preprocessed tensors keyed by content and options', async () => {

@@ -62,35 +62,63 @@ function copyImages(set: ImageSet, first: number, count: number, out: Float32Arr
   else out.set(set.images.subarray(first * size, (first + count) * size), at);
 }
 
-/** The images at `indices`, in that order (float32; from the bytes when the set keeps them). */
+/**
+ * The pixels of the images at `indices`, in that order, as float32 in [-1, 1] (NHWC rows), into
+ * `out` when given. What a plugin reads a batch with: a set that keeps its bytes converts just
+ * these rows, so training on a large real pool never holds the pool as float32.
+ */
+export function imageRows(set: ImageSet, indices: ArrayLike<number>, out?: Float32Array): Float32Array {
+  const size = set.height * set.width * set.channels;
+  const rows = out ?? new Float32Array(indices.length * size);
+  if (rows.length < indices.length * size) throw new Error(`imageRows: room for ${Math.floor(rows.length / size)} images, ${indices.length} asked`);
+  for (let i = 0; i < indices.length; i++) copyImages(set, indices[i], 1, rows, i * size);
+  return rows;
+}
+
+/**
+ * The images at `indices`, in that order. A set that keeps its bytes gives a subset that keeps
+ * the bytes of its rows (float32 made on first read, as for the whole set); else float32.
+ */
 export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   const size = set.height * set.width * set.channels;
-  const images = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);
   const ids: string[] | undefined = set.ids ? [] : undefined;
   for (let i = 0; i < indices.length; i++) {
-    const j = indices[i];
-    copyImages(set, j, 1, images, i * size);
-    labels[i] = set.labels[j];
-    ids?.push(set.ids![j]);
+    labels[i] = set.labels[indices[i]];
+    ids?.push(set.ids![indices[i]]);
   }
-  return { ...fieldsOf(set), images, labels, count: indices.length, ids };
+  const fields = { ...fieldsOf(set), labels, count: indices.length, ids };
+  const bytes = imageBytes(set);
+  if (bytes) {
+    const picked = new Uint8Array(indices.length * size);
+    for (let i = 0; i < indices.length; i++) picked.set(bytes.subarray(indices[i] * size, (indices[i] + 1) * size), i * size);
+    return imageSetFromBytes(picked, fields);
+  }
+  return { ...fields, images: imageRows(set, indices) };
 }
 
-/** Two sets of the same shape and classes, one after the other. */
+/** Two sets of the same shape and classes, one after the other (keeping bytes when both keep them). */
 export function concat(a: ImageSet, b: ImageSet): ImageSet {
   if (a.height !== b.height || a.width !== b.width || a.channels !== b.channels) {
     throw new Error(`cannot concatenate ${a.height}×${a.width}×${a.channels} and ${b.height}×${b.width}×${b.channels} images`);
   }
   const size = a.height * a.width * a.channels;
-  const images = new Float32Array((a.count + b.count) * size);
-  copyImages(a, 0, a.count, images, 0);
-  copyImages(b, 0, b.count, images, a.count * size);
   const labels = new Int32Array(a.count + b.count);
   labels.set(a.labels);
   labels.set(b.labels, a.count);
   const ids = a.ids && b.ids ? [...a.ids, ...b.ids] : undefined;
-  return { ...fieldsOf(a), images, labels, count: a.count + b.count, ids };
+  const fields = { ...fieldsOf(a), labels, count: a.count + b.count, ids };
+  const [bytesA, bytesB] = [imageBytes(a), imageBytes(b)];
+  if (bytesA && bytesB) {
+    const bytes = new Uint8Array((a.count + b.count) * size);
+    bytes.set(bytesA.subarray(0, a.count * size));
+    bytes.set(bytesB.subarray(0, b.count * size), a.count * size);
+    return imageSetFromBytes(bytes, fields);
+  }
+  const images = new Float32Array((a.count + b.count) * size);
+  copyImages(a, 0, a.count, images, 0);
+  copyImages(b, 0, b.count, images, a.count * size);
+  return { ...fields, images };
 }
 
 /** Indices of each class's images, in order. */

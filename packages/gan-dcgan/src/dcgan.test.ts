@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
 import { Compiler, pathDifference, readChoices, TOLERANCE, type CompileMode } from '@synthmix/compile';
-import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, latentBatch, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, type DcganOptions } from './index.js';
+import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, disposeGan, latentBatch, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, withGeneratorAverage, type DcganOptions } from './index.js';
+import { loadTensors } from '@synthmix/core';
 
 let backend: LoadedBackend;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-dcgan-'));
@@ -14,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, checkpointEvery: 1, samplesPerGrid: 8, writePngs: false };
+const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, augment: [], emaDecay: 0, checkpointEvery: 1, samplesPerGrid: 8, writePngs: false };
 const real = phantomDataset({ classNames: ['tumor'], perClass: 48, size: 16, channels: 1 });
 
 function context(workDir: string, events: { progress: Progress[]; artifacts: string[]; warnings: string[] }, compile: CompileMode = 'auto'): PluginContext {
@@ -99,6 +100,51 @@ describe('compiled DCGAN step', () => {
     x.dispose();
   });
 
+  it('with a moving average of the generator: compiled steps give the eager average, which trails the weights, and no tensors pile up', () => {
+    const { tf } = backend;
+    const x = tf.tensor4d(real.images.subarray(0, 16 * 256), [16, 16, 16, 1]);
+    const run = (mode: CompileMode) => {
+      const gan = buildGan(tf, { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 }, { ...small, emaDecay: 0.9 });
+      const compiler = new Compiler(tf as never, { mode, owner: 'test' });
+      const steps = buildGanSteps(tf, compiler, gan, 0.9);
+      let before = 0;
+      for (let i = 0; i < 12; i++) {
+        if (i === 2) before = tf.memory().numTensors;
+        const z = latentBatch(tf, 16, 16, i);
+        tf.dispose([z, ...Object.values(steps.both.run(x, z))]);
+      }
+      compiler.sync();
+      const grew = tf.memory().numTensors - before;
+      compiler.dispose();
+      const out = { losses: [], weights: gan.ema!.map((w) => w.dataSync().slice()), live: gan.g.trainableWeights.map((w) => w.read().dataSync().slice()), grew };
+      disposeGan(tf, gan);
+      return out;
+    };
+    const eager = run('off');
+    const compiled = run('on');
+    expect([eager.grew, compiled.grew]).toEqual([0, 0]);
+    expect(pathDifference(eager, compiled).weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+    // The dense kernel's average is not its last value (12 steps of decay 0.9 keep 28 % of the start).
+    const gap = Math.max(...compiled.weights[0].map((v, i) => Math.abs(v - compiled.live[0][i])));
+    expect(gap).toBeGreaterThan(1e-4);
+    x.dispose();
+  });
+
+  it('withGeneratorAverage swaps the average in while a function runs, and the weights back after it returns, throws or settles', async () => {
+    const { tf } = backend;
+    const gan = buildGan(tf, { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 }, { ...small, emaDecay: 0.99 });
+    gan.ema!.forEach((e) => e.assign(tf.zerosLike(e)));
+    const first = () => gan.g.trainableWeights[0].read().dataSync().slice();
+    const weights = first();
+    expect(withGeneratorAverage(tf, gan, () => Math.max(...first().map(Math.abs)))).toBe(0);
+    expect(first()).toEqual(weights);
+    expect(() => withGeneratorAverage(tf, gan, () => { throw new Error('inside'); })).toThrow('inside');
+    expect(first()).toEqual(weights);
+    await expect(withGeneratorAverage(tf, gan, async () => first()[0])).resolves.toBe(0);
+    expect(first()).toEqual(weights);
+    disposeGan(tf, gan);
+  });
+
   it('a checkpoint written by one path resumes in the other', async () => {
     // Eager for 2 epochs, then compiled for 2 more, against compiled throughout (and the reverse):
     // the same epochs within the tolerance, and the resumed run continues from the checkpoint.
@@ -172,6 +218,26 @@ describe('dcgan plugin', () => {
       expect(resumed.progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(resumed.progress.map((p) => p.metrics)).toEqual(clean.progress.map((p) => p.metrics));
     }
+  });
+
+  it('with a moving average: resumes exactly (the average is in the checkpoint), and saves the average as the generator', async () => {
+    const opts = { ...small, epochs: 3, batchSize: 8, emaDecay: 0.9 };
+    const clean = newEvents();
+    await dcgan().train(real, opts, context(path.join(tmp, 'ema-clean'), clean));
+    const resumed = newEvents();
+    const dir = path.join(tmp, 'ema-resumed');
+    await dcgan().train(real, { ...opts, epochs: 1 }, context(dir, resumed));
+    expect(fs.existsSync(path.join(dir, 'tumor', 'checkpoint', 'generator-average.json'))).toBe(true);
+    await dcgan().train(real, opts, context(dir, resumed));
+    expect(resumed.progress.map((p) => p.metrics)).toEqual(clean.progress.map((p) => p.metrics));
+    const { tf } = backend;
+    const read = (file: string) => loadTensors(tf, file).map((t) => { const v = t.tensor.dataSync().slice(); t.tensor.dispose(); return v; });
+    const final = read(path.join(tmp, 'ema-clean', 'tumor', 'final', 'generator'));
+    const average = read(path.join(tmp, 'ema-clean', 'tumor', 'checkpoint', 'generator-average'));
+    const live = read(path.join(tmp, 'ema-clean', 'tumor', 'checkpoint', 'generator'));
+    expect(final[0]).toEqual(average[0]); // the dense kernel: the first trainable weight
+    expect(final[0]).not.toEqual(live[0]);
+    expect(read(path.join(dir, 'tumor', 'final', 'generator'))).toEqual(final);
   });
 
   it('generates images of the real shape and range, with provenance, deterministically', async () => {

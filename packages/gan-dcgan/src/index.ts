@@ -6,13 +6,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
 import { packageVersion, readJsonFile, safeFileName, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
-import { imageGridPng, imagePng, normalArray } from '@synthmix/data';
+import { imageGridPng, imagePng, imageRows, normalArray } from '@synthmix/data';
 import { Compiler, optimizerHooks } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
+import { AUGMENTATIONS, augment, drawAugmentation, drawSize, type Augmentation } from './augment.js';
 
 const VERSION = packageVersion(import.meta.url);
 
 export { buildDiscriminator, buildGenerator, stages } from './model.js';
+export { AUGMENTATIONS, augment, drawAugmentation, type Augmentation } from './augment.js';
 
 export interface DcganOptions {
   epochs: number;
@@ -25,6 +27,10 @@ export interface DcganOptions {
   /** Target for real images in the discriminator loss; 1 = no smoothing. */
   realLabel: number;
   dStepsPerGStep: number;
+  /** Differentiable augmentation of what the discriminator sees (augment.ts); empty: none. */
+  augment: Augmentation[];
+  /** Decay of the generator weights' moving average, which samples are drawn with; 0: none. */
+  emaDecay: number;
   checkpointEvery: number;
   samplesPerGrid: number;
   /** Also write every generated image as a PNG, for inspection. */
@@ -44,6 +50,14 @@ export const optionsSchema = {
     beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.5 },
     realLabel: { type: 'number', exclusiveMinimum: 0.5, maximum: 1, default: 0.9, description: 'One-sided label smoothing: target for real images.' },
     dStepsPerGStep: { type: 'integer', minimum: 1, default: 1 },
+    augment: {
+      type: 'array', items: { enum: [...AUGMENTATIONS] }, uniqueItems: true, default: [],
+      description: 'Differentiable augmentation (DiffAugment, Zhao et al. 2020) of real and generated images before the discriminator, for small training sets: any of color, translation, cutout.',
+    },
+    emaDecay: {
+      type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0,
+      description: 'Exponential moving average of the generator weights, updated every step; samples, grids and the final state use it (Yazıcı et al. 2019). 0: the last weights.',
+    },
     checkpointEvery: { type: 'integer', minimum: 1, default: 5, description: 'Epochs between checkpoints and sample grids.' },
     samplesPerGrid: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
     writePngs: { type: 'boolean', default: false, description: 'Write every generated image as a PNG in the state folder (<class>/generated/).' },
@@ -53,16 +67,58 @@ export const optionsSchema = {
 type Model = ReturnType<typeof buildGenerator>;
 type Tensor = ReturnType<TF['tensor']>;
 
+const vars = (m: Model) => m.trainableWeights.map((w) => w.read() as unknown as ReturnType<TF['variable']>);
+
 export interface GanPair {
   g: Model;
   d: Model;
   optG: ReturnType<TF['train']['adam']>;
   optD: ReturnType<TF['train']['adam']>;
   arch: DcganArchitecture;
+  /** Moving average of the generator's trainable weights (in their order), when emaDecay > 0. */
+  ema?: ReturnType<TF['variable']>[];
+  emaDecay: number;
 }
 
-export function buildGan(tf: TF, arch: DcganArchitecture, o: Pick<DcganOptions, 'learningRate' | 'beta1'>): GanPair {
-  return { g: buildGenerator(tf, arch), d: buildDiscriminator(tf, arch), optG: tf.train.adam(o.learningRate, o.beta1), optD: tf.train.adam(o.learningRate, o.beta1), arch };
+export function buildGan(tf: TF, arch: DcganArchitecture, o: Pick<DcganOptions, 'learningRate' | 'beta1'> & { emaDecay?: number }): GanPair {
+  const g = buildGenerator(tf, arch);
+  const emaDecay = o.emaDecay ?? 0;
+  const ema = emaDecay > 0 ? vars(g).map((v) => tf.variable(v.clone(), false)) : undefined;
+  return { g, d: buildDiscriminator(tf, arch), optG: tf.train.adam(o.learningRate, o.beta1), optD: tf.train.adam(o.learningRate, o.beta1), arch, ema, emaDecay };
+}
+
+/** Frees a GAN pair: both networks, both optimisers and the generator's moving average. */
+export function disposeGan(tf: TF, gan: GanPair): void {
+  gan.g.dispose();
+  gan.d.dispose();
+  gan.optG.dispose();
+  gan.optD.dispose();
+  if (gan.ema) tf.dispose(gan.ema);
+}
+
+/**
+ * Runs `fn` with the generator's weights replaced by their moving average (when it keeps one):
+ * what samples, grids and the saved generator use.
+ */
+export function withGeneratorAverage<T>(tf: TF, gan: GanPair, fn: () => T): T {
+  if (!gan.ema) return fn();
+  const live = vars(gan.g);
+  const saved = live.map((v) => v.clone());
+  live.forEach((v, i) => v.assign(gan.ema![i]));
+  const restore = () => {
+    live.forEach((v, i) => v.assign(saved[i]));
+    tf.dispose(saved);
+  };
+  let out: T;
+  try {
+    out = fn();
+  } catch (e) {
+    restore();
+    throw e;
+  }
+  if (out instanceof Promise) return out.finally(restore) as T;
+  restore();
+  return out;
 }
 
 /** Standard-normal latent vectors from a seeded stream (Box–Muller), so z is reproducible. */
@@ -70,16 +126,27 @@ export function latentBatch(tf: TF, n: number, dim: number, seed: number): Tenso
   return tf.tensor2d(normalArray(createRng(seed), n * dim), [n, dim]);
 }
 
-const vars = (m: Model) => m.trainableWeights.map((w) => w.read() as unknown as ReturnType<TF['variable']>);
+
+/**
+ * What the discriminator sees of a batch: the images as they are, or through one draw of a
+ * differentiable augmentation policy (augment.ts). Real and generated images get their own draws.
+ */
+export interface AugmentDraws {
+  policy: readonly Augmentation[];
+  real: Tensor[];
+  fake: Tensor[];
+}
+
+const seen = (tf: TF, x: Tensor, policy: readonly Augmentation[] | undefined, draw: Tensor[] | undefined) => (policy?.length && draw ? augment(tf, policy, x, draw) : x);
 
 /** One discriminator update. real: [n, h, w, c]; z: [n, latent]. Returns scalars (tensors). */
-export function trainDiscriminatorOneStep(tf: TF, gan: GanPair, real: Tensor, z: Tensor, realLabel: number) {
+export function trainDiscriminatorOneStep(tf: TF, gan: GanPair, real: Tensor, z: Tensor, realLabel: number, aug?: AugmentDraws) {
   let dReal: Tensor | undefined;
   let dFake: Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const fake = gan.g.apply(z, { training: true }) as Tensor; // [n, h, w, c]
-    const logitsReal = gan.d.apply(real, { training: true }) as Tensor; // [n, 1]
-    const logitsFake = gan.d.apply(fake, { training: true }) as Tensor; // [n, 1]
+    const logitsReal = gan.d.apply(seen(tf, real, aug?.policy, aug?.real), { training: true }) as Tensor; // [n, 1]
+    const logitsFake = gan.d.apply(seen(tf, fake, aug?.policy, aug?.fake), { training: true }) as Tensor; // [n, 1]
     dReal = tf.keep(tf.mean(tf.sigmoid(logitsReal)));
     dFake = tf.keep(tf.mean(tf.sigmoid(logitsFake)));
     const lossReal = tf.losses.sigmoidCrossEntropy(tf.fill(logitsReal.shape, realLabel), logitsReal);
@@ -94,40 +161,54 @@ export function trainDiscriminatorOneStep(tf: TF, gan: GanPair, real: Tensor, z:
 /**
  * One discriminator update then one generator update on the same z, as the PyTorch DCGAN example
  * does (it reuses G(z) for the generator step). Eagerly G(z) is computed twice; compiled, the
- * second computation is the same ops on the same inputs and is merged with the first.
+ * second computation is the same ops on the same inputs and is merged with the first. With
+ * augmentation both updates see G(z) through the same draw (so that is merged too).
  * real: [n, h, w, c]; z: [n, latent].
  */
-export function trainGanOneStep(tf: TF, gan: GanPair, real: Tensor, z: Tensor, realLabel: number) {
-  return { ...trainDiscriminatorOneStep(tf, gan, real, z, realLabel), ...trainGeneratorOneStep(tf, gan, z) };
+export function trainGanOneStep(tf: TF, gan: GanPair, real: Tensor, z: Tensor, realLabel: number, aug?: AugmentDraws) {
+  return { ...trainDiscriminatorOneStep(tf, gan, real, z, realLabel, aug), ...trainGeneratorOneStep(tf, gan, z, aug) };
 }
 
-/** The training steps of a GAN pair through a compiler: both updates, or one of each kind. */
-export function buildGanSteps(tf: TF, compiler: Compiler, gan: GanPair, realLabel: number) {
+/**
+ * The training steps of a GAN pair through a compiler: both updates, or one of each kind. With an
+ * augmentation policy a step takes its draws after its images and latents: the real images' draw
+ * then the generated ones' (each `drawSize(policy)` tensors from drawAugmentation), or for the
+ * generator step the generated ones' only.
+ */
+export function buildGanSteps(tf: TF, compiler: Compiler, gan: GanPair, realLabel: number, policy: readonly Augmentation[] = []) {
+  const k = drawSize(policy);
+  const draws = (d: Tensor[]): AugmentDraws | undefined => (k ? { policy, real: d.slice(0, k), fake: d.slice(k, 2 * k) } : undefined);
   return {
-    both: compiler.step('GAN step', (real: Tensor, z: Tensor) => trainGanOneStep(tf, gan, real, z, realLabel), optimizerHooks(gan.optD, gan.optG)),
-    discriminator: compiler.step('discriminator step', (real: Tensor, z: Tensor) => trainDiscriminatorOneStep(tf, gan, real, z, realLabel), optimizerHooks(gan.optD)),
-    generator: compiler.step('generator step', (z: Tensor) => trainGeneratorOneStep(tf, gan, z), optimizerHooks(gan.optG)),
+    both: compiler.step('GAN step', (real: Tensor, z: Tensor, ...d: Tensor[]) => trainGanOneStep(tf, gan, real, z, realLabel, draws(d)), optimizerHooks(gan.optD, gan.optG)),
+    discriminator: compiler.step('discriminator step', (real: Tensor, z: Tensor, ...d: Tensor[]) => trainDiscriminatorOneStep(tf, gan, real, z, realLabel, draws(d)), optimizerHooks(gan.optD)),
+    generator: compiler.step('generator step', (z: Tensor, ...d: Tensor[]) => trainGeneratorOneStep(tf, gan, z, k ? { policy, real: [], fake: d } : undefined), optimizerHooks(gan.optG)),
   };
 }
 
-/** One generator update: make D call G(z) real. Returns the loss (tensor). */
-export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor) {
+/** One generator update: make D call G(z) real, then the weights' moving average. Returns the loss (tensor). */
+export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor, aug?: AugmentDraws) {
   const { value, grads } = tf.variableGrads(() => {
-    const logits = gan.d.apply(gan.g.apply(z, { training: true }) as Tensor, { training: true }) as Tensor;
+    const logits = gan.d.apply(seen(tf, gan.g.apply(z, { training: true }) as Tensor, aug?.policy, aug?.fake), { training: true }) as Tensor;
     return tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as ReturnType<TF['scalar']>;
   }, vars(gan.g));
   gan.optG.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
   tf.dispose(Object.values(grads));
+  if (gan.ema) {
+    const live = vars(gan.g);
+    gan.ema.forEach((e, i) => e.assign(tf.tidy(() => tf.add(tf.mul(e, gan.emaDecay), tf.mul(live[i], 1 - gan.emaDecay)))));
+  }
   return { gLoss: value };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Checkpoints: every weight of both networks (incl. batch-norm statistics) and both optimisers.
+// Checkpoints: every weight of both networks (incl. batch-norm statistics), both optimisers and
+// the generator's moving average.
 
 export async function saveCheckpoint(dir: string, gan: GanPair, state: object): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await saveTensors(path.join(dir, 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
   await saveTensors(path.join(dir, 'discriminator'), gan.d.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
+  if (gan.ema) await saveTensors(path.join(dir, 'generator-average'), gan.ema.map((tensor, i) => ({ name: String(i), tensor })));
   for (const [opt, file] of [[gan.optG, 'opt-g'], [gan.optD, 'opt-d']] as const) {
     const weights = await optimizerState(opt);
     await saveTensors(path.join(dir, file), weights);
@@ -146,6 +227,13 @@ export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withO
   };
   restore(gan.g, path.join(dir, 'generator'));
   restore(gan.d, path.join(dir, 'discriminator'));
+  if (gan.ema) {
+    // A checkpoint from before the average was turned on starts it from the generator's weights.
+    const file = path.join(dir, 'generator-average');
+    const saved = fs.existsSync(`${file}.json`) ? loadTensors(tf, file).map((x) => x.tensor) : undefined;
+    gan.ema.forEach((e, i) => e.assign(saved ? saved[i] : vars(gan.g)[i]));
+    if (saved) tf.dispose(saved);
+  }
   if (withOptimisers) {
     // Adam creates its slots lazily; setWeights restores iterations and moments by name.
     for (const [opt, file] of [[gan.optG, 'opt-g'], [gan.optD, 'opt-d']] as const) {
@@ -155,6 +243,11 @@ export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withO
     }
   }
   return readJsonFile<S>(path.join(dir, 'state.json'));
+}
+
+/** The generator as `generate` loads it (with its moving average when it keeps one): snapshots and the final state. */
+function saveGenerator(tf: TF, file: string, gan: GanPair): Promise<void> {
+  return withGeneratorAverage(tf, gan, () => saveTensors(file, gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor }))));
 }
 
 interface TrainState {
@@ -191,27 +284,34 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
   const arch: DcganArchitecture = { size: real.height, channels: real.channels, latentDim: o.latentDim, ngf: o.ngf, ndf: o.ndf, seed: deriveSeed(ctx.seed, 'dcgan', className) % 1_000_000 };
   const gan = buildGan(tf, arch, o);
   const compiler = new Compiler(tf, { mode: 'auto', ...ctx.compile, owner: 'synthmix:dcgan', warn: ctx.warn });
-  const steps = buildGanSteps(tf, compiler, gan, o.realLabel);
+  const steps = buildGanSteps(tf, compiler, gan, o.realLabel, o.augment);
   let state: TrainState = { epoch: 0, quietDiscriminatorEpochs: 0 };
   try {
     if (fs.existsSync(path.join(ckpt, 'state.json'))) state = await loadCheckpoint<TrainState>(tf, ckpt, gan);
-    const x = tf.tensor4d(real.images, [real.count, real.height, real.width, real.channels]);
+    // Batches are read from the set (its bytes when it keeps them): no float32 copy of the whole pool.
+    const shape = [real.height, real.width, real.channels] as const;
     const fixedZ = latentBatch(tf, o.samplesPerGrid, o.latentDim, deriveSeed(ctx.seed, 'fixed-z', className));
-    const realDiversity = meanPairwiseDistance(tf, x);
+    const first = Array.from({ length: Math.min(32, real.count) }, (_, i) => i);
+    const realDiversity = tf.tidy(() => meanPairwiseDistance(tf, tf.tensor4d(imageRows(real, first), [first.length, ...shape])));
     const stepsPerEpoch = Math.max(1, Math.floor(real.count / o.batchSize));
     try {
       for (let epoch = state.epoch + 1; epoch <= o.epochs; epoch++) {
         if (ctx.signal.aborted) break;
         const random = createRng(deriveSeed(ctx.seed, 'dcgan-epoch', className, epoch));
+        // Augmentation draws from a stream of their own, so the batches and latents do not change with the policy.
+        const augmentRandom = createRng(deriveSeed(ctx.seed, 'dcgan-augment', className, epoch));
+        const draw = (n: number) => (o.augment.length ? drawAugmentation(tf, o.augment, n, real.height, real.width, augmentRandom) : []);
         const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
         const sums = { d: [] as Tensor[], g: [] as Tensor[], dx: [] as Tensor[], dgz: [] as Tensor[] };
         for (let step = 0; step < stepsPerEpoch; step++) {
-          const idx = tf.tensor1d(order.slice(step * o.batchSize, (step + 1) * o.batchSize), 'int32');
-          const batch = tf.gather(x, idx); // [b, h, w, c]
+          const rows = order.slice(step * o.batchSize, (step + 1) * o.batchSize);
+          const batch = tf.tensor4d(imageRows(real, rows), [rows.length, ...shape]); // [b, h, w, c]
           // [b, latent]; with one D step per G step both use this z (G(z) computed once when compiled).
           const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
           if (o.dStepsPerGStep === 1) {
-            const r = steps.both.run(batch, z);
+            const d = [...draw(batch.shape[0]!), ...draw(batch.shape[0]!)];
+            const r = steps.both.run(batch, z, ...d);
+            tf.dispose(d);
             sums.d.push(r.dLoss);
             sums.dx.push(r.dReal);
             sums.dgz.push(r.dFake);
@@ -219,15 +319,19 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           } else {
             for (let k = 0; k < o.dStepsPerGStep; k++) {
               const zD = k === 0 ? z : latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
-              const r = steps.discriminator.run(batch, zD);
+              const d = [...draw(batch.shape[0]!), ...draw(batch.shape[0]!)];
+              const r = steps.discriminator.run(batch, zD, ...d);
+              tf.dispose(d);
               if (zD !== z) zD.dispose();
               sums.d.push(r.dLoss);
               sums.dx.push(r.dReal);
               sums.dgz.push(r.dFake);
             }
-            sums.g.push(steps.generator.run(z).gLoss);
+            const d = draw(batch.shape[0]!);
+            sums.g.push(steps.generator.run(z, ...d).gLoss);
+            tf.dispose(d);
           }
-          tf.dispose([z, idx, batch]);
+          tf.dispose([z, batch]);
           // Let the UI, the tracker and a stop request in between steps of a long epoch.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
@@ -246,9 +350,9 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         if (!Number.isFinite(gLoss) || gLoss > 15) ctx.warn(`${label}: generator loss ${gLoss.toFixed(2)} at epoch ${epoch} (exploding)`);
         state.epoch = epoch;
         // A GAN-epoch ablation asked for the generator as it is now.
-        if (ctx.snapshotEpochs?.includes(epoch)) await saveTensors(snapshotFile(dir, epoch), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
+        if (ctx.snapshotEpochs?.includes(epoch)) await saveGenerator(tf, snapshotFile(dir, epoch), gan);
         if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
-          const samples = sampleImages(tf, gan.g, fixedZ); // [s, h, w, c]
+          const samples = withGeneratorAverage(tf, gan, () => sampleImages(tf, gan.g, fixedZ)); // [s, h, w, c]
           const diversity = meanPairwiseDistance(tf, samples);
           if (diversity < 0.3 * realDiversity) ctx.warn(`${label}: sample diversity ${diversity.toFixed(2)} is under 30 % of the real images' ${realDiversity.toFixed(2)} at epoch ${epoch} (mode collapse?)`);
           ctx.metric(`${className}_diversity_ratio`, diversity / realDiversity, epoch);
@@ -261,18 +365,15 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         }
       }
     } finally {
-      tf.dispose([x, fixedZ]);
+      fixedZ.dispose();
     }
     if (state.epoch === o.epochs) {
       fs.mkdirSync(path.join(dir, 'final'), { recursive: true });
-      await saveTensors(path.join(dir, 'final', 'generator'), gan.g.getWeights().map((tensor, i) => ({ name: String(i), tensor })));
+      await saveGenerator(tf, path.join(dir, 'final', 'generator'), gan);
     }
   } finally {
     compiler.dispose();
-    gan.g.dispose();
-    gan.d.dispose();
-    gan.optG.dispose();
-    gan.optD.dispose();
+    disposeGan(tf, gan);
   }
 }
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
 import { packageVersion, readJsonFile, safeFileName, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
-import { imageGridPng } from '@synthmix/data';
+import { imageGridPng, imageRows } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
 import { Compiler, optimizerHooks, type CompiledStep } from '@synthmix/compile';
 
@@ -256,51 +256,45 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
   let state = { epoch: 0 };
   try {
     if (fs.existsSync(path.join(ckpt, 'state.json'))) state = await loadCheckpoint(tf, ckpt, model);
-    const x = tf.tensor4d(real.images, [real.count, real.height, real.width, real.channels]);
+    // Batches are read from the set (its bytes when it keeps them): no float32 copy of the whole pool.
     const pixels = real.height * real.width * real.channels;
     const steps = Math.max(1, Math.floor(real.count / o.batchSize));
-    try {
-      for (let epoch = state.epoch + 1; epoch <= o.epochs; epoch++) {
-        if (ctx.signal.aborted) break;
-        const random = createRng(deriveSeed(ctx.seed, 'ddpm-epoch', className, epoch));
-        const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
-        const losses: Tensor[] = [];
-        for (let s = 0; s < steps; s++) {
-          const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
-          const idxT = tf.tensor1d(idx, 'int32');
-          const batch = tf.gather(x, idxT); // [b, s, s, c]
-          idxT.dispose();
-          const t = Int32Array.from(idx, () => Math.floor(random() * o.timesteps));
-          losses.push(trainDdpmOneStep(tf, model, batch, t, normalArray(random, idx.length * pixels), abar, o.emaDecay, trainStep));
-          batch.dispose();
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-        // The grid (EMA weights swapped in) and the checkpoint read the tfjs variables.
-        compiler.sync();
-        const mean = tf.tidy(() => tf.mean(tf.stack(losses)));
-        const loss = (await mean.data())[0];
-        tf.dispose([mean, ...losses]);
-        await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_loss`]: loss } });
-        if (!Number.isFinite(loss)) ctx.warn(`${label}: diffusion loss is ${loss} at epoch ${epoch}`);
-        state.epoch = epoch;
-        // A generator-epoch ablation asked for the model as it is now (its EMA weights, which sampling uses).
-        if (ctx.snapshotEpochs?.includes(epoch)) await saveEma(snapshotFile(dir, epoch), model);
-        if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
-          const grid = await withEma(tf, model, async () => {
-            const samples = ddimSample(tf, model.unet, o.samplesPerGrid, abar, Math.min(o.samplingSteps, 20), deriveSeed(ctx.seed, 'fixed-noise', className), sampleStep);
-            const png = await imageGridPng({ images: (await samples.data()) as Float32Array, height: real.height, width: real.width, channels: real.channels }, o.samplesPerGrid, 8);
-            samples.dispose();
-            return png;
-          });
-          const file = path.join(dir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`);
-          fs.mkdirSync(path.dirname(file), { recursive: true });
-          fs.writeFileSync(file, grid);
-          ctx.artifact(file, `${label}: DDIM samples from fixed noise at epoch ${epoch}`, `samples/${safeFileName(className)}`);
-          await saveCheckpoint(ckpt, model, state);
-        }
+    for (let epoch = state.epoch + 1; epoch <= o.epochs; epoch++) {
+      if (ctx.signal.aborted) break;
+      const random = createRng(deriveSeed(ctx.seed, 'ddpm-epoch', className, epoch));
+      const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
+      const losses: Tensor[] = [];
+      for (let s = 0; s < steps; s++) {
+        const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
+        const batch = tf.tensor4d(imageRows(real, idx), [idx.length, real.height, real.width, real.channels]); // [b, s, s, c]
+        const t = Int32Array.from(idx, () => Math.floor(random() * o.timesteps));
+        losses.push(trainDdpmOneStep(tf, model, batch, t, normalArray(random, idx.length * pixels), abar, o.emaDecay, trainStep));
+        batch.dispose();
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-    } finally {
-      x.dispose();
+      // The grid (EMA weights swapped in) and the checkpoint read the tfjs variables.
+      compiler.sync();
+      const mean = tf.tidy(() => tf.mean(tf.stack(losses)));
+      const loss = (await mean.data())[0];
+      tf.dispose([mean, ...losses]);
+      await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_loss`]: loss } });
+      if (!Number.isFinite(loss)) ctx.warn(`${label}: diffusion loss is ${loss} at epoch ${epoch}`);
+      state.epoch = epoch;
+      // A generator-epoch ablation asked for the model as it is now (its EMA weights, which sampling uses).
+      if (ctx.snapshotEpochs?.includes(epoch)) await saveEma(snapshotFile(dir, epoch), model);
+      if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
+        const grid = await withEma(tf, model, async () => {
+          const samples = ddimSample(tf, model.unet, o.samplesPerGrid, abar, Math.min(o.samplingSteps, 20), deriveSeed(ctx.seed, 'fixed-noise', className), sampleStep);
+          const png = await imageGridPng({ images: (await samples.data()) as Float32Array, height: real.height, width: real.width, channels: real.channels }, o.samplesPerGrid, 8);
+          samples.dispose();
+          return png;
+        });
+        const file = path.join(dir, 'samples', `epoch-${String(epoch).padStart(4, '0')}.png`);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, grid);
+        ctx.artifact(file, `${label}: DDIM samples from fixed noise at epoch ${epoch}`, `samples/${safeFileName(className)}`);
+        await saveCheckpoint(ckpt, model, state);
+      }
     }
     if (state.epoch === o.epochs) {
       fs.mkdirSync(path.join(dir, 'final'), { recursive: true });
