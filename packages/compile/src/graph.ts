@@ -8,6 +8,7 @@
 import type { AttrValue, NodeDef, OpDef } from './proto.js';
 import type { Constant, OpAttr, RecordedOp, Ref, Trace } from './trace.js';
 import { findAdamUpdates } from './fuse-adam.js';
+import { findReluGradients } from './fuse-relu-grad.js';
 
 const DT_FLOAT = 1;
 const DT_INT32 = 3;
@@ -118,6 +119,7 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
   // op: e.g. a GAN step that computes G(z) for the discriminator and again for the generator.
   const sameAs = new Map<number, number>();
   const adam = findAdamUpdates(trace);
+  const reluGradients = findReluGradients(trace);
   // A fused update's new value is read back from its variable (after the update).
   const updatedBy = new Map(adam.updates.map((u, k) => [u.newValue, k]));
   const name = (ref: Ref): string => {
@@ -163,7 +165,15 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
   const seen = new Map<string, number>();
   const activationOf = activations(trace);
   trace.ops.forEach((o, i) => {
-    if (adam.replaced.has(i)) return;
+    if (adam.replaced.has(i) || reluGradients.replaced.has(i)) return;
+    const relu = reluGradients.gradients.get(i);
+    if (relu) {
+      // dy · step(x) as one ReluGrad (fuse-relu-grad.ts), of the activation's output when there is one.
+      const x = relu.features;
+      const features = x.kind === 'op' && activationOf.has(`${x.node}:${x.index}`) ? name({ kind: 'op', node: activationOf.get(`${x.node}:${x.index}`)!, index: 0 }) : name(x);
+      nodes.push({ name: `op${i}`, op: 'ReluGrad', input: [name(relu.gradient), features], attr: { T: { type: DT_FLOAT } } });
+      return;
+    }
     const def = opDefs.get(o.op);
     if (!def) throw new UnsupportedOp(`op ${o.op} is not registered in this libtensorflow`);
     // tfjs's ReLU / leaky-ReLU gradients test the pre-activation (x > 0); the activation's output

@@ -126,7 +126,6 @@ export function latentBatch(tf: TF, n: number, dim: number, seed: number): Tenso
   return tf.tensor2d(normalArray(createRng(seed), n * dim), [n, dim]);
 }
 
-
 /**
  * What the discriminator sees of a batch: the images as they are, or through one draw of a
  * differentiable augmentation policy (augment.ts). Real and generated images get their own draws.
