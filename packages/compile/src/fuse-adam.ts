@@ -16,7 +16,7 @@
  * an intermediate used elsewhere) is left as it was recorded; only the new value may have other
  * consumers, which then read the variable after the update.
  */
-import type { Constant, RecordedOp, Ref, Trace } from './trace.js';
+import { refKey as key, useCounts, type Constant, type RecordedOp, type Ref, type Trace } from './trace.js';
 
 export interface AdamUpdate {
   /** Trace variable indices. */
@@ -47,14 +47,8 @@ export interface AdamFusion {
 const ADD = new Set(['Add', 'AddV2']);
 const DIV = new Set(['RealDiv', 'Div']);
 
-const key = (r: Ref) => `${r.kind}:${r.kind === 'op' ? `${r.node}:${r.index}` : r.index}`;
-
 export function findAdamUpdates(trace: Trace): AdamFusion {
-  const uses = new Map<string, number>();
-  const use = (r: Ref) => uses.set(key(r), (uses.get(key(r)) ?? 0) + 1);
-  for (const o of trace.ops) o.inputs.forEach(use);
-  for (const a of trace.assigns) use(a.value);
-  for (const o of trace.outputs) use(o.ref);
+  const uses = useCounts(trace);
   const assignedTo = new Map(trace.assigns.map((a) => [key(a.value), a.variable]));
 
   const op = (r: Ref | undefined, types: Set<string> | string, inputs: number): RecordedOp | undefined => {

@@ -14,7 +14,7 @@
  *
  * Only exact matches whose intermediate values are used nowhere else are replaced.
  */
-import type { Constant, RecordedOp, Ref, Trace } from './trace.js';
+import { refKey as key, useCounts, type Constant, type RecordedOp, type Ref, type Trace } from './trace.js';
 
 export interface ReluGradient {
   /** The recorded Mul that the ReluGrad replaces. */
@@ -33,14 +33,8 @@ export interface ReluGradFusion {
 }
 
 const SELECT = new Set(['Select', 'SelectV2']);
-const key = (r: Ref) => `${r.kind}:${r.kind === 'op' ? `${r.node}:${r.index}` : r.index}`;
-
 export function findReluGradients(trace: Trace): ReluGradFusion {
-  const uses = new Map<string, number>();
-  const use = (r: Ref) => uses.set(key(r), (uses.get(key(r)) ?? 0) + 1);
-  for (const o of trace.ops) o.inputs.forEach(use);
-  for (const a of trace.assigns) use(a.value);
-  for (const o of trace.outputs) use(o.ref);
+  const uses = useCounts(trace);
 
   const op = (r: Ref | undefined, types: Set<string> | string, inputs: number): (RecordedOp & { node: number }) | undefined => {
     if (r?.kind !== 'op' || r.index !== 0) return undefined;
@@ -60,7 +54,7 @@ export function findReluGradients(trace: Trace): ReluGradFusion {
     return fill && constantEverywhere(fill.inputs[1], 0) ? fill : undefined;
   };
   const same = (a: Ref, b: Ref) => key(a) === key(b);
-  const usedOnce = (...nodes: number[]) => nodes.every((n) => uses.get(`op:${n}:0`) === 1 && trace.ops[n].outputs.length === 1);
+  const usedOnce = (...nodes: number[]) => nodes.every((n) => uses.get(key({ kind: 'op', node: n, index: 0 })) === 1 && trace.ops[n].outputs.length === 1);
 
   /** step(x) with alpha 0 as tfjs-node writes it, optionally cast: x and the ops it takes. */
   const step = (r: Ref): { x: Ref; ops: number[] } | undefined => {

@@ -82,6 +82,19 @@ export function registeredVariables(tf: TF): Variable[] {
  * Runs `fn(...inputs)` eagerly inside tf.tidy while recording it. Returns the step's outputs (as
  * the eager call made them) and the recording.
  */
+/** A value's key for maps: `op:<node>:<output>`, `input:<i>`, `variable:<i>` or `constant:<i>`. */
+export const refKey = (r: Ref): string => `${r.kind}:${r.kind === 'op' ? `${r.node}:${r.index}` : r.index}`;
+
+/** How many times each value (by {@link refKey}) is read: as an op's input, an assign's value or an output. */
+export function useCounts(trace: Trace): Map<string, number> {
+  const uses = new Map<string, number>();
+  const use = (r: Ref) => uses.set(refKey(r), (uses.get(refKey(r)) ?? 0) + 1);
+  for (const o of trace.ops) o.inputs.forEach(use);
+  for (const a of trace.assigns) use(a.value);
+  for (const o of trace.outputs) use(o.ref);
+  return uses;
+}
+
 export function recordStep<O extends Record<string, Tensor>>(tf: TF, fn: (...inputs: Tensor[]) => O, inputs: Tensor[]): { result: O; trace: Trace } {
   const backend = nodeBackend(tf);
   const binding = backend.binding;
