@@ -240,6 +240,23 @@ describe('dcgan plugin', () => {
     expect(read(path.join(dir, 'tumor', 'final', 'generator'))).toEqual(final);
   });
 
+  it('with augmentation: the same seed gives the same losses, which differ from training without it; resume stays exact', async () => {
+    const opts = { ...small, epochs: 2, batchSize: 8, augment: ['translation', 'cutout'] as DcganOptions['augment'] };
+    const runs = await Promise.all([0, 1].map(async (i) => {
+      const e = newEvents();
+      await dcgan().train(real, opts, context(path.join(tmp, `augmented-${i}`), e));
+      return e.progress.map((p) => p.metrics);
+    }));
+    expect(runs[1]).toEqual(runs[0]);
+    const plain = newEvents();
+    await dcgan().train(real, { ...opts, augment: [] }, context(path.join(tmp, 'not-augmented'), plain));
+    expect(plain.progress[1].metrics).not.toEqual(runs[0][1]);
+    const resumed = newEvents();
+    await dcgan().train(real, { ...opts, epochs: 1 }, context(path.join(tmp, 'augmented-resumed'), resumed));
+    await dcgan().train(real, opts, context(path.join(tmp, 'augmented-resumed'), resumed));
+    expect(resumed.progress.map((p) => p.metrics)).toEqual(runs[0]);
+  });
+
   it('generates images of the real shape and range, with provenance, deterministically', async () => {
     const dir = path.join(tmp, 'full');
     const request = { countPerClass: 5, classNames: ['tumor'], height: 16, width: 16, channels: 1 };

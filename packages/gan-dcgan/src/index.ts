@@ -300,6 +300,8 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         // Augmentation draws from a stream of their own, so the batches and latents do not change with the policy.
         const augmentRandom = createRng(deriveSeed(ctx.seed, 'dcgan-augment', className, epoch));
         const draw = (n: number) => (o.augment.length ? drawAugmentation(tf, o.augment, n, real.height, real.width, augmentRandom) : []);
+        // A discriminator update's draws: the real images' then the generated ones'.
+        const discriminatorDraws = (n: number) => [...draw(n), ...draw(n)];
         const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
         const sums = { d: [] as Tensor[], g: [] as Tensor[], dx: [] as Tensor[], dgz: [] as Tensor[] };
         for (let step = 0; step < stepsPerEpoch; step++) {
@@ -308,7 +310,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           // [b, latent]; with one D step per G step both use this z (G(z) computed once when compiled).
           const z = latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
           if (o.dStepsPerGStep === 1) {
-            const d = [...draw(batch.shape[0]!), ...draw(batch.shape[0]!)];
+            const d = discriminatorDraws(batch.shape[0]!);
             const r = steps.both.run(batch, z, ...d);
             tf.dispose(d);
             sums.d.push(r.dLoss);
@@ -318,7 +320,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           } else {
             for (let k = 0; k < o.dStepsPerGStep; k++) {
               const zD = k === 0 ? z : latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
-              const d = [...draw(batch.shape[0]!), ...draw(batch.shape[0]!)];
+              const d = discriminatorDraws(batch.shape[0]!);
               const r = steps.discriminator.run(batch, zD, ...d);
               tf.dispose(d);
               if (zD !== z) zD.dispose();
