@@ -14,7 +14,7 @@
  *
  * Only exact matches whose intermediate values are used nowhere else are replaced.
  */
-import { refKey as key, useCounts, type Constant, type RecordedOp, type Ref, type Trace } from './trace.js';
+import { metaOf, refKey as key, useCounts, type Constant, type RecordedOp, type Ref, type Trace } from './trace.js';
 
 export interface ReluGradient {
   /** The recorded Mul that the ReluGrad replaces. */
@@ -33,6 +33,7 @@ export interface ReluGradFusion {
 }
 
 const SELECT = new Set(['Select', 'SelectV2']);
+
 export function findReluGradients(trace: Trace): ReluGradFusion {
   const uses = useCounts(trace);
 
@@ -86,9 +87,8 @@ export function findReluGradients(trace: Trace): ReluGradFusion {
       const gradient = o.inputs[1 - side];
       if (!found) continue;
       const shape = JSON.stringify(o.outputs[0].shape);
-      const shapeOf = (r: Ref) => (r.kind === 'op' ? trace.ops[r.node].outputs[r.index].shape : r.kind === 'input' ? trace.inputs[r.index].shape : r.kind === 'variable' ? trace.variables[r.index].meta.shape : trace.constants[r.index].shape);
       // ReluGrad does not broadcast: dy, x and the product must be one shape.
-      if (JSON.stringify(shapeOf(gradient)) !== shape || JSON.stringify(shapeOf(found.x)) !== shape) continue;
+      if (JSON.stringify(metaOf(trace, gradient).shape) !== shape || JSON.stringify(metaOf(trace, found.x).shape) !== shape) continue;
       gradients.set(i, { mul: i, gradient, features: found.x });
       found.ops.forEach((n) => replaced.add(n));
       return;

@@ -6,7 +6,7 @@
  * the inputs (types, list lengths) filled in from TensorFlow's own op definitions.
  */
 import type { AttrValue, NodeDef, OpDef } from './proto.js';
-import type { Constant, OpAttr, RecordedOp, Ref, Trace } from './trace.js';
+import { metaOf, type Constant, type OpAttr, type RecordedOp, type Ref, type Trace } from './trace.js';
 import { findAdamUpdates } from './fuse-adam.js';
 import { findReluGradients } from './fuse-relu-grad.js';
 
@@ -130,22 +130,8 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
       case 'constant': return `const${ref.index}:0`;
     }
   };
-  const typeOf = (ref: Ref): number => {
-    switch (ref.kind) {
-      case 'op': return trace.ops[ref.node].outputs[ref.index].dtype;
-      case 'variable': return trace.variables[ref.index].meta.dtype;
-      case 'input': return trace.inputs[ref.index].dtype;
-      case 'constant': return trace.constants[ref.index].dtype;
-    }
-  };
-  const shapeOf = (ref: Ref): number[] => {
-    switch (ref.kind) {
-      case 'op': return trace.ops[ref.node].outputs[ref.index].shape;
-      case 'variable': return trace.variables[ref.index].meta.shape;
-      case 'input': return trace.inputs[ref.index].shape;
-      case 'constant': return trace.constants[ref.index].shape;
-    }
-  };
+  const typeOf = (ref: Ref): number => metaOf(trace, ref).dtype;
+  const shapeOf = (ref: Ref): number[] => metaOf(trace, ref).shape;
   trace.inputs.forEach((m, i) => nodes.push({ name: `input${i}`, op: 'Placeholder', input: [], attr: { dtype: { type: m.dtype }, shape: shapeAttr(m.shape) } }));
   trace.constants.forEach((c, i) => {
     const tensor = (values: Constant['values'], shape: number[], dtype = c.dtype) => ({ tensor: { dtype, tensor_shape: { dim: shape.map((size) => ({ size })) }, tensor_content: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) } });
@@ -164,14 +150,17 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
   });
   const seen = new Map<string, number>();
   const activationOf = activations(trace);
+  /** A pre-activation's ReLU / leaky-ReLU output when it has one (same sign), else the value itself. */
+  const activatedOr = (r: Ref): string => {
+    const relu = r.kind === 'op' ? activationOf.get(`${r.node}:${r.index}`) : undefined;
+    return name(relu === undefined ? r : { kind: 'op', node: relu, index: 0 });
+  };
   trace.ops.forEach((o, i) => {
     if (adam.replaced.has(i) || reluGradients.replaced.has(i)) return;
     const relu = reluGradients.gradients.get(i);
     if (relu) {
       // dy · step(x) as one ReluGrad (fuse-relu-grad.ts), of the activation's output when there is one.
-      const x = relu.features;
-      const features = x.kind === 'op' && activationOf.has(`${x.node}:${x.index}`) ? name({ kind: 'op', node: activationOf.get(`${x.node}:${x.index}`)!, index: 0 }) : name(x);
-      nodes.push({ name: `op${i}`, op: 'ReluGrad', input: [name(relu.gradient), features], attr: { T: { type: DT_FLOAT } } });
+      nodes.push({ name: `op${i}`, op: 'ReluGrad', input: [name(relu.gradient), activatedOr(relu.features)], attr: { T: { type: DT_FLOAT } } });
       return;
     }
     const def = opDefs.get(o.op);
@@ -180,7 +169,7 @@ export function buildGraphDef(trace: Trace, opDefs: Map<string, OpDef>, prefix: 
     // gives the same answer (f(x) > 0 ⟺ x > 0 for slope ≥ 0, NaN included). Testing the output
     // leaves the pre-activation one consumer, which Grappler's remapper needs to fuse
     // conv + bias + activation (with two consumers it fails on the whole graph).
-    const input = o.inputs.map((r, k) => (o.op === 'Greater' && k === 0 && r.kind === 'op' && isZero(trace, o.inputs[1]) && activationOf.has(`${r.node}:${r.index}`) ? name({ kind: 'op', node: activationOf.get(`${r.node}:${r.index}`)!, index: 0 }) : name(r)));
+    const input = o.inputs.map((r, k) => (o.op === 'Greater' && k === 0 && isZero(trace, o.inputs[1]) ? activatedOr(r) : name(r)));
     const key = `${o.op} ${JSON.stringify(o.attrs)} ${input.join(',')}`;
     const earlier = seen.get(key);
     if (earlier !== undefined && !def.is_stateful) {

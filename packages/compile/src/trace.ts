@@ -85,6 +85,16 @@ export function registeredVariables(tf: TF): Variable[] {
 /** A value's key for maps: `op:<node>:<output>`, `input:<i>`, `variable:<i>` or `constant:<i>`. */
 export const refKey = (r: Ref): string => `${r.kind}:${r.kind === 'op' ? `${r.node}:${r.index}` : r.index}`;
 
+/** The dtype and shape of a value in a recording. */
+export function metaOf(trace: Trace, r: Ref): TensorMeta {
+  switch (r.kind) {
+    case 'op': return trace.ops[r.node].outputs[r.index];
+    case 'variable': return trace.variables[r.index].meta;
+    case 'input': return trace.inputs[r.index];
+    case 'constant': return trace.constants[r.index];
+  }
+}
+
 /** How many times each value (by {@link refKey}) is read: as an op's input, an assign's value or an output. */
 export function useCounts(trace: Trace): Map<string, number> {
   const uses = new Map<string, number>();
