@@ -54,6 +54,36 @@ describe('differentiable augmentation', () => {
     tf.dispose([x, ...draw]);
   });
 
+  it('with a probability below 1 each transform applies to about that share of the images, the rest get its identity; with 1 the draws are the paper\'s', () => {
+    const { tf } = backend;
+    const policy = ['color', 'translation', 'cutout'] as const;
+    const n = 400;
+    const draw = drawAugmentation(tf, policy, n, 8, 8, createRng(3), 0.3);
+    const [brightness, saturation, contrast, rows, cols, mask] = draw.map((t) => t.dataSync() as Float32Array);
+    const identityRows = (m: Float32Array, b: number) => Array.from({ length: 8 }, (_, i) => m[b * 64 + i * 8 + i] === 1).every(Boolean);
+    const applied = {
+      color: Array.from({ length: n }, (_, b) => !(brightness[b] === 0 && saturation[b] === 1 && contrast[b] === 1)),
+      translation: Array.from({ length: n }, (_, b) => !(identityRows(rows, b) && identityRows(cols, b))),
+      cutout: Array.from({ length: n }, (_, b) => mask.subarray(b * 64, (b + 1) * 64).some((v) => v === 0)),
+    };
+    // Translation draws shift 0 with probability 1/3 at 8 px (shifts −1..1 a side: 1/9 both zero).
+    const share = (flags: boolean[]) => flags.filter(Boolean).length / n;
+    expect(share(applied.color)).toBeGreaterThan(0.22);
+    expect(share(applied.color)).toBeLessThan(0.38);
+    expect(share(applied.cutout)).toBeGreaterThan(0.22);
+    expect(share(applied.cutout)).toBeLessThan(0.38);
+    expect(share(applied.translation)).toBeGreaterThan(0.18);
+    expect(share(applied.translation)).toBeLessThan(0.34);
+    // The transforms are drawn independently: some images get cutout without colour.
+    expect(applied.cutout.some((c, b) => c && !applied.color[b])).toBe(true);
+    // Probability 1 takes no draws for the coin: the brightnesses are the stream's first values,
+    // as before the option existed (runs made then reproduce).
+    const always = drawAugmentation(tf, policy, 16, 8, 8, createRng(3), 1);
+    const stream = createRng(3);
+    expect(Array.from(always[0].dataSync())).toEqual(Array.from({ length: 16 }, () => Math.fround(stream() - 0.5)));
+    tf.dispose([...draw, ...always]);
+  });
+
   it('cutout zeroes one square of half the side per image (cut by the border when its centre is near it)', () => {
     const { tf } = backend;
     const random = createRng(2);

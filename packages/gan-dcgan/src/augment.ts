@@ -12,6 +12,13 @@
  * parameters follow the paper's code: brightness ± 0.5, saturation × [0, 2], contrast ×
  * [0.5, 1.5]; translation by up to 1/8 of the side, zero padded; a cutout square of half the
  * side, centred anywhere in the image.
+ *
+ * The paper applies every transform to every image. Zero padding and the cutout square are
+ * mid-grey in [-1, 1], and a transform that always applies can leak into the generated images
+ * (Karras et al. 2020, ADA): on the phantoms' black background the generator learnt grey smudges
+ * the discriminator could no longer tell from padding. With a probability p < 1 each transform
+ * applies to each image independently with probability p, so the discriminator also sees images
+ * as they are; ADA found p up to about 0.8 does not leak.
  */
 import type { TF } from '@synthmix/core';
 
@@ -48,22 +55,27 @@ function shiftMatrices(n: number, side: number, shifts: number[]): Float32Array 
  * policy order (color: brightness, saturation, contrast [n, 1, 1, 1]; translation: row and
  * column shift matrices [n, h, h], [n, w, w]; cutout: a mask [n, h, w, 1]).
  */
-export function drawAugmentation(tf: TF, policy: readonly Augmentation[], n: number, height: number, width: number, random: () => number): Tensor[] {
+export function drawAugmentation(tf: TF, policy: readonly Augmentation[], n: number, height: number, width: number, random: () => number, probability = 1): Tensor[] {
   const out: Tensor[] = [];
-  const perImage = (f: () => number) => tf.tensor4d(Float32Array.from({ length: n }, f), [n, 1, 1, 1]);
+  const perImage = (values: number[]) => tf.tensor4d(Float32Array.from(values), [n, 1, 1, 1]);
   for (const a of policy) {
+    // Which images this transform applies to; with probability 1 none is drawn (the stream is as before).
+    const on = Array.from({ length: n }, () => probability >= 1 || random() < probability);
+    // A value per image, or the transform's identity where it does not apply.
+    const values = (f: () => number, identity: number) => on.map((applied) => (applied ? f() : identity));
     if (a === 'color') {
-      out.push(perImage(() => random() - 0.5), perImage(() => random() * 2), perImage(() => random() + 0.5));
+      out.push(perImage(values(() => random() - 0.5, 0)), perImage(values(() => random() * 2, 1)), perImage(values(() => random() + 0.5, 1)));
     } else if (a === 'translation') {
       const [sy, sx] = [height, width].map((side) => Math.floor(side * 0.125 + 0.5));
       out.push(
-        tf.tensor3d(shiftMatrices(n, height, Array.from({ length: n }, () => integer(random, -sy, sy))), [n, height, height]),
-        tf.tensor3d(shiftMatrices(n, width, Array.from({ length: n }, () => integer(random, -sx, sx))), [n, width, width]),
+        tf.tensor3d(shiftMatrices(n, height, values(() => integer(random, -sy, sy), 0)), [n, height, height]),
+        tf.tensor3d(shiftMatrices(n, width, values(() => integer(random, -sx, sx), 0)), [n, width, width]),
       );
     } else {
       const [ch, cw] = [height, width].map((side) => Math.floor(side * 0.5 + 0.5));
       const mask = new Float32Array(n * height * width).fill(1);
       for (let b = 0; b < n; b++) {
+        if (!on[b]) continue;
         // The square's top-left corner: its centre anywhere from 0 to the side (the paper's offsets).
         const y0 = integer(random, 0, height + (1 - (ch % 2)) - 1) - Math.floor(ch / 2);
         const x0 = integer(random, 0, width + (1 - (cw % 2)) - 1) - Math.floor(cw / 2);

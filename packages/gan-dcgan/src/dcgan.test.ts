@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
 import { Compiler, pathDifference, readChoices, TOLERANCE, type CompileMode } from '@synthmix/compile';
-import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, disposeGan, latentBatch, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, withGeneratorAverage, type DcganOptions } from './index.js';
+import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, disposeGan, latentBatch, modeSeekingLoss, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, withGeneratorAverage, type DcganOptions } from './index.js';
 import { loadTensors } from '@synthmix/core';
 
 let backend: LoadedBackend;
@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, augment: [], emaDecay: 0, checkpointEvery: 1, samplesPerGrid: 8, writePngs: false };
+const small: DcganOptions = { epochs: 2, batchSize: 16, latentDim: 16, ngf: 8, ndf: 8, learningRate: 2e-4, beta1: 0.5, realLabel: 0.9, dStepsPerGStep: 1, augment: [], augmentProbability: 1, emaDecay: 0, modeSeeking: 0, checkpointEvery: 1, samplesPerGrid: 8, writePngs: false };
 const real = phantomDataset({ classNames: ['tumor'], perClass: 48, size: 16, channels: 1 });
 
 function context(workDir: string, events: { progress: Progress[]; artifacts: string[]; warnings: string[] }, compile: CompileMode = 'auto'): PluginContext {
@@ -128,6 +128,55 @@ describe('compiled DCGAN step', () => {
     const gap = Math.max(...compiled.weights[0].map((v, i) => Math.abs(v - compiled.live[0][i])));
     expect(gap).toBeGreaterThan(1e-4);
     x.dispose();
+  });
+
+  it('with the mode-seeking term: compiled steps give the eager losses and weights, and the term changes training', () => {
+    const { tf } = backend;
+    const x = tf.tensor4d(real.images.subarray(0, 16 * 256), [16, 16, 16, 1]);
+    const run = (mode: CompileMode, modeSeeking: number) => {
+      const gan = buildGan(tf, { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 }, { ...small, modeSeeking });
+      const compiler = new Compiler(tf as never, { mode, owner: 'test' });
+      const steps = buildGanSteps(tf, compiler, gan, 0.9);
+      const losses: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const z = latentBatch(tf, 16, 16, i);
+        const r = steps.both.run(x, z);
+        losses.push(r.dLoss.dataSync()[0], r.gLoss.dataSync()[0]);
+        tf.dispose([z, ...Object.values(r)]);
+      }
+      compiler.dispose();
+      const out = { losses, weights: gan.g.getWeights().map((w) => w.dataSync().slice()) };
+      disposeGan(tf, gan);
+      return out;
+    };
+    const eager = run('off', 1);
+    const compiled = run('on', 1);
+    const d = pathDifference(eager, compiled);
+    expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
+    expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
+    // The generator loss carries the term (1 / (image gap / latent gap) is far above 0 at the start).
+    const plain = run('off', 0);
+    expect(eager.losses[1] - plain.losses[1]).toBeGreaterThan(0.5);
+    expect(pathDifference(plain, eager).weightAbsolute).toBeGreaterThan(1e-5);
+    x.dispose();
+  });
+
+  it('the mode-seeking term is 1 / (mean |G(z1) − G(z2)| / mean |z1 − z2| + 1e-5) over the batch halves, large when images collapse', () => {
+    const { tf } = backend;
+    const rng = createRng(5);
+    const images = Array.from({ length: 4 * 3 * 3 * 2 }, () => rng() * 2 - 1);
+    const latents = Array.from({ length: 4 * 5 }, () => rng() * 2 - 1);
+    const gap = (v: number[], row: number) => {
+      let sum = 0;
+      for (let i = 0; i < 2 * row; i++) sum += Math.abs(v[i] - v[i + 2 * row]);
+      return sum / (2 * row);
+    };
+    const expected = 1 / (gap(images, 18) / gap(latents, 5) + 1e-5);
+    const got = tf.tidy(() => modeSeekingLoss(tf, tf.tensor4d(images, [4, 3, 3, 2]), tf.tensor2d(latents, [4, 5])).dataSync()[0]);
+    expect(got).toBeCloseTo(expected, 4);
+    // Identical images whatever the latent: the term is 1e5.
+    const collapsed = tf.tidy(() => modeSeekingLoss(tf, tf.zeros([4, 3, 3, 2]), tf.tensor2d(latents, [4, 5])).dataSync()[0]);
+    expect(collapsed).toBeCloseTo(1e5, 0);
   });
 
   it('withGeneratorAverage swaps the average in while a function runs, and the weights back after it returns, throws or settles', async () => {

@@ -29,8 +29,12 @@ export interface DcganOptions {
   dStepsPerGStep: number;
   /** Differentiable augmentation of what the discriminator sees (augment.ts); empty: none. */
   augment: Augmentation[];
+  /** Probability that each augmentation applies to each image (ADA's p); 1: always, as in DiffAugment. */
+  augmentProbability: number;
   /** Decay of the generator weights' moving average, which samples are drawn with; 0: none. */
   emaDecay: number;
+  /** Weight of the mode-seeking term in the generator loss (Mao et al. 2019); 0: none. */
+  modeSeeking: number;
   checkpointEvery: number;
   samplesPerGrid: number;
   /** Also write every generated image as a PNG, for inspection. */
@@ -54,9 +58,17 @@ export const optionsSchema = {
       type: 'array', items: { enum: [...AUGMENTATIONS] }, uniqueItems: true, default: [],
       description: 'Differentiable augmentation (DiffAugment, Zhao et al. 2020) of real and generated images before the discriminator, for small training sets: any of color, translation, cutout.',
     },
+    augmentProbability: {
+      type: 'number', exclusiveMinimum: 0, maximum: 1, default: 1,
+      description: 'Probability that each augmentation applies to each image (Karras et al. 2020): below 1 the discriminator also sees unaugmented images, so padding and cutout cannot leak into the generated ones. 1: always, as in DiffAugment.',
+    },
     emaDecay: {
       type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0,
       description: 'Exponential moving average of the generator weights, updated every step; samples, grids and the final state use it (Yazıcı et al. 2019). 0: the last weights.',
+    },
+    modeSeeking: {
+      type: 'number', minimum: 0, default: 0,
+      description: 'Weight of the mode-seeking regulariser (Mao et al. 2019, MSGAN): the generator is also rewarded for making two latents\' images as far apart as the latents are, against mode collapse. 0: none; the paper uses 1.',
     },
     checkpointEvery: { type: 'integer', minimum: 1, default: 5, description: 'Epochs between checkpoints and sample grids.' },
     samplesPerGrid: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
@@ -78,13 +90,15 @@ export interface GanPair {
   /** Moving average of the generator's trainable weights (in their order), when emaDecay > 0. */
   ema?: ReturnType<TF['variable']>[];
   emaDecay: number;
+  /** Weight of the mode-seeking term in the generator loss; 0: none. */
+  modeSeeking: number;
 }
 
-export function buildGan(tf: TF, arch: DcganArchitecture, o: Pick<DcganOptions, 'learningRate' | 'beta1'> & { emaDecay?: number }): GanPair {
+export function buildGan(tf: TF, arch: DcganArchitecture, o: Pick<DcganOptions, 'learningRate' | 'beta1'> & { emaDecay?: number; modeSeeking?: number }): GanPair {
   const g = buildGenerator(tf, arch);
   const emaDecay = o.emaDecay ?? 0;
   const ema = emaDecay > 0 ? vars(g).map((v) => tf.variable(v.clone(), false)) : undefined;
-  return { g, d: buildDiscriminator(tf, arch), optG: tf.train.adam(o.learningRate, o.beta1), optD: tf.train.adam(o.learningRate, o.beta1), arch, ema, emaDecay };
+  return { g, d: buildDiscriminator(tf, arch), optG: tf.train.adam(o.learningRate, o.beta1), optD: tf.train.adam(o.learningRate, o.beta1), arch, ema, emaDecay, modeSeeking: o.modeSeeking ?? 0 };
 }
 
 /** Frees a GAN pair: both networks, both optimisers and the generator's moving average. */
@@ -184,11 +198,25 @@ export function buildGanSteps(tf: TF, compiler: Compiler, gan: GanPair, realLabe
   };
 }
 
+/**
+ * The mode-seeking term of MSGAN (Mao et al. 2019), unconditional: the batch's first half paired
+ * with its second, 1 / (mean |G(z₁) − G(z₂)| / mean |z₁ − z₂| + 1e-5) as in the authors' code.
+ * Small when different latents give different images; a collapsed generator (all images alike)
+ * makes it large. fake: [n, h, w, c]; z: [n, latent]; n ≥ 2. Returns a scalar.
+ */
+export function modeSeekingLoss(tf: TF, fake: Tensor, z: Tensor): Tensor {
+  const half = Math.floor(fake.shape[0]! / 2);
+  const apart = (x: Tensor) => tf.mean(tf.abs(tf.sub(tf.slice(x, 0, half), tf.slice(x, half, half))));
+  return tf.div(1, tf.add(tf.div(apart(fake), apart(z)), 1e-5));
+}
+
 /** One generator update: make D call G(z) real, then the weights' moving average. Returns the loss (tensor). */
 export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor, aug?: AugmentDraws) {
   const { value, grads } = tf.variableGrads(() => {
-    const logits = gan.d.apply(seen(tf, gan.g.apply(z, { training: true }) as Tensor, aug?.policy, aug?.fake), { training: true }) as Tensor;
-    return tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as ReturnType<TF['scalar']>;
+    const fake = gan.g.apply(z, { training: true }) as Tensor; // [n, h, w, c]
+    const logits = gan.d.apply(seen(tf, fake, aug?.policy, aug?.fake), { training: true }) as Tensor;
+    const adversarial = tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as ReturnType<TF['scalar']>;
+    return gan.modeSeeking > 0 ? tf.add(adversarial, tf.mul(modeSeekingLoss(tf, fake, z), gan.modeSeeking)) as ReturnType<TF['scalar']> : adversarial;
   }, vars(gan.g));
   gan.optG.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
   tf.dispose(Object.values(grads));
@@ -299,7 +327,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         const random = createRng(deriveSeed(ctx.seed, 'dcgan-epoch', className, epoch));
         // Augmentation draws from a stream of their own, so the batches and latents do not change with the policy.
         const augmentRandom = createRng(deriveSeed(ctx.seed, 'dcgan-augment', className, epoch));
-        const draw = (n: number) => (o.augment.length ? drawAugmentation(tf, o.augment, n, real.height, real.width, augmentRandom) : []);
+        const draw = (n: number) => (o.augment.length ? drawAugmentation(tf, o.augment, n, real.height, real.width, augmentRandom, o.augmentProbability) : []);
         // A discriminator update's draws: the real images' then the generated ones'.
         const discriminatorDraws = (n: number) => [...draw(n), ...draw(n)];
         const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
