@@ -119,7 +119,7 @@ describe('synthmix errors', () => {
 describe('synthmix validate', () => {
   it('accepts a good manifest', async () => {
     const file = manifest('good');
-    expect(await cli('validate', file)).toEqual({ code: 0, out: `${file}: ok (2 cells: 2 ratios × 1 seeds; ${fixtures}/mean-generator.ts + ${fixtures}/nearest-mean.ts)\n`, err: '' });
+    expect(await cli('validate', file)).toEqual({ code: 0, out: `${file}: ok (2 cells: 2 ratios × 1 seed; ${fixtures}/mean-generator.ts + ${fixtures}/nearest-mean.ts)\n`, err: '' });
   });
 });
 
@@ -130,7 +130,7 @@ describe('synthmix run without a terminal', () => {
     expect(r.code).toBe(0);
     const lines = r.out.split('\n');
     const events = lines.filter((l) => /^\d\d:\d\d:\d\d /.test(l)).map((l) => l.slice(9));
-    expect(events[0]).toBe('sweep plain: 2 cells (2 ratios × 1 seeds), backend cpu [cpu]');
+    expect(events[0]).toBe('sweep plain: 2 cells (2 ratios × 1 seed), backend cpu [cpu]');
     expect(events[1]).toMatch(/^warning: Using the pure-JavaScript "cpu" backend/);
     expect(events[2]).toBe('data tumor=30 healthy=30, 0 skipped, 60 groups, test 10/class');
     expect(events[3]).toMatch(/^generator seed 1: training \(test:mean-generator, [0-9a-f]{12}\)$/);

@@ -124,8 +124,9 @@ export interface ResolvedPlan {
  */
 export function cellsInWords(plan: Pick<ResolvedPlan, 'ratios' | 'seeds' | 'cells' | 'generator'> & { design?: Design }): string {
   const d = plan.design;
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
   const sizes = d && d.sizes.length > 1 ? `${d.sizes.length} sizes × ` : '';
-  const base = d?.mode === 'augment' ? `${sizes}${d.multiples.length} multiples × ${plan.seeds.length} seeds` : `${sizes}${plan.ratios.length} ratios × ${plan.seeds.length} seeds`;
+  const base = `${sizes}${d?.mode === 'augment' ? count(d.multiples.length, 'multiple') : count(plan.ratios.length, 'ratio')} × ${count(plan.seeds.length, 'seed')}`;
   const fromSnapshots = plan.cells.filter((c) => c.generatorEpoch !== undefined).length;
   return fromSnapshots ? `${base} + ${fromSnapshots} from generator epochs ${plan.generator.checkpoints!.join(', ')}` : base;
 }
