@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng, loadBackend, type LoadedBackend } from '@synthmix/core';
-import { CompileError, Compiler, fastestPath, optimizerHooks, pathDifference, probeCompiledPath, readChoices, TOLERANCE, type CompileMode, type CompilerOptions } from './index.js';
+import { CompileError, Compiler, fastestPath, optimizerHooks, ownCopy, pathDifference, probeCompiledPath, readChoices, TOLERANCE, type CompileMode, type CompilerOptions } from './index.js';
 
 let backend: LoadedBackend;
 beforeAll(async () => {
@@ -212,6 +212,41 @@ describe('compiled steps', () => {
     expect(warnings[0]).toMatch(/cannot compile \(the step reads a tensor's values in JavaScript \(after op \w+\)/);
     expect(s.step.counts.compiled).toBe(0);
     s.dispose();
+  });
+
+  it('refuses to record a step that reads one of two variables on one buffer (it could not tell which), and records the same step when each has its own copy', () => {
+    const { tf } = backend;
+    const run = (copy: boolean) => {
+      const warnings: string[] = [];
+      const weight = tf.variable(tf.tensor1d([1, 2, 3]), true, `weight-${copy}`);
+      // A moving average of the weight, made as people write it (tf.variable(x.clone()) shares x's buffer) or with ownCopy.
+      const average = tf.tidy(() => tf.variable(copy ? ownCopy(tf, weight) : weight.clone(), false, `average-${copy}`));
+      const compiler = new Compiler(tf as never, { mode: 'auto', owner: 'test', warn: (w) => warnings.push(w) });
+      const step = compiler.step('average step', (x: Tensor) => {
+        weight.assign(tf.add(weight, x));
+        average.assign(tf.add(tf.mul(average, 0.5), tf.mul(weight, 0.5)));
+        return { sum: tf.sum(weight) };
+      });
+      for (let i = 0; i < 4; i++) {
+        const x = tf.tensor1d([1, 1, 1]);
+        tf.dispose([x, step.run(x).sum]);
+      }
+      compiler.sync();
+      const out = { warnings, counts: { ...step.counts }, weight: Array.from(weight.dataSync()), average: Array.from(average.dataSync()) };
+      compiler.dispose();
+      tf.dispose([weight, average]);
+      return out;
+    };
+    const shared = run(false);
+    expect(shared.warnings).toEqual(['test average step: cannot compile (variables weight-false and average-false share one buffer (one was made or assigned from the other without a copy), so a recording cannot tell which the step reads; give each its own copy (ownCopy)); running it eagerly']);
+    expect(shared.counts.compiled).toBe(0);
+    const own = run(true);
+    expect(own.warnings).toEqual([]);
+    expect(own.counts.compiled).toBe(4);
+    // Both ran the same arithmetic: weight 1..3 + 4, average halfway towards it each step.
+    expect(own.weight).toEqual([5, 6, 7]);
+    expect(own.average).toEqual(shared.average);
+    expect(own.average).toEqual([4.0625, 5.0625, 6.0625]);
   });
 
   it('works on this machine (the doctor\'s probe), XLA included', () => {

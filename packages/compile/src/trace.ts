@@ -105,6 +105,15 @@ export function useCounts(trace: Trace): Map<string, number> {
   return uses;
 }
 
+/**
+ * A tensor with the same values as `x` in a buffer of its own, for a variable's initial or
+ * assigned value. `tf.variable(x)`, `x.clone()` and `v.assign(x)` share x's buffer, and a
+ * compiled step cannot tell two variables on one buffer apart (recordStep refuses them).
+ */
+export function ownCopy<T extends Tensor>(tf: TF, x: T): T {
+  return tf.tensor(x.dataSync() as Float32Array, x.shape, x.dtype as 'float32') as unknown as T;
+}
+
 export function recordStep<O extends Record<string, Tensor>>(tf: TF, fn: (...inputs: Tensor[]) => O, inputs: Tensor[]): { result: O; trace: Trace } {
   const backend = nodeBackend(tf);
   const binding = backend.binding;
@@ -117,10 +126,14 @@ export function recordStep<O extends Record<string, Tensor>>(tf: TF, fn: (...inp
   const before = registeredVariables(tf);
   const variableIds = new Map<number, Variable>();
   const dataIdsBefore = new Map<Variable, object>();
+  // Variables on one buffer (one made from the other with tf.variable(x) or assign(x), which
+  // share x's data): a read of it could be either, and the graph would read whichever came first.
+  const sharing = new Map<number, Variable[]>();
   for (const v of before) {
     if (v.isDisposed) continue;
     const [id] = backend.getInputTensorIds([v]);
-    if (!variableIds.has(id)) variableIds.set(id, v);
+    if (variableIds.has(id)) sharing.set(id, [...(sharing.get(id) ?? [variableIds.get(id)!]), v]);
+    else variableIds.set(id, v);
     dataIdsBefore.set(v, v.dataId);
   }
   const variableIndex = new Map<Variable, number>();
@@ -145,17 +158,17 @@ export function recordStep<O extends Record<string, Tensor>>(tf: TF, fn: (...inp
     known.set(id, ref);
     return ref;
   };
-  const resolve = (id: number): Ref => {
-    const ref = known.get(id);
-    if (ref) return ref;
+  /** The variable whose buffer this is, if any; a shared buffer makes the recording unusable. */
+  const variableRef = (id: number): Ref | undefined => {
     const v = variableIds.get(id);
-    if (v) {
-      const r: Ref = { kind: 'variable', index: useVariable(v) };
-      known.set(id, r);
-      return r;
-    }
-    return capture(id);
+    if (!v) return undefined;
+    const shared = sharing.get(id);
+    if (shared) trace.unusable ??= `variables ${shared.map((x) => x.name).join(' and ')} share one buffer (one was made or assigned from the other without a copy), so a recording cannot tell which the step reads; give each its own copy (ownCopy)`;
+    const r: Ref = { kind: 'variable', index: useVariable(v) };
+    known.set(id, r);
+    return r;
   };
+  const resolve = (id: number): Ref => known.get(id) ?? variableRef(id) ?? capture(id);
 
   const executeOp: NodeBinding['executeOp'] = (name, attrs, inputIds, nOutputs) => {
     const inputsRefs = inputIds.map(resolve);
@@ -193,7 +206,7 @@ export function recordStep<O extends Record<string, Tensor>>(tf: TF, fn: (...inp
     const old = dataIdsBefore.get(v);
     if (old === undefined || v.isDisposed || v.dataId === old) continue;
     const [id] = backend.getInputTensorIds([v]);
-    const value = known.get(id) ?? (variableIds.has(id) ? { kind: 'variable' as const, index: useVariable(variableIds.get(id)!) } : undefined);
+    const value = known.get(id) ?? variableRef(id);
     if (!value) {
       trace.unusable ??= `variable ${v.name} was assigned a tensor made outside the step`;
       continue;
@@ -202,7 +215,7 @@ export function recordStep<O extends Record<string, Tensor>>(tf: TF, fn: (...inp
   }
   for (const [name, t] of Object.entries(result)) {
     const [id] = backend.getInputTensorIds([t]);
-    const ref = known.get(id) ?? (variableIds.has(id) ? { kind: 'variable' as const, index: useVariable(variableIds.get(id)!) } : undefined);
+    const ref = known.get(id) ?? variableRef(id);
     if (!ref) {
       trace.unusable ??= `output ${name} was made outside the step`;
       continue;

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
 import { Compiler, pathDifference, readChoices, TOLERANCE, type CompileMode } from '@synthmix/compile';
-import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, disposeGan, latentBatch, modeSeekingLoss, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, withGeneratorAverage, type DcganOptions } from './index.js';
+import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, disposeGan, latentBatch, loadCheckpoint, saveCheckpoint, modeSeekingLoss, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, withGeneratorAverage, type DcganOptions } from './index.js';
 import { loadTensors } from '@synthmix/core';
+import { drawAugmentation } from './augment.js';
 
 let backend: LoadedBackend;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-dcgan-'));
@@ -158,6 +159,69 @@ describe('compiled DCGAN step', () => {
     const plain = run('off', 0);
     expect(eager.losses[1] - plain.losses[1]).toBeGreaterThan(0.5);
     expect(pathDifference(plain, eager).weightAbsolute).toBeGreaterThan(1e-5);
+    x.dispose();
+  });
+
+  it('with two discriminator steps a generator step, augmentation and the moving average, every step after the warm-ups runs compiled', () => {
+    // The average once shared its weights' buffers until the first generator update, and the
+    // discriminator step, recorded before that, fell back to eager for good (4.7× slower).
+    const { tf } = backend;
+    const x = tf.tensor4d(real.images.subarray(0, 16 * 256), [16, 16, 16, 1]);
+    const policy = ['translation', 'cutout'] as const;
+    const gan = buildGan(tf, { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 }, { ...small, emaDecay: 0.99 });
+    const warnings: string[] = [];
+    const compiler = new Compiler(tf as never, { mode: 'auto', owner: 'test', warn: (w) => warnings.push(w) });
+    const steps = buildGanSteps(tf, compiler, gan, 0.9, policy);
+    const random = createRng(1);
+    const draw = () => drawAugmentation(tf, policy, 16, 16, 16, random);
+    for (let i = 0; i < 6; i++) {
+      for (let k = 0; k < 2; k++) {
+        const z = latentBatch(tf, 16, 16, 10 * i + k);
+        const d = [...draw(), ...draw()];
+        tf.dispose([z, ...d, ...Object.values(steps.discriminator.run(x, z, ...d))]);
+      }
+      const z = latentBatch(tf, 16, 16, 10 * i + 5);
+      const d = draw();
+      tf.dispose([z, ...d, ...Object.values(steps.generator.run(z, ...d))]);
+    }
+    expect(warnings).toEqual([]);
+    // 12 discriminator calls: the first makes Adam's slots (kept eager), the rest compiled; 6 generator calls alike.
+    expect([steps.discriminator.counts.eager, steps.discriminator.counts.compiled]).toEqual([0, 11]);
+    expect([steps.generator.counts.eager, steps.generator.counts.compiled]).toEqual([0, 5]);
+    compiler.dispose();
+    disposeGan(tf, gan);
+    x.dispose();
+  });
+
+  it('a checkpoint from before the moving average was turned on starts the average from the weights, on buffers of its own, and training goes on compiled', async () => {
+    const { tf } = backend;
+    const x = tf.tensor4d(real.images.subarray(0, 16 * 256), [16, 16, 16, 1]);
+    const arch = { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 };
+    const plain = buildGan(tf, arch, small);
+    const first = new Compiler(tf as never, { mode: 'auto', owner: 'test' });
+    const z0 = latentBatch(tf, 16, 16, 0);
+    tf.dispose([z0, ...Object.values(buildGanSteps(tf, first, plain, 0.9).both.run(x, z0))]);
+    first.dispose();
+    const dir = path.join(tmp, 'no-average');
+    await saveCheckpoint(dir, plain, { epoch: 1 });
+    disposeGan(tf, plain);
+
+    const gan = buildGan(tf, arch, { ...small, emaDecay: 0.9 });
+    await loadCheckpoint(tf, dir, gan);
+    const live = gan.g.trainableWeights.map((w) => w.read());
+    expect(gan.ema!.map((e) => Array.from(e.dataSync()))).toEqual(live.map((w) => Array.from(w.dataSync())));
+    expect(gan.ema!.every((e, i) => e.dataId !== live[i].dataId)).toBe(true);
+    const warnings: string[] = [];
+    const compiler = new Compiler(tf as never, { mode: 'auto', owner: 'test', warn: (w) => warnings.push(w) });
+    const steps = buildGanSteps(tf, compiler, gan, 0.9);
+    for (let i = 1; i <= 4; i++) {
+      const z = latentBatch(tf, 16, 16, i);
+      tf.dispose([z, ...Object.values(steps.both.run(x, z))]);
+    }
+    expect(warnings).toEqual([]);
+    expect(steps.both.counts.compiled).toBe(4);
+    compiler.dispose();
+    disposeGan(tf, gan);
     x.dispose();
   });
 

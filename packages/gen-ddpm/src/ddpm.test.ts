@@ -6,7 +6,7 @@ import { checkPluginShape, createRng, loadBackend, normalArray, type LoadedBacke
 import { phantomDataset } from '@synthmix/data';
 import { Compiler, optimizerHooks, pathDifference, TOLERANCE, type CompileMode } from '@synthmix/compile';
 import { swish } from './unet.js';
-import ddpm, { alphasCumprod, buildDdimStep, buildDdpmStep, ddimSample, PRESETS, resolveOptions, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
+import ddpm, { alphasCumprod, buildDdimStep, buildDdpmStep, buildModel, ddimSample, PRESETS, resolveOptions, trainDdpmOneStep, Unet, type DdpmOptions } from './index.js';
 
 let backend: LoadedBackend;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'synthmix-ddpm-'));
@@ -96,8 +96,8 @@ describe('compiled DDPM steps', () => {
     const x0 = tf.tensor4d(real.images.subarray(0, 8 * 256), [8, 16, 16, 1]);
     const abar = alphasCumprod('linear', 100);
     const run = (mode: CompileMode) => {
-      const unet = new Unet(tf, { size: 16, channels: 1, widths: [8, 16, 16], timeDim: 8, seed: 2 });
-      const model = { unet, ema: new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])), optimizer: tf.train.adam(1e-3) };
+      const model = buildModel(tf, { size: 16, channels: 1, widths: [8, 16, 16], timeDim: 8, seed: 2 }, { learningRate: 1e-3 });
+      const { unet } = model;
       const compiler = new Compiler(tf as never, { mode, owner: 'test' });
       const step = buildDdpmStep(tf, compiler, model, 0.9);
       const random = createRng(1);

@@ -11,7 +11,7 @@ import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/cor
 import { packageVersion, readJsonFile, safeFileName, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imageRows } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
-import { Compiler, optimizerHooks, type CompiledStep } from '@synthmix/compile';
+import { Compiler, optimizerHooks, ownCopy, type CompiledStep } from '@synthmix/compile';
 
 export { Unet } from './unet.js';
 
@@ -96,9 +96,11 @@ interface Model {
   optimizer: ReturnType<TF['train']['adam']>;
 }
 
-function buildModel(tf: TF, arch: UnetArchitecture, o: DdpmOptions): Model {
+/** The U-Net, its weights' moving average and Adam: what one diffusion model trains. */
+export function buildModel(tf: TF, arch: UnetArchitecture, o: Pick<DdpmOptions, 'learningRate'>): Model {
   const unet = new Unet(tf, arch);
-  const ema = new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)]));
+  // Each average on a buffer of its own: a clone would share the weight's, which a compiled step cannot tell apart.
+  const ema = new Map([...unet.params].map(([k, v]) => [k, tf.tidy(() => tf.variable(ownCopy(tf, v), false))]));
   return { unet, ema, optimizer: tf.train.adam(o.learningRate) };
 }
 
@@ -150,7 +152,8 @@ export function trainDdpmOneStep(tf: TF, model: Model, x0: Tensor, t: Int32Array
 /** Swaps the U-Net's weights for their EMA while `fn` runs. */
 async function withEma<T>(tf: TF, model: Model, fn: () => Promise<T>): Promise<T> {
   const saved = new Map([...model.unet.params].map(([k, v]) => [k, v.clone()]));
-  for (const [k, v] of model.unet.params) v.assign(model.ema.get(k)!);
+  // Copies, not the averages' buffers: a compiled sampling step must see two variables apart.
+  for (const [k, v] of model.unet.params) tf.tidy(() => v.assign(ownCopy(tf, model.ema.get(k)!)));
   try {
     return await fn();
   } finally {
