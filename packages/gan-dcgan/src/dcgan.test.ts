@@ -139,14 +139,16 @@ describe('compiled DCGAN step', () => {
       const compiler = new Compiler(tf as never, { mode, owner: 'test' });
       const steps = buildGanSteps(tf, compiler, gan, 0.9);
       const losses: number[] = [];
+      const terms: number[] = [];
       for (let i = 0; i < 10; i++) {
         const z = latentBatch(tf, 16, 16, i);
         const r = steps.both.run(x, z);
         losses.push(r.dLoss.dataSync()[0], r.gLoss.dataSync()[0]);
+        if (r.modeSeeking) terms.push(r.modeSeeking.dataSync()[0]);
         tf.dispose([z, ...Object.values(r)]);
       }
       compiler.dispose();
-      const out = { losses, weights: gan.g.getWeights().map((w) => w.dataSync().slice()) };
+      const out = { losses, terms, weights: gan.g.getWeights().map((w) => w.dataSync().slice()) };
       disposeGan(tf, gan);
       return out;
     };
@@ -155,9 +157,14 @@ describe('compiled DCGAN step', () => {
     const d = pathDifference(eager, compiled);
     expect(d.lossRelative).toBeLessThanOrEqual(TOLERANCE.lossRelative);
     expect(d.weightAbsolute).toBeLessThanOrEqual(TOLERANCE.weightAbsolute);
-    // The generator loss carries the term (1 / (image gap / latent gap) is far above 0 at the start).
+    // The step reports the term beside the adversarial loss (gLoss), which at the first step,
+    // before the term has moved any weight, is the plain GAN's; the term then changes training.
     const plain = run('off', 0);
-    expect(eager.losses[1] - plain.losses[1]).toBeGreaterThan(0.5);
+    expect(plain.terms).toEqual([]);
+    expect(eager.terms).toHaveLength(10);
+    expect(Math.min(...eager.terms)).toBeGreaterThan(0.5); // 1 / (image gap / latent gap): images differ less than latents
+    expect(compiled.terms.map((t, i) => Math.abs(t - eager.terms[i]) / eager.terms[i]).every((d) => d <= TOLERANCE.lossRelative)).toBe(true);
+    expect(eager.losses[1]).toBeCloseTo(plain.losses[1], 6);
     expect(pathDifference(plain, eager).weightAbsolute).toBeGreaterThan(1e-5);
     x.dispose();
   });
@@ -282,6 +289,19 @@ describe('dcgan plugin', () => {
     expect(checkPluginShape(dcgan(), 'generator')).toEqual([]);
     expect(optionsSchema.properties.learningRate.default).toBe(0.0002);
     expect(optionsSchema.properties.beta1.default).toBe(0.5);
+  });
+
+  it('with the mode-seeking term, each epoch reports it beside the adversarial generator loss, which the loss warnings read', async () => {
+    const plain = newEvents();
+    await dcgan().train(real, { ...small, epochs: 1 }, context(path.join(tmp, 'ms-plain'), plain));
+    const seeking = newEvents();
+    await dcgan().train(real, { ...small, epochs: 1, modeSeeking: 2 }, context(path.join(tmp, 'ms-on'), seeking));
+    expect(Object.keys(plain.progress[0].metrics!)).not.toContain('tumor_mode_seeking');
+    const m = seeking.progress[0].metrics!;
+    expect(m.tumor_mode_seeking).toBeGreaterThan(0.5);
+    // An untrained generator's adversarial loss is near log 2 ≈ 0.7; with the term added (× 2) it would read above 1.7.
+    expect(m.tumor_g_loss).toBeLessThan(1.7);
+    expect(seeking.warnings.filter((w) => /exploding/.test(w))).toEqual([]);
   });
 
   it('same seed → same losses; resume from a checkpoint → same next epoch as an uninterrupted run', async () => {

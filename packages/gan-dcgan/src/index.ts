@@ -213,12 +213,18 @@ export function modeSeekingLoss(tf: TF, fake: Tensor, z: Tensor): Tensor {
 }
 
 /** One generator update: make D call G(z) real, then the weights' moving average. Returns the loss (tensor). */
-export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor, aug?: AugmentDraws) {
+export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor, aug?: AugmentDraws): { gLoss: Tensor; modeSeeking?: Tensor } {
+  let adversarial: Tensor | undefined;
+  let modeSeeking: Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const fake = gan.g.apply(z, { training: true }) as Tensor; // [n, h, w, c]
     const logits = gan.d.apply(seen(tf, fake, aug?.policy, aug?.fake), { training: true }) as Tensor;
-    const adversarial = tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as ReturnType<TF['scalar']>;
-    return gan.modeSeeking > 0 ? tf.add(adversarial, tf.mul(modeSeekingLoss(tf, fake, z), gan.modeSeeking)) as ReturnType<TF['scalar']> : adversarial;
+    const loss = tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as ReturnType<TF['scalar']>;
+    if (!(gan.modeSeeking > 0)) return loss;
+    // The two parts are reported apart: the adversarial one is what the loss warnings read.
+    adversarial = tf.keep(loss);
+    modeSeeking = tf.keep(modeSeekingLoss(tf, fake, z));
+    return tf.add(loss, tf.mul(modeSeeking, gan.modeSeeking)) as ReturnType<TF['scalar']>;
   }, vars(gan.g));
   gan.optG.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
   tf.dispose(Object.values(grads));
@@ -226,7 +232,9 @@ export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor, aug?: Aug
     const live = vars(gan.g);
     gan.ema.forEach((e, i) => e.assign(tf.tidy(() => tf.add(tf.mul(e, gan.emaDecay), tf.mul(live[i], 1 - gan.emaDecay)))));
   }
-  return { gLoss: value };
+  if (!adversarial) return { gLoss: value };
+  value.dispose();
+  return { gLoss: adversarial, modeSeeking: modeSeeking! };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +341,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         // A discriminator update's draws: the real images' then the generated ones'.
         const discriminatorDraws = (n: number) => [...draw(n), ...draw(n)];
         const order = shuffled(Array.from({ length: real.count }, (_, i) => i), random);
-        const sums = { d: [] as Tensor[], g: [] as Tensor[], dx: [] as Tensor[], dgz: [] as Tensor[] };
+        const sums = { d: [] as Tensor[], g: [] as Tensor[], dx: [] as Tensor[], dgz: [] as Tensor[], ms: [] as Tensor[] };
         for (let step = 0; step < stepsPerEpoch; step++) {
           const rows = order.slice(step * o.batchSize, (step + 1) * o.batchSize);
           const batch = tf.tensor4d(imageRows(real, rows), [rows.length, ...shape]); // [b, h, w, c]
@@ -347,6 +355,7 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
             sums.dx.push(r.dReal);
             sums.dgz.push(r.dFake);
             sums.g.push(r.gLoss);
+            if (r.modeSeeking) sums.ms.push(r.modeSeeking);
           } else {
             for (let k = 0; k < o.dStepsPerGStep; k++) {
               const zD = k === 0 ? z : latentBatch(tf, batch.shape[0]!, o.latentDim, Math.floor(random() * 2 ** 32));
@@ -359,7 +368,9 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
               sums.dgz.push(r.dFake);
             }
             const d = draw(batch.shape[0]!);
-            sums.g.push(steps.generator.run(z, ...d).gLoss);
+            const r = steps.generator.run(z, ...d);
+            sums.g.push(r.gLoss);
+            if (r.modeSeeking) sums.ms.push(r.modeSeeking);
             tf.dispose(d);
           }
           tf.dispose([z, batch]);
@@ -369,13 +380,14 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
         // One device→host read per epoch, not per step: reads stall the pipeline.
         // Sample grids, checkpoints and snapshots below read the tfjs models.
         compiler.sync();
-        const [dLoss, gLoss, dx, dgz] = await Promise.all([sums.d, sums.g, sums.dx, sums.dgz].map(async (list) => {
+        const [dLoss, gLoss, dx, dgz, ms] = await Promise.all([sums.d, sums.g, sums.dx, sums.dgz, sums.ms].map(async (list) => {
+          if (!list.length) return NaN;
           const m = tf.tidy(() => tf.mean(tf.stack(list)));
           const v = (await m.data())[0];
           tf.dispose([m, ...list]);
           return v;
         }));
-        await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_d_loss`]: dLoss, [`${className}_g_loss`]: gLoss, [`${className}_d_x`]: dx, [`${className}_d_g_z`]: dgz } });
+        await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_d_loss`]: dLoss, [`${className}_g_loss`]: gLoss, [`${className}_d_x`]: dx, [`${className}_d_g_z`]: dgz, ...(sums.ms.length ? { [`${className}_mode_seeking`]: ms } : {}) } });
         state.quietDiscriminatorEpochs = dLoss < 0.05 ? state.quietDiscriminatorEpochs + 1 : 0;
         if (state.quietDiscriminatorEpochs === 5) ctx.warn(`${label}: discriminator loss below 0.05 for 5 epochs; the generator may have stopped learning`);
         if (!Number.isFinite(gLoss) || gLoss > 15) ctx.warn(`${label}: generator loss ${gLoss.toFixed(2)} at epoch ${epoch} (exploding)`);
