@@ -47,7 +47,7 @@ describe('augment mode at two real-data sizes', () => {
     const r = await run(file);
     expect(r.stderr).not.toContain('failed:');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('sweep augment: 6 cells (2 sizes × 3 multiples × 1 seeds)');
+    expect(r.stdout).toContain('sweep augment: 6 cells (2 sizes × 3 multiples × 1 seed)');
     expect(r.stdout).toMatch(/generator-seed1-real40: training on 16 real images per class/);
     expect(r.stdout).toMatch(/generator-seed1-real80: training on 32 real images per class/);
     const out = path.join(tmp, 'runs', 'augment');

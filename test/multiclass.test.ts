@@ -67,7 +67,7 @@ trainingSetSize: 80
     expect(finished.stderr).not.toContain('failed:');
     expect(finished.status).toBe(0);
     const out = finished.stdout;
-    expect(out).toContain('sweep digits: 5 cells (3 ratios × 1 seeds + 2 from generator epochs 1)');
+    expect(out).toContain('sweep digits: 5 cells (3 ratios × 1 seed + 2 from generator epochs 1)');
     expect(out).toMatch(/data three=183 five=182 eight=174 nine=180, 0 skipped, \d+ groups, test 20\/class/);
     expect(out).toContain('Metrics: macro averages over 4 classes (three, five, eight, nine); AUC one-vs-rest.');
     const sweep = path.join(tmp, 'runs', 'digits');
