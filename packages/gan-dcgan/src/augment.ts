@@ -15,10 +15,11 @@
  *
  * The paper applies every transform to every image. Zero padding and the cutout square are
  * mid-grey in [-1, 1], and a transform that always applies can leak into the generated images
- * (Karras et al. 2020, ADA): on the phantoms' black background the generator learnt grey smudges
- * the discriminator could no longer tell from padding. With a probability p < 1 each transform
- * applies to each image independently with probability p, so the discriminator also sees images
- * as they are; ADA found p up to about 0.8 does not leak.
+ * (Karras et al. 2020, ADA): the generator is only ever judged through it. With a probability
+ * p < 1 each transform applies to each image independently with probability p, so the
+ * discriminator also sees images as they are; ADA found p up to about 0.8 does not leak. On the
+ * phantom demo p = 0.5 with a mode-seeking term passed the quality check where either alone did
+ * not (docs/results/demo-ladder.md).
  */
 import type { TF } from '@synthmix/core';
 
