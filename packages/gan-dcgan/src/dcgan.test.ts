@@ -245,6 +245,14 @@ describe('compiled DCGAN step', () => {
     const expected = 1 / (gap(images, 18) / gap(latents, 5) + 1e-5);
     const got = tf.tidy(() => modeSeekingLoss(tf, tf.tensor4d(images, [4, 3, 3, 2]), tf.tensor2d(latents, [4, 5])).dataSync()[0]);
     expect(got).toBeCloseTo(expected, 4);
+    // A batch of one has no pair: the step trains on the adversarial loss alone (finite, no term reported).
+    const gan = buildGan(tf, { size: 16, channels: 1, latentDim: 16, ngf: 8, ndf: 8, seed: 3 }, { ...small, modeSeeking: 2 });
+    const z = latentBatch(tf, 1, 16, 1);
+    const single = trainGeneratorOneStep(tf, gan, z);
+    expect(Number.isFinite(single.gLoss.dataSync()[0])).toBe(true);
+    expect(single.modeSeeking).toBeUndefined();
+    tf.dispose([z, single.gLoss]);
+    disposeGan(tf, gan);
     // Identical images whatever the latent: the term is 1e5.
     const collapsed = tf.tidy(() => modeSeekingLoss(tf, tf.zeros([4, 3, 3, 2]), tf.tensor2d(latents, [4, 5])).dataSync()[0]);
     expect(collapsed).toBeCloseTo(1e5, 0);

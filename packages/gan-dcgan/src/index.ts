@@ -220,7 +220,8 @@ export function trainGeneratorOneStep(tf: TF, gan: GanPair, z: Tensor, aug?: Aug
     const fake = gan.g.apply(z, { training: true }) as Tensor; // [n, h, w, c]
     const logits = gan.d.apply(seen(tf, fake, aug?.policy, aug?.fake), { training: true }) as Tensor;
     const loss = tf.losses.sigmoidCrossEntropy(tf.onesLike(logits), logits) as ReturnType<TF['scalar']>;
-    if (!(gan.modeSeeking > 0)) return loss;
+    // A batch of one has no pair to compare (a class smaller than two images).
+    if (!(gan.modeSeeking > 0) || z.shape[0]! < 2) return loss;
     // The two parts are reported apart: the adversarial one is what the loss warnings read.
     adversarial = tf.keep(loss);
     modeSeeking = tf.keep(modeSeekingLoss(tf, fake, z));
