@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPluginShape, createRng, loadBackend, type LoadedBackend, type PluginContext, type Progress } from '@synthmix/core';
 import { phantomDataset } from '@synthmix/data';
 import { Compiler, pathDifference, readChoices, TOLERANCE, type CompileMode } from '@synthmix/compile';
-import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, disposeGan, latentBatch, loadCheckpoint, saveCheckpoint, modeSeekingLoss, optionsSchema, trainDiscriminatorOneStep, trainGeneratorOneStep, withGeneratorAverage, type DcganOptions } from './index.js';
+import dcgan, { buildGan, buildGanSteps, buildDiscriminator, buildGenerator, disposeGan, latentBatch, loadCheckpoint, saveCheckpoint, modeSeekingLoss, optionsSchema, quietDiscriminatorWarning, trainDiscriminatorOneStep, trainGeneratorOneStep, withGeneratorAverage, type DcganOptions } from './index.js';
 import { loadTensors } from '@synthmix/core';
 import { drawAugmentation } from './augment.js';
 
@@ -297,6 +297,12 @@ describe('dcgan plugin', () => {
     expect(checkPluginShape(dcgan(), 'generator')).toEqual([]);
     expect(optionsSchema.properties.learningRate.default).toBe(0.0002);
     expect(optionsSchema.properties.beta1.default).toBe(0.5);
+  });
+
+  it('warns once of a discriminator that wins five epochs running, naming them', () => {
+    expect([1, 2, 3, 4].map((n) => quietDiscriminatorWarning(n, 8 + n))).toEqual([undefined, undefined, undefined, undefined]);
+    expect(quietDiscriminatorWarning(5, 13)).toBe('discriminator loss below 0.05 in epochs 9–13; the generator may have stopped learning (see the d_loss chart for whether it recovers)');
+    expect(quietDiscriminatorWarning(6, 14)).toBeUndefined();
   });
 
   it('with the mode-seeking term, each epoch reports it beside the adversarial generator loss, which the loss warnings read', async () => {

@@ -293,6 +293,20 @@ interface TrainState {
   quietDiscriminatorEpochs: number;
 }
 
+/** A discriminator loss under this (in an epoch's mean) is one that wins every batch. */
+const QUIET_DISCRIMINATOR_LOSS = 0.05;
+const QUIET_EPOCHS_TO_WARN = 5;
+
+/**
+ * The warning for a discriminator that has won for `quietEpochs` epochs in a row up to `epoch`,
+ * once, when the streak reaches five; it names the epochs so a reader can find them on the loss
+ * chart (a streak often ends by itself, and the warning alone cannot say whether it did).
+ */
+export function quietDiscriminatorWarning(quietEpochs: number, epoch: number): string | undefined {
+  if (quietEpochs !== QUIET_EPOCHS_TO_WARN) return undefined;
+  return `discriminator loss below ${QUIET_DISCRIMINATOR_LOSS} in epochs ${epoch - quietEpochs + 1}–${epoch}; the generator may have stopped learning (see the d_loss chart for whether it recovers)`;
+}
+
 /** Mean pairwise L2 distance between the first 32 images of a batch [n, h, w, c]. */
 export function meanPairwiseDistance(tf: TF, images: Tensor): number {
   return tf.tidy(() => {
@@ -389,8 +403,9 @@ async function trainClass(tf: TF, real: ImageSet, className: string, label: stri
           return v;
         }));
         await ctx.progress({ step: epoch, total: o.epochs, unit: 'epoch', label, metrics: { [`${className}_d_loss`]: dLoss, [`${className}_g_loss`]: gLoss, [`${className}_d_x`]: dx, [`${className}_d_g_z`]: dgz, ...(sums.ms.length ? { [`${className}_mode_seeking`]: ms } : {}) } });
-        state.quietDiscriminatorEpochs = dLoss < 0.05 ? state.quietDiscriminatorEpochs + 1 : 0;
-        if (state.quietDiscriminatorEpochs === 5) ctx.warn(`${label}: discriminator loss below 0.05 for 5 epochs; the generator may have stopped learning`);
+        state.quietDiscriminatorEpochs = dLoss < QUIET_DISCRIMINATOR_LOSS ? state.quietDiscriminatorEpochs + 1 : 0;
+        const quiet = quietDiscriminatorWarning(state.quietDiscriminatorEpochs, epoch);
+        if (quiet) ctx.warn(`${label}: ${quiet}`);
         if (!Number.isFinite(gLoss) || gLoss > 15) ctx.warn(`${label}: generator loss ${gLoss.toFixed(2)} at epoch ${epoch} (exploding)`);
         state.epoch = epoch;
         // A GAN-epoch ablation asked for the generator as it is now.
