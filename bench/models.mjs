@@ -16,7 +16,7 @@ const log = (m) => process.stderr.write(`bench: ${m}\n`);
 const { loadBackend } = await import(path.join(root, 'packages/core/dist/index.js'));
 const { buildClassifier, buildTrainStep, dropoutMask } = await import(path.join(root, 'packages/cnn-tumor/dist/index.js'));
 const { buildGan, buildGanSteps, latentBatch } = await import(path.join(root, 'packages/gan-dcgan/dist/index.js'));
-const { alphasCumprod, buildDdpmStep, resolveOptions, trainDdpmOneStep, Unet } = await import(path.join(root, 'packages/gen-ddpm/dist/index.js'));
+const { alphasCumprod, buildDdpmStep, resolveOptions, trainDdpmOneStep, buildModel } = await import(path.join(root, 'packages/gen-ddpm/dist/index.js'));
 const { Compiler } = await import(path.join(root, 'packages/compile/dist/index.js'));
 const { createRng, normalArray } = await import(path.join(root, 'packages/data/dist/index.js'));
 export const backend = await loadBackend('tensorflow');
@@ -78,8 +78,9 @@ export function buildDdpm(compile) {
   const batch = 32;
   // The U-Net bench/torch_bench.py replicates layer for layer (the `cpu` preset before gen-ddpm 0.2.0).
   const o = resolveOptions({ widths: [16, 32, 64], timeDim: 32 });
-  const unet = new Unet(tf, { size: 64, channels: 3, widths: o.widths, timeDim: o.timeDim, seed: 1 });
-  const model = { unet, ema: new Map([...unet.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])), optimizer: tf.train.adam(o.learningRate) };
+  // The plugin's own builder: its average has buffers of its own (a clone shares the weight's, which a compiled step refuses).
+  const model = buildModel(tf, { size: 64, channels: 3, widths: o.widths, timeDim: o.timeDim, seed: 1 }, o);
+  const { unet } = model;
   const compiler = new Compiler(tf, { ...compile, owner: 'bench' });
   const step = buildDdpmStep(tf, compiler, model, o.emaDecay);
   const abar = alphasCumprod('linear', 1000);
