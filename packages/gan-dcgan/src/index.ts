@@ -293,7 +293,7 @@ interface TrainState {
   quietDiscriminatorEpochs: number;
 }
 
-/** A discriminator loss under this (in an epoch's mean) is one that wins every batch. */
+/** An epoch's mean discriminator loss under this: it tells real from generated in nearly every batch. */
 const QUIET_DISCRIMINATOR_LOSS = 0.05;
 const QUIET_EPOCHS_TO_WARN = 5;
 
