@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { readJsonLines, writeFileAtomic } from '@synthmix/data';
 import path from 'node:path';
 import sharp from 'sharp';
+import { nice, ticks, tickStep } from 'd3-array';
 import { answerSweep, designLabel, designX, generatorsOfPlan, generatorVerdicts, isBaselineCell, modeOf, sizePerClass, isLossMetric, loadPlugin, readSeedQuality, safeFileName, SWD_RATIO_WARNING, sweepLayout, type CellResult, type PluginLogs, type ResolvedPlan } from '@synthmix/core';
 import { delongTest, describeTask, holmAdjust, mcnemarTest, readComparablePredictions, rocCurve } from '@synthmix/metrics';
 import { ratioLabel } from './ui/format.js';
@@ -304,13 +305,16 @@ export function seriesPlotSvg(series: Record<string, { step: number; value: numb
   const dataLo = Math.min(...all.map((p) => p.value));
   const dataHi = Math.max(...all.map((p) => p.value));
   const margin = Math.max(0.01, (dataHi - dataLo) * 0.15);
-  const lo = fitY && all.length ? dataLo - margin : Math.min(0, ...all.map((p) => p.value));
-  const hi = fitY && all.length ? dataHi + margin : Math.max(1e-9, ...all.map((p) => p.value));
+  // The y range widened to round tick values (0, 2, 4, 6 rather than 0, 1.66, 3.33, …).
+  const [lo, hi] = nice(fitY && all.length ? dataLo - margin : Math.min(0, ...all.map((p) => p.value)), fitY && all.length ? dataHi + margin : Math.max(1e-9, ...all.map((p) => p.value)), 5);
   const x = (v: number) => m.l + (v / maxStep) * (w - m.l - m.r);
   const y = (v: number) => m.t + (1 - (v - lo) / (hi - lo)) * (h - m.t - m.b);
-  const yTicks = Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4);
-  const xTicks = Array.from({ length: 5 }, (_, i) => Math.round((maxStep * i) / 4));
-  const parts = [axes(w, h, m, 'epoch', yLabel, yTicks, xTicks, x, y, (v) => String(v), (v) => v.toFixed(hi - lo < 0.2 ? 3 : 2))];
+  const yTicks = ticks(lo, hi, 5);
+  // As many decimals as the tick step needs (steps are 1, 2 or 5 × 10^k).
+  const yDigits = Math.max(0, -Math.floor(Math.log10(tickStep(lo, hi, 5)) + 1e-9));
+  // Epochs are whole: ticks at round epochs within the run (0, 20, 40, … for 90).
+  const xTicks = [0, ...ticks(0, maxStep, 5).filter((t) => Number.isInteger(t) && t > 0)];
+  const parts = [axes(w, h, m, 'epoch', yLabel, yTicks, xTicks, x, y, (v) => String(v), (v) => v.toFixed(yDigits))];
   Object.entries(series).forEach(([name, points], i) => {
     const color = COLORS[i % COLORS.length];
     parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8" points="${points.map((p) => `${x(p.step)},${y(p.value)}`).join(' ')}"/>`);
