@@ -38,6 +38,9 @@ type Variable = tfjs.Variable;
 export type CompileMode = 'auto' | 'on' | 'off';
 export const COMPILE_MODES: readonly CompileMode[] = ['auto', 'on', 'off'];
 
+/** Steps quicker than this (ms, compiled) are not measured by `compile: auto`: the trial would cost more than it could save. */
+export const TRIAL_FROM_MS = 50;
+
 export interface CompilerOptions {
   /** auto: compile where possible and warn where not; on: fail where not; off: always eager. */
   mode: CompileMode;
@@ -410,7 +413,7 @@ export class CompiledStep<I extends Tensor[], O extends Record<string, Tensor>> 
    * fastest measured now from the current state (which is put back) and remembered.
    */
   private choosePath(key: string, phase: CompiledPhase, trace: Trace, inputs: I): Phase {
-    const { mode, choices: file, xla, owner, warn, trialFromMs = 50 } = this.compiler.options;
+    const { mode, choices: file, xla, owner, warn, trialFromMs = TRIAL_FROM_MS } = this.compiler.options;
     if (mode !== 'auto' || !file) return phase;
     const machine = this.compiler.machineFacts();
     const id = choiceKey(machine.key, owner, this.name, key, graphHash(trace));

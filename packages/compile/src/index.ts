@@ -1,4 +1,4 @@
-export { Compiler, CompiledStep, CompileError, COMPILE_MODES, fastestPath, optimizerHooks, type CompileMode, type CompilerOptions, type StepCounts, type StepHooks } from './compiler.js';
+export { Compiler, CompiledStep, CompileError, COMPILE_MODES, fastestPath, optimizerHooks, TRIAL_FROM_MS, type CompileMode, type CompilerOptions, type StepCounts, type StepHooks } from './compiler.js';
 export { decodeOpTimings, type OpTiming } from './proto.js';
 export { AddonLoadFailed, AddonNotBuilt, ADDON_PATH, loadGraphBinding } from './native.js';
 export { recordStep, ownCopy, canonicalLines, differenceBetween, type Trace } from './trace.js';

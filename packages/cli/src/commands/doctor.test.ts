@@ -34,7 +34,7 @@ describe('synthmix doctor', () => {
   });
 
   it('lists the paths compile: auto measured on this machine, from the project cache', async () => {
-    expect((await cli('doctor')).out).toMatch(/^auto paths {3}none measured on this machine yet \(a run with compile: auto times each step's paths once\)$/m);
+    expect((await cli('doctor')).out).toMatch(/^auto paths {3}none measured on this machine yet \(a run with compile: auto times the paths of each step that takes 50 ms or more compiled, once; quicker steps run compiled unmeasured\)$/m);
     await cli('doctor'); // the backend is loaded (its thread settings are in the environment), as in a run
     const file = path.join(home, 'cache', 'compile-choices.json');
     const here = machineKey(cpuFacts(), sessionThreads(), loadGraphBinding().version());

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { cacheLayout, decideBackend, loadBackend, normaliseRayAddress, probeMachine, RayJobsClient, resolveExecution, UserError, type BackendRequest } from '@synthmix/core';
-import { choiceInWords, cpuFacts, loadGraphBinding, machineDescription, machineKey, probeCompiledPath, readChoices, sessionThreads, type StepChoice } from '@synthmix/compile';
+import { choiceInWords, cpuFacts, TRIAL_FROM_MS, loadGraphBinding, machineDescription, machineKey, probeCompiledPath, readChoices, sessionThreads, type StepChoice } from '@synthmix/compile';
 import { findMlflow, MlflowClient, runningServer } from '@synthmix/tracking';
 import { EXIT, type Command } from '../command.js';
 import { findProject } from '../project.js';
@@ -46,7 +46,7 @@ function compiledLine(c: CompiledReport | undefined): string {
 
 function compilePathLines(c: ReturnType<typeof compilePaths>): string[] {
   const elsewhere = c.others ? `; ${c.others} more for other machines` : '';
-  if (!c.here.length) return [`auto paths   none measured on this machine yet (a run with compile: auto times each step's paths once)${elsewhere}`];
+  if (!c.here.length) return [`auto paths   none measured on this machine yet (a run with compile: auto times the paths of each step that takes ${TRIAL_FROM_MS} ms or more compiled, once; quicker steps run compiled unmeasured)${elsewhere}`];
   return [
     `auto paths   ${c.here.length} step${c.here.length === 1 ? '' : 's'} measured on this machine (${c.file})${elsewhere}:`,
     ...c.here.map((s) => `             ${s.owner} ${s.step} [${s.shape}]: ${choiceInWords(s)}, ${s.measuredAt.slice(0, 10)}`),
