@@ -114,6 +114,16 @@ export function ownCopy<T extends Tensor>(tf: TF, x: T): T {
   return tf.tensor(x.dataSync() as Float32Array, x.shape, x.dtype as 'float32') as unknown as T;
 }
 
+/** A new non-trainable variable holding {@link ownCopy} of `x` (a moving average's start, say). */
+export function ownVariable(tf: TF, x: Tensor): Variable {
+  return tf.tidy(() => tf.variable(ownCopy(tf, x), false));
+}
+
+/** `v.assign(x)` with {@link ownCopy} of `x`, so that `v` and whatever holds `x` stay on buffers of their own. */
+export function assignOwnCopy(tf: TF, v: Variable, x: Tensor): void {
+  tf.tidy(() => v.assign(ownCopy(tf, x)));
+}
+
 export function recordStep<O extends Record<string, Tensor>>(tf: TF, fn: (...inputs: Tensor[]) => O, inputs: Tensor[]): { result: O; trace: Trace } {
   const backend = nodeBackend(tf);
   const binding = backend.binding;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/core';
 import { packageVersion, readJsonFile, safeFileName, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imagePng, imageRows, normalArray } from '@synthmix/data';
-import { Compiler, optimizerHooks, ownCopy } from '@synthmix/compile';
+import { assignOwnCopy, Compiler, optimizerHooks, ownVariable } from '@synthmix/compile';
 import { buildDiscriminator, buildGenerator, type DcganArchitecture } from './model.js';
 import { AUGMENTATIONS, augment, drawAugmentation, drawSize, type Augmentation } from './augment.js';
 
@@ -97,8 +97,7 @@ export interface GanPair {
 export function buildGan(tf: TF, arch: DcganArchitecture, o: Pick<DcganOptions, 'learningRate' | 'beta1'> & { emaDecay?: number; modeSeeking?: number }): GanPair {
   const g = buildGenerator(tf, arch);
   const emaDecay = o.emaDecay ?? 0;
-  // Each average on a buffer of its own: a clone would share the weight's, which a compiled step cannot tell apart.
-  const ema = emaDecay > 0 ? vars(g).map((v) => tf.tidy(() => tf.variable(ownCopy(tf, v), false))) : undefined;
+  const ema = emaDecay > 0 ? vars(g).map((v) => ownVariable(tf, v)) : undefined;
   return { g, d: buildDiscriminator(tf, arch), optG: tf.train.adam(o.learningRate, o.beta1), optD: tf.train.adam(o.learningRate, o.beta1), arch, ema, emaDecay, modeSeeking: o.modeSeeking ?? 0 };
 }
 
@@ -119,8 +118,7 @@ export function withGeneratorAverage<T>(tf: TF, gan: GanPair, fn: () => T): T {
   if (!gan.ema) return fn();
   const live = vars(gan.g);
   const saved = live.map((v) => v.clone());
-  // Copies, not the averages' buffers: a compiled step must see two variables apart.
-  live.forEach((v, i) => tf.tidy(() => v.assign(ownCopy(tf, gan.ema![i]))));
+  live.forEach((v, i) => assignOwnCopy(tf, v, gan.ema![i]));
   const restore = () => {
     live.forEach((v, i) => v.assign(saved[i]));
     tf.dispose(saved);
@@ -269,7 +267,7 @@ export async function loadCheckpoint<S>(tf: TF, dir: string, gan: GanPair, withO
     // A checkpoint from before the average was turned on starts it from the generator's weights.
     const file = path.join(dir, 'generator-average');
     const saved = fs.existsSync(`${file}.json`) ? loadTensors(tf, file).map((x) => x.tensor) : undefined;
-    gan.ema.forEach((e, i) => tf.tidy(() => e.assign(saved ? saved[i] : ownCopy(tf, vars(gan.g)[i]))));
+    gan.ema.forEach((e, i) => (saved ? e.assign(saved[i]) : assignOwnCopy(tf, e, vars(gan.g)[i])));
     if (saved) tf.dispose(saved);
   }
   if (withOptimisers) {

@@ -11,7 +11,7 @@ import type { GeneratorPlugin, ImageSet, PluginContext, TF } from '@synthmix/cor
 import { packageVersion, readJsonFile, safeFileName, writeJsonAtomic, checkSnapshotEpochs, classFolder, createRng, deriveSeed, generatePerClass, loadTensors, optimizerState, ownedByOptimizerState, restoreOptimizerState, normalArray, saveTensors, shuffled, trainPerClass } from '@synthmix/core';
 import { imageGridPng, imageRows } from '@synthmix/data';
 import { Unet, type UnetArchitecture } from './unet.js';
-import { Compiler, optimizerHooks, ownCopy, type CompiledStep } from '@synthmix/compile';
+import { assignOwnCopy, Compiler, optimizerHooks, ownVariable, type CompiledStep } from '@synthmix/compile';
 
 export { Unet } from './unet.js';
 
@@ -99,8 +99,7 @@ interface Model {
 /** The U-Net, its weights' moving average and Adam: what one diffusion model trains. */
 export function buildModel(tf: TF, arch: UnetArchitecture, o: Pick<DdpmOptions, 'learningRate'>): Model {
   const unet = new Unet(tf, arch);
-  // Each average on a buffer of its own: a clone would share the weight's, which a compiled step cannot tell apart.
-  const ema = new Map([...unet.params].map(([k, v]) => [k, tf.tidy(() => tf.variable(ownCopy(tf, v), false))]));
+  const ema = new Map([...unet.params].map(([k, v]) => [k, ownVariable(tf, v)]));
   return { unet, ema, optimizer: tf.train.adam(o.learningRate) };
 }
 
@@ -152,8 +151,7 @@ export function trainDdpmOneStep(tf: TF, model: Model, x0: Tensor, t: Int32Array
 /** Swaps the U-Net's weights for their EMA while `fn` runs. */
 async function withEma<T>(tf: TF, model: Model, fn: () => Promise<T>): Promise<T> {
   const saved = new Map([...model.unet.params].map(([k, v]) => [k, v.clone()]));
-  // Copies, not the averages' buffers: a compiled sampling step must see two variables apart.
-  for (const [k, v] of model.unet.params) tf.tidy(() => v.assign(ownCopy(tf, model.ema.get(k)!)));
+  for (const [k, v] of model.unet.params) assignOwnCopy(tf, v, model.ema.get(k)!);
   try {
     return await fn();
   } finally {
