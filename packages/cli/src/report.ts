@@ -305,8 +305,9 @@ export function seriesPlotSvg(series: Record<string, { step: number; value: numb
   const dataLo = Math.min(...all.map((p) => p.value));
   const dataHi = Math.max(...all.map((p) => p.value));
   const margin = Math.max(0.01, (dataHi - dataLo) * 0.15);
+  const fit = fitY && all.length > 0;
   // The y range widened to round tick values (0, 2, 4, 6 rather than 0, 1.66, 3.33, …).
-  const [lo, hi] = nice(fitY && all.length ? dataLo - margin : Math.min(0, ...all.map((p) => p.value)), fitY && all.length ? dataHi + margin : Math.max(1e-9, ...all.map((p) => p.value)), 5);
+  const [lo, hi] = nice(fit ? dataLo - margin : Math.min(0, dataLo), fit ? dataHi + margin : Math.max(1e-9, dataHi), 5);
   const x = (v: number) => m.l + (v / maxStep) * (w - m.l - m.r);
   const y = (v: number) => m.t + (1 - (v - lo) / (hi - lo)) * (h - m.t - m.b);
   const yTicks = ticks(lo, hi, 5);
